@@ -1,0 +1,154 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Host input-pipeline throughput of the shipped training preprocessings.
+
+Reads a folder of JPEGs once into memory, then measures images/s of
+decode -> preprocess -> batch (parallel map) for decode alone and for the
+training `--preprocessing` of every shipped config, and prints each rate and
+its ratio to decode alone. Measurements of the configs are interleaved over
+several rounds and the median is reported, so that load from other processes
+affects all of them alike.
+
+The rotation config is measured twice: with `rotate` on the host, and with
+the host part only (`rotate` moved to the accelerator by
+`preprocess.split_device_ops`, as the trainer does).
+
+Run by hand from the repository root:
+
+  python benchmarks/input_pipeline.py [--data_dir DIR] [--num_batches 8]
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import tensorflow as tf  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import preprocess  # noqa: E402
+
+# (label, --preprocessing, op arguments): the shipped training configs.
+_ROTATION = 'inception_preprocess,rotate'
+CONFIGS = [
+    ('decode only', '', {}),
+    ('supervised', 'inception_preprocess', {'resize_size': 224}),
+    ('rotation, all on host', _ROTATION, {'resize_size': 224}),
+    ('rotation, host part',
+     preprocess.split_device_ops(_ROTATION, ['rotate'])[0],
+     {'resize_size': 224}),
+    ('exemplar', 'to_gray,crop_inception_preprocess_patches,standardization',
+     {'resize_size': 224, 'grayscale_probability': 0.66,
+      'num_of_inception_patches': 8}),
+    ('jigsaw / rel. patch location',
+     'resize,to_gray,crop,crop_patches,standardization',
+     {'resize_size': 292, 'grayscale_probability': 0.66, 'crop_size': 255,
+      'splits_per_side': 3, 'patch_jitter': 21}),
+    ('linear eval (rotation/exemplar)', 'resize_small,crop,-1_to_1',
+     {'smaller_size': 256, 'crop_size': 224}),
+]
+
+
+def make_dataset(jpegs: list[bytes], preprocessing: str, op_args: dict,
+                 batch_size: int) -> tf.data.Dataset:
+  """Endless batches of decoded and preprocessed training examples."""
+  preprocess_fn = preprocess.get_preprocess_fn(preprocessing, True, **op_args)
+
+  def parse(jpeg, index):
+    image = tf.io.decode_jpeg(jpeg, channels=3)
+    if not preprocessing:
+      # Decoded images differ in size and cannot be batched; keeping one
+      # pixel still needs the full decode but adds no copying.
+      image = image[:1, :1]
+    return preprocess_fn({'image': image, 'label': index})
+
+  ds = tf.data.Dataset.from_tensor_slices(
+      (jpegs, tf.range(len(jpegs), dtype=tf.int32)))
+  ds = ds.repeat().shuffle(len(jpegs))
+  ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.batch(batch_size, drop_remainder=True)
+
+
+def images_per_second(ds: tf.data.Dataset, batch_size: int,
+                      warmup_batches: int, num_batches: int) -> float:
+  """Times `num_batches` batches after `warmup_batches` on a new iterator."""
+  iterator = iter(ds)
+  for _ in range(warmup_batches):
+    next(iterator)
+  start = time.perf_counter()
+  for _ in range(num_batches):
+    next(iterator)
+  elapsed = time.perf_counter() - start
+  del iterator
+  return num_batches * batch_size / elapsed
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  parser.add_argument(
+      '--data_dir', default=str(REPO / '..' / 'shared' / 'data' /
+                                'imagenet-sample'),
+      help='folder of JPEG files (default: ../shared/data/imagenet-sample '
+           'relative to the repository)')
+  parser.add_argument('--batch_size', type=int, default=64)
+  parser.add_argument('--num_batches', type=int, default=8,
+                      help='timed batches per measurement')
+  parser.add_argument('--warmup_batches', type=int, default=2,
+                      help='untimed batches before each measurement')
+  parser.add_argument('--rounds', type=int, default=3,
+                      help='interleaved measurements per config (median)')
+  args = parser.parse_args(argv)
+
+  files = sorted(tf.io.gfile.glob(os.path.join(args.data_dir, '*.JPEG')) +
+                 tf.io.gfile.glob(os.path.join(args.data_dir, '*.jpg')))
+  if not files:
+    sys.exit(f'No *.JPEG / *.jpg files in {args.data_dir}')
+  jpegs = [tf.io.gfile.GFile(f, 'rb').read() for f in files]
+  print(f'{len(jpegs)} JPEGs from {args.data_dir}; batch {args.batch_size}, '
+        f'{args.num_batches} timed batches x {args.rounds} rounds; '
+        f'{os.cpu_count()} CPUs')
+
+  datasets = [make_dataset(jpegs, pp, op_args, args.batch_size)
+              for _, pp, op_args in CONFIGS]
+  # One untimed pass over every pipeline traces its functions.
+  for ds in datasets:
+    images_per_second(ds, args.batch_size, 1, 1)
+
+  rates = [[] for _ in CONFIGS]
+  for round_index in range(args.rounds):
+    for i, ds in enumerate(datasets):
+      rates[i].append(images_per_second(ds, args.batch_size,
+                                        args.warmup_batches,
+                                        args.num_batches))
+    print(f'  round {round_index + 1}/{args.rounds} done', flush=True)
+
+  medians = [statistics.median(r) for r in rates]
+  decode = medians[0]
+  print(f'\n{"config":34s} {"--preprocessing":58s} {"img/s":>7s} '
+        f'{"vs decode":>9s}')
+  for (label, pp, _), rate, runs in zip(CONFIGS, medians, rates):
+    spread = ', '.join(f'{r:.0f}' for r in runs)
+    print(f'{label:34s} {pp or "-":58s} {rate:7.1f} {rate / decode:9.2f}'
+          f'   ({spread})')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,199 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The one export function: a task's network as a TF-Hub module.
+
+The original exported TF1 hub modules with two signatures, `default` (the
+task's output) and `representation` (every end point of the trunk), and two
+graph variants for training and inference. A TF2 SavedModel implementing the
+Reusable SavedModel interface carries the same contract:
+
+  * `__call__(images, training=False)` returns the `default` output; the
+    training variant is its `training` argument instead of a tag set;
+  * `variables`, `trainable_variables`, `regularization_losses`;
+  * signatures `default` (output key `default`) and `representation` (a dict
+    of end points), both taking float32 images under the input key `image`.
+
+So `hub.load(path)` and `hub.KerasLayer(path, signature='representation',
+output_key='pre_logits')` both work on our exports.
+
+Exports are written under a temporary name and renamed when complete, so a
+reader never sees a half-written module; only the newest `keep` are kept.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+import os
+import time
+
+from absl import logging
+import tensorflow as tf
+
+ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
+
+_TMP_SUFFIX = '.tmp'
+
+
+class _HubModule(tf.Module):
+  """The object saved as a hub module."""
+
+  def __init__(self, serve_fn: ServeFn, trackables: Mapping[str, tf.Module],
+               input_shape: Sequence[int | None]):
+    super().__init__(name='hub_module')
+    self._serve_fn = serve_fn
+    # Attributes make the task's networks (and so their variables) part of
+    # the saved object graph.
+    self.networks = dict(trackables)
+    variables = []
+    trainable = []
+    seen = set()
+    for item in trackables.values():
+      for v in item.variables:
+        if id(v) not in seen:
+          seen.add(id(v))
+          variables.append(v)
+      trainable.extend(item.trainable_variables)
+    self.variables_list = variables
+    self.trainable_variables_list = trainable
+    self._penalty_owners = list(trackables.values())
+    spec = tf.TensorSpec(list(input_shape), tf.float32, name='image')
+
+    @tf.function(input_signature=[spec])
+    def default_signature(image):
+      outputs, _ = self._serve_fn(image, False)
+      return {'default': tf.cast(outputs, tf.float32)}
+
+    @tf.function(input_signature=[spec])
+    def representation_signature(image):
+      _, end_points = self._serve_fn(image, False)
+      return {k: tf.cast(v, tf.float32) for k, v in end_points.items()}
+
+    self.default_signature = default_signature
+    self.representation_signature = representation_signature
+
+    @tf.function
+    def call(images, training=False):
+      outputs, _ = self._serve_fn(images, training)
+      return tf.cast(outputs, tf.float32)
+
+    # Trace both variants, as the Reusable SavedModel interface wants.
+    call.get_concrete_function(spec, True)
+    call.get_concrete_function(spec, False)
+    self.__call__ = call
+
+    def make_penalty(owner):
+      @tf.function(input_signature=[])
+      def penalty():
+        losses = [tf.cast(x, tf.float32) for x in owner.losses]
+        return tf.add_n(losses) if losses else tf.constant(0.0)
+
+      return penalty
+
+    self.regularization_losses = [
+        make_penalty(o) for o in self._penalty_owners
+        if getattr(o, 'losses', None)]
+
+  @property
+  def variables(self):
+    return self.variables_list
+
+  @property
+  def trainable_variables(self):
+    return self.trainable_variables_list
+
+
+def export_hub_module(serve_fn: ServeFn,
+                      trackables: Mapping[str, tf.Module],
+                      export_dir: str,
+                      input_shape: Sequence[int | None]) -> str:
+  """Saves `serve_fn` with the variables of `trackables` as a hub module.
+
+  Args:
+    serve_fn: `(images, training) -> (default output, end points)`, usually a
+      task's `serve` method.
+    trackables: the objects that own the variables `serve_fn` uses.
+    export_dir: the module directory to create. It is written under a
+      temporary name next to it and renamed at the end.
+    input_shape: the serving input shape, e.g. `[None, 224, 224, 3]`.
+
+  Returns:
+    `export_dir`.
+  """
+  module = _HubModule(serve_fn, trackables, input_shape)
+  tmp_dir = export_dir + _TMP_SUFFIX
+  if tf.io.gfile.exists(tmp_dir):
+    tf.io.gfile.rmtree(tmp_dir)
+  tf.saved_model.save(
+      module, tmp_dir,
+      signatures={
+          'default': module.default_signature,
+          'representation': module.representation_signature,
+      })
+  tf.io.gfile.rename(tmp_dir, export_dir, overwrite=False)
+  return export_dir
+
+
+def export_for_checkpoint(serve_fn: ServeFn,
+                          trackables: Mapping[str, tf.Module],
+                          workdir: str,
+                          input_shape: Sequence[int | None],
+                          keep: int = 5) -> str:
+  """Exports to `<workdir>/export/hub/<timestamp>/module`, keeping `keep`.
+
+  The timestamp directory is created under a temporary name and renamed once
+  the module inside it is complete, as the original's exporter laid it out.
+
+  Returns:
+    The module directory.
+  """
+  base = os.path.join(workdir, 'export', 'hub')
+  tf.io.gfile.makedirs(base)
+  stamp = int(time.time())
+  while (tf.io.gfile.exists(os.path.join(base, str(stamp))) or
+         tf.io.gfile.exists(os.path.join(base, str(stamp) + _TMP_SUFFIX))):
+    stamp += 1
+  tmp_stamp_dir = os.path.join(base, str(stamp) + _TMP_SUFFIX)
+  tf.io.gfile.makedirs(tmp_stamp_dir)
+  export_hub_module(serve_fn, trackables,
+                    os.path.join(tmp_stamp_dir, 'module'), input_shape)
+  stamp_dir = os.path.join(base, str(stamp))
+  tf.io.gfile.rename(tmp_stamp_dir, stamp_dir, overwrite=False)
+  _remove_old_exports(base, keep)
+  module_dir = os.path.join(stamp_dir, 'module')
+  logging.info('Exported hub module to %s', module_dir)
+  return module_dir
+
+
+def list_exports(workdir: str) -> list[str]:
+  """Complete module directories under `<workdir>/export/hub`, oldest first."""
+  base = os.path.join(workdir, 'export', 'hub')
+  if not tf.io.gfile.isdir(base):
+    return []
+  stamps = sorted(int(d.rstrip('/')) for d in tf.io.gfile.listdir(base)
+                  if d.rstrip('/').isdigit())
+  return [os.path.join(base, str(s), 'module') for s in stamps]
+
+
+def _remove_old_exports(base: str, keep: int) -> None:
+  entries = [d.rstrip('/') for d in tf.io.gfile.listdir(base)]
+  stamps = sorted(int(d) for d in entries if d.isdigit())
+  for stamp in stamps[:-keep] if keep > 0 else []:
+    tf.io.gfile.rmtree(os.path.join(base, str(stamp)))
+  # Leftovers of an export that was killed half-way are never read; remove
+  # those older than the newest complete export.
+  newest = stamps[-1] if stamps else None
+  for d in entries:
+    if d.endswith(_TMP_SUFFIX) and newest is not None:
+      stamp = d[:-len(_TMP_SUFFIX)]
+      if stamp.isdigit() and int(stamp) < newest:
+        tf.io.gfile.rmtree(os.path.join(base, d))

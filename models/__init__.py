@@ -1,0 +1,92 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Backbone networks, looked up by name.
+
+`get_net(architecture, num_classes, **kwargs)` returns a `keras.Model` `net`
+with `net(images, training=bool) -> (output, end_points)`: `images` is
+`[N, H, W, 3]`, `output` the logits `[N, num_classes]` if `num_classes`,
+else the pre-logits. The end-point names are fixed, as in the original's
+TF-Hub modules, so results stay comparable:
+
+* ResNets and RevNet: `after_root`, `block1`..`block4`, `pre_logits`
+  `[N, C]`, and `logits` if `num_classes`;
+* VGG19: `block1`..`block5`, `fc6`, `pre_logits` `[N, 1, 1, C]`, and
+  `logits` if `num_classes`.
+
+Logits and pre-logits are float32 also under a mixed-precision policy.
+Networks know nothing about tasks: a task that needs another root stride or
+other stage strides (the patch tasks) passes them as keyword arguments.
+Weight decay shows up in `net.losses`.
+"""
+
+from typing import Any
+
+import keras
+
+import utils
+from models import resnet, revnet, vggnet
+
+# The keyword arguments every network accepts (some ignore a few; see the
+# network classes). A value of None means "the network's default".
+NET_KWARGS = ('filters_factor', 'mode', 'last_relu', 'root_conv_stride',
+              'strides', 'weight_decay', 'sync_batch_norm')
+
+_NETS = utils.Registry('architecture', flag='--architecture')
+_NETS.register('resnet50')(resnet.resnet50)
+_NETS.register('resnet101')(resnet.resnet101)
+_NETS.register('resnet152')(resnet.resnet152)
+_NETS.register('revnet50')(revnet.revnet50)
+_NETS.register('vgg19')(vggnet.vgg19)
+
+
+def net_names() -> list[str]:
+  """The valid architecture names, sorted."""
+  return _NETS.names()
+
+
+def get_net(architecture: str, num_classes: int | None = None,
+            **kwargs: Any) -> keras.Model:
+  """Builds a backbone network (its variables appear on the first call).
+
+  Args:
+    architecture: one of `net_names()`.
+    num_classes: width of the logits layer; None or 0 for no logits (the
+      output is then the pre-logits).
+    **kwargs: any of `NET_KWARGS`: filters_factor (width multiplier;
+      default 4, VGG 8), mode (`v1`/`v2`, default v2; ResNet only),
+      last_relu (default True), root_conv_stride (default 2), strides
+      (stages 2-4, default (2, 2, 2); a sequence or "2,2,1"), weight_decay
+      (default 1e-4), sync_batch_norm (default False). None values mean the
+      default.
+
+  Returns:
+    The network, a `keras.Model`.
+
+  Raises:
+    UsageError: for an unknown architecture or keyword, or invalid values.
+  """
+  builder = _NETS.lookup(architecture)
+  unknown = sorted(set(kwargs) - set(NET_KWARGS))
+  if unknown:
+    raise utils.UsageError(
+        f'Unknown network option(s) {", ".join(unknown)} for architecture '
+        f'{architecture!r}. Valid options: {", ".join(NET_KWARGS)}.')
+  if num_classes is not None and (
+      isinstance(num_classes, bool) or not isinstance(num_classes, int)
+      or num_classes < 0):
+    raise utils.UsageError(
+        f'num_classes must be a non-negative integer, got {num_classes!r}.')
+  kwargs = {k: v for k, v in kwargs.items() if v is not None}
+  return builder(num_classes or None, **kwargs)

@@ -1,0 +1,225 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Building blocks shared by the backbone networks.
+
+Conventions that every network here follows (SPEC A6, C2.3):
+* convolutions have no bias and a Glorot-uniform kernel; "fixed padding"
+  means explicit zero padding of floor((k-1)/2) before and the rest after,
+  then a VALID convolution, so the output size never depends on whether the
+  input size is even;
+* weight decay `wd` adds 0.5 * wd * sum(w^2) per kernel (the TF1 contrib
+  regulariser), i.e. Keras `L2(wd / 2)`, and nothing at all when wd == 0;
+  batch-norm parameters and biases are never decayed;
+* batch norm uses momentum 0.99 and epsilon 1e-3 with scale and offset.
+
+Every container layer builds its children from channel counts it knows at
+construction, so building a network never traces its `call` and variables
+exist as soon as `build` returns.
+"""
+
+from collections.abc import Sequence
+
+import keras
+
+import utils
+
+# TF1 `tf.layers.batch_normalization` defaults, which Keras shares (SPEC 0.2).
+BN_MOMENTUM = 0.99
+BN_EPSILON = 1e-3
+
+
+def channels_shape(channels: int) -> tuple[None, None, None, int]:
+  """An NHWC shape with unknown batch and spatial sizes, for `build`."""
+  return (None, None, None, channels)
+
+
+def l2_regularizer(weight_decay: float) -> keras.regularizers.Regularizer | None:
+  """The TF1 `l2_regularizer(wd)` as a Keras regulariser (None if wd == 0).
+
+  Keras' L2(s) is s * sum(w^2) while TF1's is s * 0.5 * sum(w^2), hence the
+  halving. A zero weight decay disables the term, as in TF1, so no loss
+  tensor is added at all.
+  """
+  if not weight_decay:
+    return None
+  return keras.regularizers.L2(weight_decay / 2)
+
+
+class Conv(keras.layers.Conv2D):
+  """A bias-free 2-D convolution with the original's fixed padding.
+
+  For stride 1 and an odd kernel, fixed padding equals Keras' SAME padding,
+  so it is used directly (no separate padding op). With a larger stride and
+  a kernel above 1x1, the input is zero-padded explicitly and convolved
+  VALID: SAME would pad asymmetrically on even inputs and shift the sampling
+  grid by one pixel relative to the original.
+  """
+
+  def __init__(self, filters: int, kernel_size: int, strides: int = 1, *,
+               weight_decay: float, name: str, **kwargs):
+    """Creates the layer.
+
+    Args:
+      filters: number of output channels.
+      kernel_size: square kernel size.
+      strides: the stride in both spatial dimensions.
+      weight_decay: L2 strength of the kernel (0 disables it).
+      name: the layer name.
+      **kwargs: other `keras.layers.Conv2D` arguments (e.g. dtype).
+    """
+    pad_total = kernel_size - 1
+    self._pad = None
+    if strides > 1 and pad_total > 0:
+      before = pad_total // 2
+      self._pad = (before, pad_total - before)
+    super().__init__(
+        filters, kernel_size, strides=strides,
+        padding='valid' if self._pad else 'same', use_bias=False,
+        kernel_initializer='glorot_uniform',
+        kernel_regularizer=l2_regularizer(weight_decay), name=name, **kwargs)
+    self._weight_decay = weight_decay
+
+  def call(self, inputs):
+    if self._pad:
+      pad = list(self._pad)
+      inputs = keras.ops.pad(inputs, [[0, 0], pad, pad, [0, 0]])
+    return super().call(inputs)
+
+  def compute_output_shape(self, input_shape):
+    if self._pad:
+      extra = sum(self._pad)
+      input_shape = tuple(
+          d + extra if (i in (1, 2) and d is not None) else d
+          for i, d in enumerate(input_shape))
+    return super().compute_output_shape(input_shape)
+
+  def get_config(self):
+    return {
+        'filters': self.filters,
+        'kernel_size': self.kernel_size[0],
+        'strides': self.strides[0],
+        'weight_decay': self._weight_decay,
+        'name': self.name,
+        'dtype': self.dtype_policy.name,
+    }
+
+
+def batch_norm(name: str, synchronized: bool) -> keras.layers.Layer:
+  """A batch-norm layer with the trunks' settings.
+
+  Args:
+    name: the layer name.
+    synchronized: use statistics over all replicas of a `tf.distribute`
+      strategy instead of per replica.
+
+  Returns:
+    A `keras.layers.BatchNormalization`.
+  """
+  return keras.layers.BatchNormalization(
+      momentum=BN_MOMENTUM, epsilon=BN_EPSILON, center=True, scale=True,
+      synchronized=synchronized, name=name)
+
+
+def logits_layer(num_classes: int, weight_decay: float) -> keras.layers.Layer:
+  """The classifier head: a dense layer with bias, decayed kernel.
+
+  Equal to the original's 1x1 convolution on the pooled `[N, 1, 1, C]`
+  features (same parameters, same Glorot fans). It computes in float32 so
+  that logits stay exact under a mixed-precision policy.
+  """
+  return keras.layers.Dense(
+      num_classes, use_bias=True, kernel_initializer='glorot_uniform',
+      kernel_regularizer=l2_regularizer(weight_decay), dtype='float32',
+      name='logits')
+
+
+def max_pool_fixed_padding(x, pool_size: int = 3, strides: int = 2):
+  """Zero padding 1 then a VALID 3x3/2 max pool (the root pool).
+
+  The padding is zeros even where activations may be negative (v2 ResNet,
+  RevNet); kept for fidelity with the original (SPEC C3.15).
+  """
+  pad_total = pool_size - 1
+  pad = [pad_total // 2, pad_total - pad_total // 2]
+  x = keras.ops.pad(x, [[0, 0], pad, pad, [0, 0]])
+  return keras.ops.max_pool(x, pool_size, strides, padding='valid')
+
+
+def global_average_pool(x):
+  """Mean over H and W, accumulated in float32 (`[N, H, W, C]` -> `[N, C]`)."""
+  return keras.ops.mean(keras.ops.cast(x, 'float32'), axis=(1, 2))
+
+
+class Stack(keras.layers.Layer):
+  """Calls its layers in order, passing `training` to each.
+
+  Each child must have an `in_channels` attribute; `build` uses it, so a
+  stack is built without tracing.
+  """
+
+  def __init__(self, children: Sequence[keras.layers.Layer], **kwargs):
+    """Creates the stack.
+
+    Args:
+      children: layers with `in_channels` attributes, called in order.
+      **kwargs: `keras.layers.Layer` arguments (name).
+    """
+    super().__init__(**kwargs)
+    self.units = list(children)
+
+  def build(self, input_shape):
+    del input_shape  # Each child knows its input width.
+    for unit in self.units:
+      unit.build(channels_shape(unit.in_channels))
+
+  def call(self, x, training=False):
+    for unit in self.units:
+      x = unit(x, training=training)
+    return x
+
+
+def parse_strides(strides: str | Sequence[int]) -> tuple[int, int, int]:
+  """Parses the stage strides ("2,2,1", [2, 2, 1]) of stages 2 to 4.
+
+  Raises:
+    UsageError: unless there are exactly three positive integers.
+  """
+  values = utils.str2intlist(strides, name='strides')
+  if (len(values) != 3
+      or not all(isinstance(v, int) and v > 0 for v in values)):
+    raise utils.UsageError(
+        f'strides must be three positive integers (the strides of stages 2, '
+        f'3 and 4, e.g. "2,2,1"), got {strides!r}.')
+  return tuple(values)
+
+
+def check_positive_int(value: int, name: str) -> int:
+  """Returns `value` if it is a positive int, else raises UsageError."""
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise utils.UsageError(
+        f'{name} must be a positive integer, got {value!r}.')
+  return value
+
+
+def check_weight_decay(value: float) -> float:
+  """Returns `value` as a float if it is >= 0, else raises UsageError."""
+  try:
+    value = float(value)
+  except (TypeError, ValueError):
+    raise utils.UsageError(
+        f'weight_decay must be a number, got {value!r}.') from None
+  if value < 0:
+    raise utils.UsageError(f'weight_decay must be >= 0, got {value}.')
+  return value

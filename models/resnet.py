@@ -1,0 +1,281 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Bottleneck ResNets, v1 and v2 (pre-activation), as in SPEC A6.3.
+
+Widths scale with `filters_factor` (ff): root 16ff, stage outputs 64ff,
+128ff, 256ff, 512ff, bottleneck inner width a quarter of the output (ff=4
+is the standard ResNet). Unlike the original ResNet paper, the stride of a
+unit sits on its 3x3 convolution, not on the first 1x1 ("ResNet v1.5"), in
+both versions, as in the original code base.
+"""
+
+from collections.abc import Sequence
+
+import keras
+
+import utils
+from models import layers
+
+_STAGE_WIDTHS = (64, 128, 256, 512)  # Per unit of filters_factor.
+
+
+class BottleneckV1(keras.layers.Layer):
+  """Post-activation bottleneck: conv-BN-ReLU x2, conv-BN, add, ReLU."""
+
+  def __init__(self, filters: int, strides: int, in_channels: int, *,
+               weight_decay: float, sync_batch_norm: bool, name: str):
+    """Creates the unit.
+
+    Args:
+      filters: output width; the inner width is a quarter of it.
+      strides: stride of the 3x3 convolution and of the projection.
+      in_channels: input width (a projection is used if it differs).
+      weight_decay: L2 strength of every kernel.
+      sync_batch_norm: cross-replica batch statistics.
+      name: the layer name.
+    """
+    super().__init__(name=name)
+    self.in_channels = in_channels
+    self.project = strides > 1 or in_channels != filters
+    inner = filters // 4
+    wd = weight_decay
+    self.conv_a = layers.Conv(inner, 1, weight_decay=wd, name='conv_a')
+    self.bn_a = layers.batch_norm('bn_a', sync_batch_norm)
+    self.conv_b = layers.Conv(inner, 3, strides, weight_decay=wd,
+                              name='conv_b')
+    self.bn_b = layers.batch_norm('bn_b', sync_batch_norm)
+    self.conv_c = layers.Conv(filters, 1, weight_decay=wd, name='conv_c')
+    self.bn_c = layers.batch_norm('bn_c', sync_batch_norm)
+    if self.project:
+      self.shortcut = layers.Conv(filters, 1, strides, weight_decay=wd,
+                                  name='shortcut')
+      self.bn_shortcut = layers.batch_norm('bn_shortcut', sync_batch_norm)
+    self._inner = inner
+    self._filters = filters
+
+  def build(self, input_shape):
+    del input_shape  # The width is known from the constructor.
+    inner = layers.channels_shape(self._inner)
+    self.conv_a.build(layers.channels_shape(self.in_channels))
+    self.bn_a.build(inner)
+    self.conv_b.build(inner)
+    self.bn_b.build(inner)
+    self.conv_c.build(inner)
+    self.bn_c.build(layers.channels_shape(self._filters))
+    if self.project:
+      self.shortcut.build(layers.channels_shape(self.in_channels))
+      self.bn_shortcut.build(layers.channels_shape(self._filters))
+
+  def call(self, x, training=False):
+    relu = keras.ops.relu
+    if self.project:
+      shortcut = self.bn_shortcut(self.shortcut(x), training=training)
+    else:
+      shortcut = x
+    r = relu(self.bn_a(self.conv_a(x), training=training))
+    r = relu(self.bn_b(self.conv_b(r), training=training))
+    r = self.bn_c(self.conv_c(r), training=training)
+    return relu(shortcut + r)
+
+
+class BottleneckV2(keras.layers.Layer):
+  """Pre-activation bottleneck: (BN-ReLU-conv) x3 plus the shortcut.
+
+  The projection shortcut convolves the pre-activated input (no BN of its
+  own); the identity shortcut passes the raw input.
+  """
+
+  def __init__(self, filters: int, strides: int, in_channels: int, *,
+               weight_decay: float, sync_batch_norm: bool, name: str):
+    """Creates the unit (arguments as in `BottleneckV1`)."""
+    super().__init__(name=name)
+    self.in_channels = in_channels
+    self.project = strides > 1 or in_channels != filters
+    inner = filters // 4
+    wd = weight_decay
+    self.bn_a = layers.batch_norm('bn_a', sync_batch_norm)
+    self.conv_a = layers.Conv(inner, 1, weight_decay=wd, name='conv_a')
+    self.bn_b = layers.batch_norm('bn_b', sync_batch_norm)
+    self.conv_b = layers.Conv(inner, 3, strides, weight_decay=wd,
+                              name='conv_b')
+    self.bn_c = layers.batch_norm('bn_c', sync_batch_norm)
+    self.conv_c = layers.Conv(filters, 1, weight_decay=wd, name='conv_c')
+    if self.project:
+      self.shortcut = layers.Conv(filters, 1, strides, weight_decay=wd,
+                                  name='shortcut')
+    self._inner = inner
+
+  def build(self, input_shape):
+    del input_shape  # The width is known from the constructor.
+    inputs = layers.channels_shape(self.in_channels)
+    inner = layers.channels_shape(self._inner)
+    self.bn_a.build(inputs)
+    self.conv_a.build(inputs)
+    self.bn_b.build(inner)
+    self.conv_b.build(inner)
+    self.bn_c.build(inner)
+    self.conv_c.build(inner)
+    if self.project:
+      self.shortcut.build(inputs)
+
+  def call(self, x, training=False):
+    relu = keras.ops.relu
+    a = relu(self.bn_a(x, training=training))
+    shortcut = self.shortcut(a) if self.project else x
+    r = self.conv_a(a)
+    r = self.conv_b(relu(self.bn_b(r, training=training)))
+    r = self.conv_c(relu(self.bn_c(r, training=training)))
+    return shortcut + r
+
+
+class ResNet(keras.Model):
+  """A bottleneck ResNet returning `(output, end_points)`.
+
+  End points: `after_root` (after the root max pool), `block1`..`block4`
+  (stage outputs; for v2 before the final BN/ReLU), `pre_logits` `[N, C]`
+  (global average pool, float32) and `logits` `[N, num_classes]` (float32)
+  if `num_classes`. The output is the logits if `num_classes`, else the
+  pre-logits.
+  """
+
+  def __init__(self, units: Sequence[int] = (3, 4, 6, 3),
+               num_classes: int | None = None, *, filters_factor: int = 4,
+               mode: str = 'v2', last_relu: bool = True,
+               root_conv_stride: int = 2,
+               strides: str | Sequence[int] = (2, 2, 2),
+               weight_decay: float = 1e-4, sync_batch_norm: bool = False,
+               name: str = 'resnet'):
+    """Creates the network (variables appear on the first call or `build`).
+
+    Args:
+      units: number of bottleneck units of each of the four stages.
+      num_classes: width of the logits layer; None or 0 for no head.
+      filters_factor: width multiplier; 4 gives the standard widths.
+      mode: `v1` (post-activation) or `v2` (pre-activation).
+      last_relu: v2 only: apply ReLU after the final batch norm. Must be
+        True for v1, which always ends with a ReLU.
+      root_conv_stride: stride of the 7x7 root convolution.
+      strides: strides of stages 2, 3 and 4 ("2,2,1" or a sequence).
+      weight_decay: L2 strength of every kernel (0 disables it).
+      sync_batch_norm: batch statistics over all replicas.
+      name: model name, the prefix of variable paths.
+
+    Raises:
+      UsageError: for an invalid mode, v1 with last_relu False, or invalid
+        widths or strides.
+    """
+    super().__init__(name=name)
+    if mode not in ('v1', 'v2'):
+      raise utils.UsageError(
+          f"mode must be 'v1' or 'v2', got {mode!r}.")
+    if mode == 'v1' and not last_relu:
+      raise utils.UsageError(
+          'last_relu=False is only supported with mode v2: a v1 ResNet '
+          'always ends with a ReLU.')
+    filters_factor = layers.check_positive_int(filters_factor,
+                                               'filters_factor')
+    root_conv_stride = layers.check_positive_int(root_conv_stride,
+                                                 'root_conv_stride')
+    stage_strides = (1,) + layers.parse_strides(strides)
+    weight_decay = layers.check_weight_decay(weight_decay)
+    self._config = {
+        'units': tuple(units), 'num_classes': num_classes or None,
+        'filters_factor': filters_factor, 'mode': mode,
+        'last_relu': bool(last_relu), 'root_conv_stride': root_conv_stride,
+        'strides': stage_strides[1:], 'weight_decay': weight_decay,
+        'sync_batch_norm': bool(sync_batch_norm), 'name': name,
+    }
+    self.mode = mode
+    self.last_relu = bool(last_relu)
+    self.num_classes = num_classes or None
+    wd = weight_decay
+
+    self.root_width = 16 * filters_factor
+    self.root_conv = layers.Conv(self.root_width, 7, root_conv_stride,
+                                 weight_decay=wd, name='root_conv')
+    if mode == 'v1':
+      self.root_bn = layers.batch_norm('root_bn', sync_batch_norm)
+    unit_class = BottleneckV1 if mode == 'v1' else BottleneckV2
+    self.blocks = []
+    channels = self.root_width
+    for i, (num_units, stride) in enumerate(zip(units, stage_strides)):
+      width = _STAGE_WIDTHS[i] * filters_factor
+      stage = []
+      for j in range(num_units):
+        stage.append(unit_class(
+            width, stride if j == 0 else 1, channels, weight_decay=wd,
+            sync_batch_norm=sync_batch_norm, name=f'unit{j + 1}'))
+        channels = width
+      self.blocks.append(layers.Stack(stage, name=f'block{i + 1}'))
+    self.width = channels
+    if mode == 'v2':
+      self.final_bn = layers.batch_norm('final_bn', sync_batch_norm)
+    if self.num_classes:
+      self.logits = layers.logits_layer(self.num_classes, wd)
+
+  def build(self, input_shape):
+    self.root_conv.build(input_shape)
+    if self.mode == 'v1':
+      self.root_bn.build(layers.channels_shape(self.root_width))
+    for block in self.blocks:
+      block.build(None)
+    if self.mode == 'v2':
+      self.final_bn.build(layers.channels_shape(self.width))
+    if self.num_classes:
+      self.logits.build((None, self.width))
+
+  def call(self, images, training=False):
+    training = bool(training)
+    end_points = {}
+    x = self.root_conv(images)
+    if self.mode == 'v1':
+      x = keras.ops.relu(self.root_bn(x, training=training))
+    x = layers.max_pool_fixed_padding(x)
+    end_points['after_root'] = x
+    for i, block in enumerate(self.blocks):
+      x = block(x, training=training)
+      end_points[f'block{i + 1}'] = x
+    if self.mode == 'v2':
+      x = self.final_bn(x, training=training)
+      if self.last_relu:
+        x = keras.ops.relu(x)
+    x = layers.global_average_pool(x)
+    end_points['pre_logits'] = x
+    if self.num_classes:
+      x = self.logits(x)
+      end_points['logits'] = x
+    return x, end_points
+
+  def get_config(self):
+    return dict(self._config)
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(**config)
+
+
+def resnet50(num_classes: int | None = None, **kwargs) -> ResNet:
+  """ResNet-50: (3, 4, 6, 3) bottleneck units; see `ResNet` for kwargs."""
+  return ResNet((3, 4, 6, 3), num_classes, name='resnet50', **kwargs)
+
+
+def resnet101(num_classes: int | None = None, **kwargs) -> ResNet:
+  """ResNet-101: (3, 4, 23, 3) bottleneck units; see `ResNet` for kwargs."""
+  return ResNet((3, 4, 23, 3), num_classes, name='resnet101', **kwargs)
+
+
+def resnet152(num_classes: int | None = None, **kwargs) -> ResNet:
+  """ResNet-152: (3, 8, 36, 3) bottleneck units; see `ResNet` for kwargs."""
+  return ResNet((3, 8, 36, 3), num_classes, name='resnet152', **kwargs)

@@ -1,0 +1,171 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Learning-rate schedule, step counts and optimisers of the original.
+
+Step counts (SPEC A2/A3): steps per epoch = floor(examples / global batch);
+total steps = ceil(epochs * steps per epoch). Fractional epochs are allowed
+everywhere; boundaries are rounded down to whole steps.
+
+Schedule: linear warm-up from exactly 0, then piecewise-constant decay that
+changes *after* a boundary step (the value at step b is still the old one),
+which is what TF1's `piecewise_constant` did.
+
+SGD is TF1's momentum optimiser: the accumulator sums raw gradients and the
+learning rate multiplies it at update time. Keras' SGD folds the learning rate
+into the velocity instead; the two differ right after every change of the
+learning rate, i.e. all through warm-up and at every decay.
+"""
+
+from collections.abc import Sequence
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+
+import utils
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """A learning-rate schedule in steps.
+
+  Attributes:
+    base_lr: the learning rate after warm-up, already scaled by batch size.
+    warmup_steps: length of the linear warm-up (0 for none).
+    boundaries: decay boundaries in steps, increasing.
+    decay_factor: multiplicative decay per boundary passed.
+    total_steps: training length in steps.
+    steps_per_epoch: steps in one epoch of the training split.
+  """
+  base_lr: float
+  warmup_steps: int
+  boundaries: tuple[int, ...]
+  decay_factor: float
+  total_steps: int
+  steps_per_epoch: int
+
+  def value(self, step: int) -> float:
+    """The learning rate used for the update made at `step` (in Python)."""
+    if step < self.warmup_steps:
+      return step * self.base_lr / self.warmup_steps
+    passed = sum(1 for b in self.boundaries if step > b)
+    return self.base_lr * self.decay_factor ** passed
+
+
+def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
+                  lr: float, lr_scale_batch_size: float | None,
+                  decay_epochs: Sequence[float] | None,
+                  warmup_epochs: float, lr_decay_factor: float) -> Schedule:
+  """Computes the schedule of SPEC A3 from the epoch-based flags.
+
+  Raises:
+    utils.UsageError: for an empty split, a split smaller than one batch, or
+      decay epochs that are not increasing or lie beyond `epochs`.
+  """
+  steps_per_epoch = num_examples // batch_size
+  if steps_per_epoch < 1:
+    raise utils.UsageError(
+        f'The training split has {num_examples} examples, fewer than one '
+        f'batch of --batch_size {batch_size}.')
+  total_steps = math.ceil(epochs * steps_per_epoch)
+  if decay_epochs is None or len(decay_epochs) == 0:
+    decay_epochs = [epochs]
+  decay_epochs = [float(e) for e in decay_epochs]
+  if any(b <= a for a, b in zip(decay_epochs, decay_epochs[1:])):
+    raise utils.UsageError(
+        f'--decay_epochs must be increasing, got {decay_epochs}.')
+  if decay_epochs[-1] > epochs:
+    raise utils.UsageError(
+        f'--decay_epochs {decay_epochs[-1]:g} lies beyond --epochs '
+        f'{epochs:g}.')
+  base_lr = lr
+  if lr_scale_batch_size:
+    base_lr = lr * batch_size / lr_scale_batch_size
+  return Schedule(
+      base_lr=base_lr,
+      warmup_steps=int(warmup_epochs * steps_per_epoch),
+      boundaries=tuple(int(e * steps_per_epoch) for e in decay_epochs),
+      decay_factor=lr_decay_factor,
+      total_steps=total_steps,
+      steps_per_epoch=steps_per_epoch)
+
+
+class WarmupPiecewiseDecay(keras.optimizers.schedules.LearningRateSchedule):
+  """`Schedule.value` as a Keras schedule evaluated on the optimiser step."""
+
+  def __init__(self, schedule: Schedule):
+    self.schedule = schedule
+
+  def __call__(self, step):
+    s = self.schedule
+    step = tf.cast(step, tf.int64)
+    passed = tf.zeros([], tf.int64)
+    for b in s.boundaries:
+      passed += tf.cast(step > b, tf.int64)
+    decayed = s.base_lr * tf.pow(tf.constant(s.decay_factor, tf.float32),
+                                 tf.cast(passed, tf.float32))
+    if s.warmup_steps <= 0:
+      return decayed
+    warm = (tf.cast(step, tf.float32) * s.base_lr /
+            float(s.warmup_steps))
+    return tf.where(step < s.warmup_steps, warm, decayed)
+
+  def get_config(self):
+    return dataclasses.asdict(self.schedule)
+
+
+class MomentumTF1(keras.optimizers.Optimizer):
+  """TF1's momentum optimiser: a <- m * a + g; w <- w - lr * a."""
+
+  def __init__(self, learning_rate, momentum: float = 0.9,
+               name: str = 'momentum_tf1', **kwargs):
+    super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+    self.momentum = momentum
+
+  def build(self, var_list):
+    if self.built:
+      return
+    super().build(var_list)
+    self._accumulators = [
+        self.add_variable_from_reference(v, 'accumulator') for v in var_list]
+
+  def update_step(self, gradient, variable, learning_rate):
+    lr = tf.cast(learning_rate, variable.dtype)
+    gradient = tf.cast(gradient, variable.dtype)
+    acc = self._accumulators[self._get_variable_index(variable)]
+    self.assign(acc, self.momentum * acc + gradient)
+    self.assign_sub(variable, lr * acc)
+
+  def get_config(self):
+    config = super().get_config()
+    config['momentum'] = self.momentum
+    return config
+
+
+OPTIMIZERS = ('sgd', 'adam')
+
+
+def make_optimizer(name: str, schedule: Schedule) -> keras.optimizers.Optimizer:
+  """`sgd` (TF1 momentum 0.9) or `adam` (TF1 defaults) on the schedule."""
+  lr = WarmupPiecewiseDecay(schedule)
+  if name == 'sgd':
+    return MomentumTF1(lr, momentum=0.9)
+  if name == 'adam':
+    # TF1's Adam defaults; Keras' epsilon default (1e-7) differs.
+    return keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+  raise utils.UsageError(
+      f'Unknown optimizer {name!r} (in --optimizer). Valid choices: '
+      f'{", ".join(OPTIMIZERS)}.')

@@ -1,0 +1,271 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The task contract and the task registry.
+
+A task owns *what is learned*: the on-device part of its input processing, the
+network and heads it builds, its loss and its metrics, and what its hub module
+exports. The trainer (`trainer.py`) owns *how*: distribution, the optimiser,
+the loop, checkpoints, summaries and the export call. This replaces the
+original's per-task `model_fn` for TPUEstimator.
+
+Batches are dicts of tensors as produced by `datasets.py`:
+  * `image`: the preprocessed images of the per-replica batch;
+  * `label`: int32 labels (class labels, or per-image task labels that a
+    preprocessing op set, e.g. `rotate`);
+  * `mask`: float32 `[B]`, 1 for real examples and 0 for the padding that
+    makes evaluation see every example of a split exactly once. Training
+    batches carry ones.
+
+Tasks are registered by name in `TASKS`; their modules are imported when the
+name is first looked up, so importing this module stays cheap.
+"""
+
+import dataclasses
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+import models
+import utils
+
+TASKS = utils.Registry('task', flag='--task')
+
+# Task name -> module of `self_supervision` that registers it.
+_TASK_MODULES = {
+    'supervised': 'supervised',
+    'rotation': 'rotation',
+    'relative_patch_location': 'relative_patch_location',
+    'jigsaw': 'jigsaw',
+    'exemplar': 'exemplar',
+    'linear_eval': 'linear_eval',
+}
+
+
+def task_names() -> list[str]:
+  """Names accepted by `--task`."""
+  return sorted(_TASK_MODULES)
+
+
+def get_task_class(name: str) -> type['Task']:
+  """Returns the task class registered under `name`.
+
+  Raises:
+    utils.UsageError: for an unknown name, listing the valid ones.
+  """
+  if name not in _TASK_MODULES:
+    raise utils.UsageError(
+        f'Unknown task {name!r} (in --task). Valid choices: '
+        f'{", ".join(task_names())}.')
+  importlib.import_module(f'self_supervision.{_TASK_MODULES[name]}')
+  return TASKS.lookup(name)
+
+
+@dataclasses.dataclass
+class TaskOutput:
+  """What a task computes on one per-replica batch.
+
+  Attributes:
+    loss: scalar task loss, the mean over the batch's real examples, without
+      the weight-decay penalty (the trainer adds `regularization_loss()`).
+    metrics: name -> (sum, count) over the batch's real examples. The trainer
+      adds sums and counts over replicas and steps, so evaluation metrics are
+      exact means over the split.
+  """
+  loss: tf.Tensor
+  metrics: dict[str, tuple[tf.Tensor, tf.Tensor]]
+
+
+class Task:
+  """Base class of every task.
+
+  Subclasses implement `compute` and `serve`, create their Keras layers in
+  `__init__` (the trainer constructs tasks inside the distribution strategy's
+  scope), and list everything that holds variables in `checkpoint_items`.
+
+  Attributes:
+    device_ops: names of preprocessing ops that this task applies inside its
+      step on the accelerator when they end the `--preprocessing` list
+      (instead of on the host). They must give the same result on a batch as
+      per example. See `device_preprocess`.
+    default_output_name: what the hub module's `default` signature returns.
+  """
+
+  device_ops: Sequence[str] = ()
+  default_output_name: str = 'default'
+
+  def __init__(self, *, architecture: str | None = None,
+               net_kwargs: Mapping[str, Any] | None = None):
+    """Stores how to build the trunk.
+
+    Args:
+      architecture: a name of `models.get_net`, or None for tasks without a
+        trunk of their own (linear evaluation).
+      net_kwargs: keyword arguments for `models.get_net` (filters_factor,
+        mode, last_relu, weight_decay, ...); tasks add their own (strides).
+    """
+    self.architecture = architecture
+    self.net_kwargs = dict(net_kwargs or {})
+
+  # -- Building -------------------------------------------------------------
+
+  def build_net(self, num_classes: int | None, **overrides) -> keras.Model:
+    """Builds the trunk with `num_classes` outputs and the task's overrides."""
+    if not self.architecture:
+      raise utils.UsageError(
+          f'--architecture is required for --task {self.name}. Valid '
+          f'choices: {", ".join(models.net_names())}.')
+    kwargs = dict(self.net_kwargs)
+    kwargs.update(overrides)
+    return models.get_net(self.architecture, num_classes=num_classes,
+                          **kwargs)
+
+  @property
+  def name(self) -> str:
+    """The registered name of the task."""
+    return getattr(self, '_registered_name', type(self).__name__)
+
+  def checkpoint_items(self) -> dict[str, tf.Module]:
+    """Objects holding the task's variables, saved in every checkpoint."""
+    raise NotImplementedError
+
+  def initialize(self, batch: Mapping[str, tf.Tensor]) -> None:
+    """Creates all variables by running the task once on `batch`.
+
+    Called by the trainer in cross-replica context inside the strategy's scope
+    with a small batch of zeros shaped like the real input (after device
+    preprocessing), so that every variable exists before the first
+    distributed step.
+    """
+    self.compute(batch, training=False)
+
+  @property
+  def trainable_variables(self) -> list[tf.Variable]:
+    """All variables the optimiser updates."""
+    variables = []
+    for item in self.checkpoint_items().values():
+      variables.extend(item.trainable_variables)
+    return variables
+
+  def regularization_loss(self) -> tf.Tensor:
+    """The weight-decay penalty of the trunk and heads (0.5 * wd * sum w^2)."""
+    losses = []
+    for item in self.checkpoint_items().values():
+      losses.extend(getattr(item, 'losses', []))
+    if not losses:
+      return tf.constant(0.0)
+    return tf.add_n([tf.cast(x, tf.float32) for x in losses])
+
+  # -- Per step ---------------------------------------------------------------
+
+  def device_preprocess(self, batch: Mapping[str, tf.Tensor],
+                        device_fn) -> dict[str, tf.Tensor]:
+    """Applies the ops of `device_ops` that were moved off the host.
+
+    Args:
+      batch: the per-replica batch as it came from the host.
+      device_fn: the composed preprocessing function of the moved ops, or
+        None if nothing was moved.
+
+    Returns:
+      The batch the task computes on.
+    """
+    if device_fn is None:
+      return dict(batch)
+    return device_fn(dict(batch))
+
+  def compute(self, batch: Mapping[str, tf.Tensor],
+              training: bool) -> TaskOutput:
+    """Loss and metrics on one per-replica batch."""
+    raise NotImplementedError
+
+  def serve(self, images: tf.Tensor,
+            training: bool = False) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """What the hub module computes: (default output, end points)."""
+    raise NotImplementedError
+
+  def report(self, metrics: Mapping[str, float], *, split: str, step: int,
+             workdir: str) -> None:
+    """Called after each evaluation with its exact metrics.
+
+    Tasks with results of their own to record (linear evaluation writes a
+    table per end point) override this; the trainer has already logged the
+    metrics and written them to TensorBoard and `eval_results.csv`.
+    """
+    del metrics, split, step, workdir
+
+  def summary_images(self, batch: Mapping[str, tf.Tensor]
+                     ) -> dict[str, tf.Tensor]:
+    """A few images of what the network sees, `[N, H, W, C]` in [0, 1]."""
+    images = batch['image']
+    if images.shape.rank == 5:
+      images = images[0]
+    return {'input': rescale_for_display(images[:4])}
+
+
+def register(name: str):
+  """Class decorator: registers a task under `name`."""
+
+  def decorator(cls):
+    cls._registered_name = name  # pylint: disable=protected-access
+    return TASKS.register(name)(cls)
+
+  return decorator
+
+
+def rescale_for_display(images: tf.Tensor) -> tf.Tensor:
+  """Maps images of any value range to [0, 1] per image, for TensorBoard."""
+  images = tf.cast(images, tf.float32)
+  axes = list(range(1, images.shape.rank))
+  low = tf.reduce_min(images, axis=axes, keepdims=True)
+  high = tf.reduce_max(images, axis=axes, keepdims=True)
+  return (images - low) / tf.maximum(high - low, 1e-6)
+
+
+def masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+  """Mean of `values` over the entries where `mask` is 1 (0 if none)."""
+  mask = tf.cast(mask, values.dtype)
+  return tf.math.divide_no_nan(tf.reduce_sum(values * mask),
+                               tf.reduce_sum(mask))
+
+
+def sum_and_count(values: tf.Tensor,
+                  mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """A metric's (sum, count) over the real examples, as `TaskOutput` wants."""
+  values = tf.cast(values, tf.float32)
+  mask = tf.cast(mask, tf.float32)
+  return tf.reduce_sum(values * mask), tf.reduce_sum(mask)
+
+
+def classification_metrics(logits: tf.Tensor, labels: tf.Tensor,
+                           mask: tf.Tensor, suffix: str
+                           ) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
+  """`top1_accuracy_<suffix>` and `top5_accuracy_<suffix>` (TF's in_top_k)."""
+  logits = tf.cast(logits, tf.float32)
+  labels = tf.cast(labels, tf.int32)
+  metrics = {}
+  for k in (1, 5):
+    k_eff = min(k, logits.shape[-1])
+    hits = tf.math.in_top_k(labels, logits, k_eff)
+    metrics[f'top{k}_accuracy_{suffix}'] = sum_and_count(hits, mask)
+  return metrics
+
+
+def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+  """Per-example sparse softmax cross-entropy, computed in float32."""
+  return tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32))

@@ -1,0 +1,201 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Small helpers shared by every part of the code base.
+
+This module is a leaf: it imports nothing from the project, so anything may
+import it. It holds the name registries (networks, tasks, preprocessing ops,
+data sets), the parsing of the original's integer-list flags, and the pooling
+used by linear evaluation.
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+import inspect
+import math
+from typing import Any
+
+import tensorflow as tf
+
+
+class UsageError(ValueError):
+  """A mistake in the user's configuration (a flag, a file, a name).
+
+  `train_and_eval.py` prints these as one line without a traceback; anything
+  else that goes wrong is a bug and keeps its traceback.
+  """
+
+
+class Registry:
+  """Maps names to builders, with errors that list the valid names.
+
+  Example:
+    NETS = Registry('architecture', flag='--architecture')
+
+    @NETS.register('resnet50')
+    def resnet50(...): ...
+
+    NETS.lookup('resnet50')
+  """
+
+  def __init__(self, kind: str, flag: str | None = None):
+    """Creates an empty registry.
+
+    Args:
+      kind: what the names denote, used in error messages ("task").
+      flag: the command-line flag that selects from it, named in errors.
+    """
+    self.kind = kind
+    self.flag = flag
+    self._items: dict[str, Any] = {}
+
+  def register(self, name: str) -> Callable[[Any], Any]:
+    """Returns a decorator that registers its argument under `name`."""
+
+    def decorator(item):
+      if name in self._items:
+        raise KeyError(f'{self.kind} {name!r} is registered twice.')
+      self._items[name] = item
+      return item
+
+    return decorator
+
+  def lookup(self, name: str) -> Any:
+    """Returns the item registered under `name`.
+
+    Raises:
+      UsageError: if nothing is registered under `name`; the message lists
+        the valid names.
+    """
+    if name not in self._items:
+      where = f' (in {self.flag})' if self.flag else ''
+      raise UsageError(
+          f'Unknown {self.kind} {name!r}{where}. Valid choices: '
+          f'{", ".join(sorted(self._items))}.')
+    return self._items[name]
+
+  def names(self) -> list[str]:
+    """The registered names, sorted."""
+    return sorted(self._items)
+
+  def __contains__(self, name: str) -> bool:
+    return name in self._items
+
+
+def str2intlist(value: str | int | Sequence[int] | None,
+                repeats_if_single: int | None = None,
+                name: str = 'value') -> list[int | None] | None:
+  """Parses the original's integer-list flags ("224", "224,160", "None,64").
+
+  Args:
+    value: a string of comma-separated integers (the literal `None` stands
+      for an unknown size), an int, a sequence of ints, or None.
+    repeats_if_single: if given and the list has one element, the element is
+      repeated this many times ("224" -> [224, 224]).
+    name: the flag name used in error messages.
+
+  Returns:
+    The list, or None if `value` is None.
+
+  Raises:
+    UsageError: if an entry is not an integer.
+  """
+  if value is None:
+    return None
+  if isinstance(value, int):
+    items = [value]
+  elif isinstance(value, str):
+    items = []
+    for part in value.split(','):
+      part = part.strip()
+      if part == 'None':
+        items.append(None)
+        continue
+      try:
+        items.append(int(part))
+      except ValueError:
+        raise UsageError(
+            f'--{name} must be a comma-separated list of integers, got '
+            f'{value!r}.') from None
+  else:
+    items = list(value)
+  if repeats_if_single and len(items) == 1:
+    items = items * repeats_if_single
+  return items
+
+
+def matching_kwargs(fn: Callable[..., Any],
+                    values: Mapping[str, Any]) -> dict[str, Any]:
+  """Returns the entries of `values` that are keyword parameters of `fn`.
+
+  Used by the entry point to hand each builder the configuration values it
+  declares, so builders take explicit arguments and never see the whole
+  configuration.
+  """
+  params = inspect.signature(fn).parameters
+  return {k: v for k, v in values.items() if k in params}
+
+
+def apply_to_image_or_images(fn: Callable[[tf.Tensor], tf.Tensor],
+                             images: tf.Tensor) -> tf.Tensor:
+  """Applies a per-image function to an image or a stack of images.
+
+  Rank 3 calls `fn` once; rank 4 maps it over the first axis (each image gets
+  its own randomness); a higher rank folds all leading axes into one, maps,
+  and restores them.
+
+  Args:
+    fn: maps one `[H, W, C]` image to one image.
+    images: `[H, W, C]`, `[N, H, W, C]` or `[..., H, W, C]`.
+
+  Returns:
+    The transformed image(s), with the same leading axes.
+  """
+  rank = images.shape.rank
+  if rank == 3:
+    return fn(images)
+  if rank == 4:
+    return tf.map_fn(fn, images)
+  if rank is None or rank < 3:
+    raise ValueError(f'Expected an image of rank >= 3, got shape '
+                     f'{images.shape}.')
+  leading = tf.shape(images)[:-3]
+  flat = tf.reshape(images, tf.concat([[-1], tf.shape(images)[-3:]], 0))
+  out = tf.map_fn(fn, flat)
+  return tf.reshape(out, tf.concat([leading, tf.shape(out)[1:]], 0))
+
+
+def apply_with_probability(probability: float,
+                           fn: Callable[[tf.Tensor], tf.Tensor],
+                           x: tf.Tensor) -> tf.Tensor:
+  """Returns `fn(x)` with the given probability, else `x` (one draw)."""
+  apply = tf.random.uniform([]) < probability
+  return tf.cond(apply, lambda: fn(x), lambda: x)
+
+
+def flatten_leading(x: tf.Tensor, num_axes: int = 2) -> tf.Tensor:
+  """Merges the first `num_axes` axes: `[B, P, ...]` -> `[B*P, ...]`."""
+  shape = tf.shape(x)
+  static = x.shape
+  merged = None
+  dims = static[:num_axes]
+  if all(d is not None for d in dims):
+    merged = math.prod(dims)
+  out = tf.reshape(x, tf.concat([[-1], shape[num_axes:]], 0))
+  out.set_shape([merged] + static[num_axes:].as_list())
+  return out
+
+
+def sorted_items(mapping: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+  """Items in key order; end points are always visited in this order."""
+  return sorted(mapping.items())
