@@ -44,12 +44,17 @@ ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 _TMP_SUFFIX = '.tmp'
 
 
-class _HubModule(tf.Module):
-  """The object saved as a hub module."""
+class _HubModule(tf.__internal__.tracking.AutoTrackable):
+  """The object saved as a hub module.
+
+  An AutoTrackable rather than a `tf.Module`, because the Reusable SavedModel
+  interface wants `variables` and `trainable_variables` as plain attributes,
+  which `tf.Module` reserves for its own properties.
+  """
 
   def __init__(self, serve_fn: ServeFn, trackables: Mapping[str, tf.Module],
                input_shape: Sequence[int | None]):
-    super().__init__(name='hub_module')
+    super().__init__()
     self._serve_fn = serve_fn
     # Attributes make the task's networks (and so their variables) part of
     # the saved object graph.
@@ -63,19 +68,19 @@ class _HubModule(tf.Module):
           seen.add(id(v))
           variables.append(v)
       trainable.extend(item.trainable_variables)
-    self.variables_list = variables
-    self.trainable_variables_list = trainable
+    self.variables = variables
+    self.trainable_variables = trainable
     self._penalty_owners = list(trackables.values())
     spec = tf.TensorSpec(list(input_shape), tf.float32, name='image')
 
     @tf.function(input_signature=[spec])
     def default_signature(image):
-      outputs, _ = self._serve_fn(image, False)
+      outputs, _ = self._serve_fn(image, training=False)
       return {'default': tf.cast(outputs, tf.float32)}
 
     @tf.function(input_signature=[spec])
     def representation_signature(image):
-      _, end_points = self._serve_fn(image, False)
+      _, end_points = self._serve_fn(image, training=False)
       return {k: tf.cast(v, tf.float32) for k, v in end_points.items()}
 
     self.default_signature = default_signature
@@ -83,7 +88,7 @@ class _HubModule(tf.Module):
 
     @tf.function
     def call(images, training=False):
-      outputs, _ = self._serve_fn(images, training)
+      outputs, _ = self._serve_fn(images, training=training)
       return tf.cast(outputs, tf.float32)
 
     # Trace both variants, as the Reusable SavedModel interface wants.
@@ -102,14 +107,6 @@ class _HubModule(tf.Module):
     self.regularization_losses = [
         make_penalty(o) for o in self._penalty_owners
         if getattr(o, 'losses', None)]
-
-  @property
-  def variables(self):
-    return self.variables_list
-
-  @property
-  def trainable_variables(self):
-    return self.trainable_variables_list
 
 
 def export_hub_module(serve_fn: ServeFn,
@@ -158,7 +155,7 @@ def export_for_checkpoint(serve_fn: ServeFn,
   """
   base = os.path.join(workdir, 'export', 'hub')
   tf.io.gfile.makedirs(base)
-  stamp = int(time.time())
+  stamp = _timestamp()
   while (tf.io.gfile.exists(os.path.join(base, str(stamp))) or
          tf.io.gfile.exists(os.path.join(base, str(stamp) + _TMP_SUFFIX))):
     stamp += 1
@@ -172,6 +169,10 @@ def export_for_checkpoint(serve_fn: ServeFn,
   module_dir = os.path.join(stamp_dir, 'module')
   logging.info('Exported hub module to %s', module_dir)
   return module_dir
+
+
+def _timestamp() -> int:
+  return int(time.time())
 
 
 def list_exports(workdir: str) -> list[str]:

@@ -24,10 +24,11 @@ slim's so that the two can be compared side by side.
 Output of both paths: float32 `[height, width, C]` in [-1, 1].
 
 Speed: the host spends most of its time here for the supervised, rotation and
-exemplar configs. Cropping and bilinear resizing commute with the
-uint8 -> [0, 1] rescaling (both are linear), so we crop the uint8 image and
-let the resize produce float32 directly, and rescale only the small resized
-image. The results equal slim's order of operations up to float rounding.
+exemplar configs. Cropping, bilinear resizing and the colour distortion
+commute with the uint8 -> [0, 1] rescaling, so we crop the uint8 image, let
+the resize produce float32 directly, distort colours in [0, 255] and rescale
+once at the end, straight to [-1, 1]. The results equal slim's order of
+operations up to float rounding.
 """
 
 import tensorflow as tf
@@ -115,9 +116,14 @@ def distorted_bounding_box_crop(
     (cropped image with the dtype of `image`, the sampled box as float32
     `[1, 1, 4]`).
   """
-  begin, size, box = tf.image.sample_distorted_bounding_box(
+  # TF2's stateful sampler ignores the global seed unless it gets an op
+  # seed. The stateless one, seeded from the global generator, repeats under
+  # `tf.random.set_seed` and still draws a new box on every call.
+  seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)
+  begin, size, box = tf.image.stateless_sample_distorted_bounding_box(
       tf.shape(image),
       bounding_boxes=bbox,
+      seed=seed,
       min_object_covered=min_object_covered,
       aspect_ratio_range=aspect_ratio_range,
       area_range=area_range,
@@ -128,33 +134,33 @@ def distorted_bounding_box_crop(
   return cropped, box
 
 
-def distort_color(image: tf.Tensor) -> tf.Tensor:
-  """Fast-mode colour distortion of a float image in [0, 1].
+def distort_color(image: tf.Tensor, value_max: float = 1.0) -> tf.Tensor:
+  """Fast-mode colour distortion of a float image in [0, value_max].
 
-  Random brightness (delta up to 32/255), then random saturation (factor in
-  [0.5, 1.5]), then clipping to [0, 1]: the single ordering slim's fast mode
-  uses.
+  Random brightness (delta up to 32/255 of the range), then random
+  saturation (factor in [0.5, 1.5]), then clipping to the range: the single
+  ordering of slim's fast mode. Saturation scaling does not depend on the
+  value range (HSV's S and H are ratios, V scales linearly), so working in
+  [0, 255] gives the [0, 1] result times 255 and saves a rescaling pass.
 
   Args:
-    image: float32 `[H, W, 3]` in [0, 1].
+    image: float32 `[H, W, 3]` in [0, value_max].
+    value_max: top of the value range: 1.0 as in slim, or 255.0.
 
   Returns:
-    The distorted image, float32 in [0, 1].
+    The distorted image, float32 in [0, value_max].
   """
-  image = tf.image.random_brightness(image, max_delta=_BRIGHTNESS_MAX_DELTA)
+  image = tf.image.random_brightness(
+      image, max_delta=_BRIGHTNESS_MAX_DELTA * value_max)
   image = tf.image.random_saturation(image, *_SATURATION_RANGE)
-  return tf.clip_by_value(image, 0.0, 1.0)
+  # One fused kernel instead of tf.clip_by_value's minimum and maximum.
+  return tf.raw_ops.ClipByValue(t=image, clip_value_min=0.0,
+                                clip_value_max=value_max)
 
 
-def _to_unit_scale(image: tf.Tensor, source_dtype: tf.DType) -> tf.Tensor:
-  """Rescales a float32 image that holds values of `source_dtype` to [0, 1].
-
-  Mirrors `tf.image.convert_image_dtype`: integer images are divided by the
-  dtype's maximum, float images are assumed to be in [0, 1] already.
-  """
-  if source_dtype.is_integer:
-    return image * (1.0 / source_dtype.max)
-  return tf.cast(image, tf.float32)
+def _value_max(dtype: tf.DType) -> float:
+  """The value `tf.image.convert_image_dtype` maps to 1.0 for `dtype`."""
+  return float(dtype.max) if dtype.is_integer else 1.0
 
 
 def _whole_image_box() -> tf.Tensor:
@@ -182,14 +188,16 @@ def preprocess_for_train(image: tf.Tensor, height: int, width: int,
   """
   if bbox is None:
     bbox = _whole_image_box()
-  source_dtype = image.dtype
-  # Cropping first keeps the expensive per-pixel work on the small crop.
+  value_max = _value_max(image.dtype)
+  # The crop is taken from the uint8 image; the resize emits float32 in
+  # [0, value_max] and the colour distortion works in that range (see
+  # `distort_color`), so one final affine map gives [-1, 1]. Slim instead
+  # converted the whole image to [0, 1] first: same result up to rounding.
   crop, _ = distorted_bounding_box_crop(image, bbox)
   image = resize_bilinear(crop, [height, width], legacy_resize)
-  image = _to_unit_scale(image, source_dtype)
   image = tf.image.random_flip_left_right(image)
-  image = distort_color(image)
-  image = (image - 0.5) * 2.0
+  image = distort_color(image, value_max)
+  image = image * (2.0 / value_max) - 1.0
   image.set_shape([height, width, crop.shape[-1]])
   return image
 
@@ -227,7 +235,7 @@ def preprocess_for_eval(image: tf.Tensor, height: int | None,
   Returns:
     float32 `[height, width, C]` in [-1, 1].
   """
-  source_dtype = image.dtype
+  value_max = _value_max(image.dtype)
   dynamic = tf.shape(image)
   img_h = image.shape[0] if image.shape[0] is not None else dynamic[0]
   img_w = image.shape[1] if image.shape[1] is not None else dynamic[1]
@@ -240,8 +248,7 @@ def preprocess_for_eval(image: tf.Tensor, height: int | None,
     image.set_shape([height, width, None])
   else:
     image = tf.cast(image, tf.float32)
-  image = _to_unit_scale(image, source_dtype)
-  return (image - 0.5) * 2.0
+  return image * (2.0 / value_max) - 1.0
 
 
 def preprocess_image(image: tf.Tensor, height: int, width: int,

@@ -139,6 +139,8 @@ def get_preprocess_fn(preprocessing: str, is_training: bool, *,
 
   def preprocess_fn(data: Mapping[str, tf.Tensor]) -> Data:
     data = dict(data)
+    if 'image' in data:
+      data['image'] = tf.convert_to_tensor(data['image'])
     for name, op in ops:
       # '-1_to_1' is not a valid scope name on its own.
       with tf.name_scope('pp_' + name.replace('-', 'minus')):

@@ -29,12 +29,10 @@ import dataclasses
 import json
 import os
 import sys
-import uuid
 from typing import Any
+import uuid
 
-from absl import app
-from absl import flags
-from absl import logging
+from absl import app, flags, logging
 
 # Flags absl itself defines; everything defined below is ours.
 _ABSL_FLAGS = frozenset(flags.FLAGS)
@@ -117,6 +115,17 @@ flags.DEFINE_string('combine_patches', 'avg_pool', 'linear_eval: avg_pool, '
 flags.DEFINE_string('linear_eval_mode', 'end_to_end', 'linear_eval: '
                     'end_to_end (as the original) or cached (features '
                     'computed once, heads trained on them).')
+flags.DEFINE_integer('cached_augment_passes', 0, 'linear_eval cached: '
+                     'extra passes over the training split with the '
+                     'training preprocessing (one pass with the evaluation '
+                     'preprocessing is always made).')
+flags.DEFINE_string('knn_end_points', 'pre_logits', 'linear_eval cached: '
+                    'end points also evaluated by weighted k-nearest '
+                    'neighbours (comma-separated, "all", or "" for none).')
+flags.DEFINE_integer('knn_k', 20, 'linear_eval cached: neighbours per kNN '
+                     'vote.')
+flags.DEFINE_float('knn_temperature', 0.07, 'linear_eval cached: kNN vote '
+                   'weight is exp(cosine similarity / this).')
 
 # -- Network ----------------------------------------------------------------
 flags.DEFINE_string('architecture', None, 'resnet50, resnet101, resnet152, '
@@ -227,6 +236,13 @@ def make_config() -> Config:
                              f'{values[name]:g}.')
   if values['warmup_epochs'] < 0:
     raise utils.UsageError('--warmup_epochs must not be negative.')
+  for name, choices in (('linear_eval_mode', ('end_to_end', 'cached')),
+                        ('embedding_normalization', ('batch', 'embedding')),
+                        ('optimizer', ('sgd', 'adam'))):
+    if values[name] not in choices:
+      raise utils.UsageError(
+          f'Unknown --{name} {values[name]!r}. Valid choices: '
+          f'{", ".join(choices)}.')
   if values['iterations_per_loop'] < 1:
     raise utils.UsageError('--iterations_per_loop must be at least 1.')
   return Config(tuple(sorted(values.items())))
@@ -257,6 +273,7 @@ def preprocess_args(config: Config) -> dict[str, Any]:
 def check_workdir(workdir: str) -> None:
   """Creates the workdir if needed and checks that it can be written."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   import utils  # pylint: disable=g-import-not-at-top
   probe = os.path.join(workdir, f'.write_probe_{uuid.uuid4().hex}')
   try:
@@ -277,9 +294,9 @@ def build_trainer(config: Config):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   import datasets  # pylint: disable=g-import-not-at-top
+  from self_supervision import self_supervision_lib  # pylint: disable=g-import-not-at-top
   import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
   import utils  # pylint: disable=g-import-not-at-top
-  from self_supervision import self_supervision_lib  # pylint: disable=g-import-not-at-top
 
   # Names first: they are cheap to check and the commonest mistakes.
   task_cls = self_supervision_lib.get_task_class(config.task)
@@ -382,6 +399,7 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv):
+  """Runs the job; a user's mistake ends it with one line, not a trace."""
   if len(argv) > 1:
     sys.exit(f'Error: unexpected arguments: {" ".join(argv[1:])}')
   import utils  # pylint: disable=g-import-not-at-top
@@ -389,6 +407,12 @@ def main(argv):
     config = make_config()
     run(config)
   except utils.UsageError as e:
+    logging.flush()
+    sys.exit(f'Error: {e}')
+  except Exception as e:  # pylint: disable=broad-except
+    # A diverged run is not a bug: say where it happened, without a trace.
+    if type(e).__name__ != 'DivergenceError':
+      raise
     logging.flush()
     sys.exit(f'Error: {e}')
 

@@ -24,13 +24,13 @@ A checkpoint is only written after a loop whose losses were all finite, so a
 divergence never overwrites the last good one.
 """
 
+from collections.abc import Callable, Mapping, Sequence
 import csv
 import dataclasses
 import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from absl import logging
@@ -41,8 +41,8 @@ import tensorflow as tf
 import hub_export
 import optimization
 import preprocess
-import utils
 from self_supervision import self_supervision_lib
+import utils
 
 DONE_FILE = 'TRAINING_IS_DONE'
 EVAL_RESULTS = 'eval_results.csv'
@@ -249,7 +249,7 @@ class Trainer:
       done = tf.constant(0)
       bad_step = tf.constant(-1, tf.int64)
       for _ in tf.range(num_steps):
-        step = self.optimizer.iterations.read_value()
+        step = tf.cast(tf.identity(self.optimizer.iterations), tf.int64)
         loss, penalty = strategy.run(step_fn, args=(next(iterator),))
         loss = strategy.reduce('MEAN', loss, axis=None)
         penalty = strategy.reduce('MEAN', penalty, axis=None)

@@ -199,3 +199,70 @@ def flatten_leading(x: tf.Tensor, num_axes: int = 2) -> tf.Tensor:
 def sorted_items(mapping: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
   """Items in key order; end points are always visited in this order."""
   return sorted(mapping.items())
+
+
+# Linear evaluation pools every end point to about this many features: the
+# budget of the paper's evaluation protocol (SPEC A7.8, A7.9).
+POOLING_TARGET_DIMENSIONS = 9000
+
+POOL_MODES = ('adaptive_max', 'adaptive_avg', 'max', 'avg')
+
+
+def adaptive_pool(x: tf.Tensor, num_target_dimensions: int = 9000,
+                  mode: str = 'adaptive_max') -> tf.Tensor:
+  """Pools a feature map `[N, H, W, K]` down to about the target size.
+
+  Only the height and the channel count choose the pooling (square maps are
+  assumed, as in the original), so H, W and K must be static.
+
+  * `adaptive_max` / `adaptive_avg`: fractional pooling to a side `t`, the
+    integer next to `sqrt(target / K)` (floor or ceil, whichever gives
+    `K * t^2` closer to the target, ties to ceil; at least 1). Region
+    boundaries are random on every call, also in evaluation, as in the
+    original.
+  * `max` / `avg`: ordinary pooling with window = stride = `s =
+    ceil(sqrt(H * W * K / target))` and VALID padding, which can land well
+    below the target (7x7x2048 -> 1x1x2048).
+
+  Args:
+    x: a float `[N, H, W, K]` tensor with static H, W and K.
+    num_target_dimensions: the feature budget (9000 in the paper).
+    mode: one of `POOL_MODES`.
+
+  Returns:
+    The pooled tensor `[N, h, w, K]`.
+
+  Raises:
+    UsageError: for an unknown mode (listing the valid ones).
+    ValueError: if `x` is not rank 4 with static H, W and K.
+  """
+  if mode not in POOL_MODES:
+    raise UsageError(f'Unknown pooling mode {mode!r} (in --pool_mode). '
+                     f'Valid choices: {", ".join(POOL_MODES)}.')
+  if x.shape.rank != 4 or not x.shape[1:].is_fully_defined():
+    raise ValueError(f'adaptive_pool needs [N, H, W, K] with static H, W '
+                     f'and K, got shape {x.shape}.')
+  height, width, channels = x.shape[1:]
+  if mode.startswith('adaptive_'):
+    side = math.sqrt(num_target_dimensions / channels)
+    low, high = math.floor(side), math.ceil(side)
+    # Ties go to the larger side.
+    if (abs(channels * low**2 - num_target_dimensions) <
+        abs(channels * high**2 - num_target_dimensions)):
+      side = low
+    else:
+      side = high
+    side = max(side, 1)
+    # The epsilon makes floor(H / ratio) inside the op land exactly on
+    # `side`; the ratio must stay within [1, H].
+    ratio = min(max(height / side - 1e-5, 1.0), float(height))
+    pool = (tf.nn.fractional_max_pool if mode == 'adaptive_max' else
+            tf.nn.fractional_avg_pool)
+    pooled, _, _ = pool(x, [1.0, ratio, ratio, 1.0], pseudo_random=False,
+                        overlapping=False)
+    return pooled
+  window = math.ceil(math.sqrt(height * width * channels /
+                               num_target_dimensions))
+  window = min(max(window, 1), height)
+  pool = tf.nn.max_pool2d if mode == 'max' else tf.nn.avg_pool2d
+  return pool(x, ksize=window, strides=window, padding='VALID')

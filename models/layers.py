@@ -45,7 +45,8 @@ def channels_shape(channels: int) -> tuple[None, None, None, int]:
   return (None, None, None, channels)
 
 
-def l2_regularizer(weight_decay: float) -> keras.regularizers.Regularizer | None:
+def l2_regularizer(
+    weight_decay: float) -> keras.regularizers.Regularizer | None:
   """The TF1 `l2_regularizer(wd)` as a Keras regulariser (None if wd == 0).
 
   Keras' L2(s) is s * sum(w^2) while TF1's is s * 0.5 * sum(w^2), hence the
@@ -92,12 +93,14 @@ class Conv(keras.layers.Conv2D):
     self._weight_decay = weight_decay
 
   def call(self, inputs):
+    """Pads (if needed) and convolves `inputs`."""
     if self._pad:
       pad = list(self._pad)
       inputs = keras.ops.pad(inputs, [[0, 0], pad, pad, [0, 0]])
     return super().call(inputs)
 
   def compute_output_shape(self, input_shape):
+    """The output shape, counting the explicit padding."""
     if self._pad:
       extra = sum(self._pad)
       input_shape = tuple(
@@ -106,6 +109,7 @@ class Conv(keras.layers.Conv2D):
     return super().compute_output_shape(input_shape)
 
   def get_config(self):
+    """The constructor arguments."""
     return {
         'filters': self.filters,
         'kernel_size': self.kernel_size[0],
@@ -180,11 +184,13 @@ class Stack(keras.layers.Layer):
     self.units = list(children)
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     del input_shape  # Each child knows its input width.
     for unit in self.units:
       unit.build(channels_shape(unit.in_channels))
 
   def call(self, x, training=False):
+    """Applies the layer; `training` selects batch statistics."""
     for unit in self.units:
       x = unit(x, training=training)
     return x

@@ -66,6 +66,7 @@ class BottleneckV1(keras.layers.Layer):
     self._filters = filters
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     del input_shape  # The width is known from the constructor.
     inner = layers.channels_shape(self._inner)
     self.conv_a.build(layers.channels_shape(self.in_channels))
@@ -79,6 +80,7 @@ class BottleneckV1(keras.layers.Layer):
       self.bn_shortcut.build(layers.channels_shape(self._filters))
 
   def call(self, x, training=False):
+    """Applies the layer; `training` selects batch statistics."""
     relu = keras.ops.relu
     if self.project:
       shortcut = self.bn_shortcut(self.shortcut(x), training=training)
@@ -118,6 +120,7 @@ class BottleneckV2(keras.layers.Layer):
     self._inner = inner
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     del input_shape  # The width is known from the constructor.
     inputs = layers.channels_shape(self.in_channels)
     inner = layers.channels_shape(self._inner)
@@ -131,6 +134,7 @@ class BottleneckV2(keras.layers.Layer):
       self.shortcut.build(inputs)
 
   def call(self, x, training=False):
+    """Applies the layer; `training` selects batch statistics."""
     relu = keras.ops.relu
     a = relu(self.bn_a(x, training=training))
     shortcut = self.shortcut(a) if self.project else x
@@ -226,6 +230,7 @@ class ResNet(keras.Model):
       self.logits = layers.logits_layer(self.num_classes, wd)
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     self.root_conv.build(input_shape)
     if self.mode == 'v1':
       self.root_bn.build(layers.channels_shape(self.root_width))
@@ -237,6 +242,7 @@ class ResNet(keras.Model):
       self.logits.build((None, self.width))
 
   def call(self, images, training=False):
+    """Returns `(output, end_points)` for `[N, H, W, 3]` images."""
     training = bool(training)
     end_points = {}
     x = self.root_conv(images)
@@ -259,10 +265,12 @@ class ResNet(keras.Model):
     return x, end_points
 
   def get_config(self):
+    """The constructor arguments."""
     return dict(self._config)
 
   @classmethod
   def from_config(cls, config):
+    """Recreates the network (new variables) from `get_config()`."""
     return cls(**config)
 
 

@@ -28,7 +28,6 @@ import utils
 from models import layers
 
 _STAGE_WIDTHS = (64, 128, 256, 512)  # Per unit of filters_factor.
-_UNITS = (3, 4, 6, 3)
 
 
 class ReversibleUnit(keras.layers.Layer):
@@ -61,6 +60,7 @@ class ReversibleUnit(keras.layers.Layer):
     self.conv_c = layers.Conv(self._half, 1, weight_decay=wd, name='conv_c')
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     del input_shape  # The width is known from the constructor.
     half = layers.channels_shape(self._half)
     inner = layers.channels_shape(self._inner)
@@ -72,6 +72,7 @@ class ReversibleUnit(keras.layers.Layer):
     self.conv_c.build(inner)
 
   def call(self, x, training=False):
+    """Applies the layer; `training` selects batch statistics."""
     relu = keras.ops.relu
     x1, x2 = keras.ops.split(x, 2, axis=-1)
     r = self.conv_a(relu(self.bn_a(x2, training=training)))
@@ -106,7 +107,8 @@ class RevNet(keras.Model):
   """
 
   def __init__(self, num_classes: int | None = None, *,
-               filters_factor: int = 4, mode: str = 'v2',
+               units: Sequence[int] = (3, 4, 6, 3), filters_factor: int = 4,
+               mode: str = 'v2',
                last_relu: bool = True, root_conv_stride: int = 2,
                strides: str | Sequence[int] = (2, 2, 2),
                weight_decay: float = 1e-4, sync_batch_norm: bool = False,
@@ -115,6 +117,7 @@ class RevNet(keras.Model):
 
     Args:
       num_classes: width of the logits layer; None or 0 for no head.
+      units: number of reversible units of each of the four stages.
       filters_factor: width multiplier; 4 gives a final width of 2048.
       mode: accepted for a uniform interface (`v1`/`v2`) and ignored.
       last_relu: apply ReLU after the head's batch norm.
@@ -137,7 +140,8 @@ class RevNet(keras.Model):
     self.strides = layers.parse_strides(strides)
     weight_decay = layers.check_weight_decay(weight_decay)
     self._config = {
-        'num_classes': num_classes or None, 'filters_factor': filters_factor,
+        'num_classes': num_classes or None, 'units': tuple(units),
+        'filters_factor': filters_factor,
         'mode': mode, 'last_relu': bool(last_relu),
         'root_conv_stride': root_conv_stride, 'strides': self.strides,
         'weight_decay': weight_decay,
@@ -152,7 +156,7 @@ class RevNet(keras.Model):
     self.root_conv = layers.Conv(self.root_width, 7, root_conv_stride,
                                  weight_decay=0.0, name='root_conv')
     self.blocks = []
-    for i, num_units in enumerate(_UNITS):
+    for i, num_units in enumerate(units):
       width = _STAGE_WIDTHS[i] * filters_factor
       self.blocks.append(layers.Stack(
           [ReversibleUnit(width, weight_decay=wd,
@@ -165,6 +169,7 @@ class RevNet(keras.Model):
       self.logits = layers.logits_layer(self.num_classes, wd)
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     self.root_conv.build(input_shape)
     for block in self.blocks:
       block.build(None)
@@ -173,6 +178,7 @@ class RevNet(keras.Model):
       self.logits.build((None, self.width))
 
   def call(self, images, training=False):
+    """Returns `(output, end_points)` for `[N, H, W, 3]` images."""
     training = bool(training)
     end_points = {}
     x = self.root_conv(images)
@@ -194,10 +200,12 @@ class RevNet(keras.Model):
     return x, end_points
 
   def get_config(self):
+    """The constructor arguments."""
     return dict(self._config)
 
   @classmethod
   def from_config(cls, config):
+    """Recreates the network (new variables) from `get_config()`."""
     return cls(**config)
 
 

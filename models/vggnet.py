@@ -55,10 +55,12 @@ class ConvBnRelu(keras.layers.Layer):
     self.bn = layers.batch_norm('bn', sync_batch_norm)
 
   def build(self, input_shape):
+    """Creates the variables of all children."""
     self.conv.build(layers.channels_shape(self.in_channels))
     self.bn.build(layers.channels_shape(self._filters))
 
   def call(self, x, training=False):
+    """Applies the layer; `training` selects batch statistics."""
     return keras.ops.relu(self.bn(self.conv(x), training=training))
 
 
@@ -82,12 +84,14 @@ class FullSpatialConv(keras.layers.Layer):
     self._regularizer = layers.l2_regularizer(weight_decay)
 
   def build(self, input_shape):
+    """Creates the kernel, sized by the static input height and width."""
     _, height, width, channels = input_shape
     self.kernel = self.add_weight(
         name='kernel', shape=(height, width, channels, self.filters),
         initializer='glorot_uniform', regularizer=self._regularizer)
 
   def call(self, x):
+    """Convolves `x` with the full-size kernel."""
     return keras.ops.conv(x, self.kernel, strides=1, padding='valid')
 
 
@@ -164,6 +168,7 @@ class VGG19(keras.Model):
       self.logits = layers.logits_layer(self.num_classes, wd)
 
   def build(self, input_shape):
+    """Creates all variables; the input size must be static."""
     height, width = _check_static_size(input_shape)
     for _ in range(_NUM_POOLS):
       height, width = height // 2, width // 2
@@ -181,6 +186,7 @@ class VGG19(keras.Model):
       self.logits.build((None, 1, 1, self._fc_width))
 
   def call(self, images, training=False):
+    """Returns `(output, end_points)` for `[N, H, W, 3]` images."""
     training = bool(training)
     size = _check_static_size(images.shape)
     if size != self._input_size:
@@ -203,10 +209,12 @@ class VGG19(keras.Model):
     return x, end_points
 
   def get_config(self):
+    """The constructor arguments."""
     return dict(self._config)
 
   @classmethod
   def from_config(cls, config):
+    """Recreates the network (new variables) from `get_config()`."""
     return cls(**config)
 
 

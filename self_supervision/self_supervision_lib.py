@@ -32,9 +32,9 @@ Tasks are registered by name in `TASKS`; their modules are imported when the
 name is first looked up, so importing this module stays cheap.
 """
 
+from collections.abc import Mapping, Sequence
 import dataclasses
 import importlib
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras

@@ -26,3 +26,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / 'shared' / 'data'
 if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
+
+import tensorflow as tf  # noqa: E402  (after the environment is set)
+
+# Two logical CPU devices, so that tests can run MirroredStrategy with two
+# replicas on one CPU. This must happen before TensorFlow initialises.
+_cpus = tf.config.list_physical_devices('CPU')
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)

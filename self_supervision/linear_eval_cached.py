@@ -1,0 +1,542 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Linear evaluation on stored features (`--linear_eval_mode cached`).
+
+The end-to-end probe (as the original) runs the frozen module on every
+training step, so almost all of its time goes into the module's forward
+passes, once per epoch. The module is frozen and runs in inference mode, so
+its pooled features are a fixed function of the preprocessed image: this
+mode computes them once and trains the same heads on them.
+
+1. Features: the module runs once over the training split with the
+   evaluation preprocessing (e.g. the central crop), plus
+   `--cached_augment_passes` passes with the training preprocessing (e.g.
+   random crops; 0 by default), and once over the evaluation split. The
+   pooled features of every end point are stored as `.npy` files under
+   `<workdir>/features/<split>-<variant>-<key>/` and reused by later runs;
+   the key hashes what determines them (module path and file time,
+   signature, pooling, patch combination, preprocessing and its options).
+2. Heads: the task's heads, loss, weight decay, optimiser and learning-rate
+   schedule (the trainer's, so `--epochs`, `--batch_size`, `--lr`,
+   `--decay_epochs` mean what they mean end to end), trained by minibatch
+   steps over shuffled stored features, all passes pooled together.
+3. Evaluation: the heads on every example of `--val_split`, with the same
+   metrics (`top1_accuracy_<end point>`, `top5_accuracy_<end point>`), and a
+   k-nearest-neighbour classifier on the end points of `--knn_end_points`
+   (default `pre_logits`; `all` for every one): cosine similarity to the
+   training features of the evaluation-preprocessing pass, the `--knn_k`
+   (20) most similar vote with weight exp(similarity / `--knn_temperature`)
+   (0.07; the weighting of Wu et al., 2018), giving
+   `knn_top1_accuracy_<end point>` and `knn_top5_accuracy_<end point>`.
+   Results go to `eval_results.csv`, `linear_eval_results.csv` and
+   TensorBoard (`<workdir>/eval`), as end to end.
+
+Without `--run_eval` a run extracts, trains (resuming from the workdir's
+checkpoint; nothing is trained when it is complete), checkpoints, writes
+`TRAINING_IS_DONE` and evaluates once. With `--run_eval` it evaluates the
+latest checkpoint of the heads and exports a hub module for it, like the
+end-to-end `--run_eval`. The checkpoints have the end-to-end format, so
+either mode can evaluate the other's heads.
+
+Everything runs on one device (CPU or one GPU); with several replicas use
+the end-to-end mode.
+"""
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+import trainer as trainer_lib
+import utils
+from self_supervision import linear_eval
+
+FEATURES_DIR = 'features'
+_META = 'meta.json'
+_LABELS = 'labels.npy'
+
+FeatureSet = tuple[dict[str, np.ndarray], np.ndarray]
+
+
+# -- Feature extraction and storage -----------------------------------------
+
+
+def _file_name(end_point: str) -> str:
+  return re.sub(r'[^A-Za-z0-9_.-]', '_', end_point) + '.npy'
+
+
+def _module_stamp(path: str) -> str:
+  """Size and time of the module's graph file: a re-export changes the key."""
+  for name in ('saved_model.pb', 'tfhub_module.pb'):
+    full = os.path.join(path, name)
+    if tf.io.gfile.exists(full):
+      stat = tf.io.gfile.stat(full)
+      return f'{stat.length}:{stat.mtime_nsec}'
+  return ''
+
+
+def feature_key(trainer: Any, split: str, variant: str) -> str:
+  """The directory name of one stored feature set.
+
+  Args:
+    trainer: the `trainer.Trainer` of a linear-evaluation task.
+    split: the data split.
+    variant: `eval` (evaluation preprocessing) or `train<i>` (the i-th pass
+      with the training preprocessing).
+
+  Returns:
+    `<split>-<variant>-<hash>`.
+  """
+  task = trainer.task
+  options = linear_eval.options_summary(task)
+  options.update(
+      module_stamp=_module_stamp(task.hub_module), split=split,
+      variant=variant, preprocessing=trainer.config.preprocessing,
+      preprocess_args={k: str(v) for k, v in
+                       sorted(trainer._pp_args.items())})  # pylint: disable=protected-access
+  digest = hashlib.sha1(json.dumps(options, sort_keys=True).encode())
+  return f'{split}-{variant}-{digest.hexdigest()[:12]}'
+
+
+def _load(directory: str) -> FeatureSet | None:
+  meta_path = os.path.join(directory, _META)
+  if not tf.io.gfile.exists(meta_path):
+    return None
+  with tf.io.gfile.GFile(meta_path) as f:
+    meta = json.load(f)
+  features = {}
+  for end_point in meta['end_points']:
+    with tf.io.gfile.GFile(os.path.join(directory, _file_name(end_point)),
+                           'rb') as f:
+      features[end_point] = np.load(f)
+  with tf.io.gfile.GFile(os.path.join(directory, _LABELS), 'rb') as f:
+    labels = np.load(f)
+  return features, labels
+
+
+def _save(directory: str, features: Mapping[str, np.ndarray],
+          labels: np.ndarray, meta: Mapping[str, Any]) -> None:
+  tf.io.gfile.makedirs(directory)
+  for end_point, values in features.items():
+    with tf.io.gfile.GFile(os.path.join(directory, _file_name(end_point)),
+                           'wb') as f:
+      np.save(f, values)
+  with tf.io.gfile.GFile(os.path.join(directory, _LABELS), 'wb') as f:
+    np.save(f, labels)
+  # Written last: a directory without it is incomplete and recomputed.
+  with tf.io.gfile.GFile(os.path.join(directory, _META), 'w') as f:
+    json.dump(dict(meta, end_points=sorted(features)), f, indent=2)
+
+
+def extract_features(trainer: Any, split: str,
+                     training_preprocessing: bool) -> FeatureSet:
+  """Runs the frozen module once over `split` and pools its end points.
+
+  Args:
+    trainer: the `trainer.Trainer` of a linear-evaluation task (built).
+    split: the split to encode; every example once, in the data set's
+      evaluation order.
+    training_preprocessing: use the training variant of the preprocessing
+      (random crops...) instead of the evaluation one.
+
+  Returns:
+    (end point -> float32 `[num_examples, h, w, c]`, int32 labels).
+  """
+  task = trainer.task
+  cfg = trainer.config
+  training = bool(training_preprocessing)
+  dataset = trainer.data.make(
+      split, preprocess_fn=trainer._host_ops[training],  # pylint: disable=protected-access
+      batch_size=cfg.eval_batch_size, training=False,
+      seed=cfg.random_seed,
+      skip_corrupt_examples=cfg.skip_corrupt_examples)
+  device_fn = trainer._device_ops[training]  # pylint: disable=protected-access
+
+  @tf.function
+  def encode(batch):
+    batch = task.device_preprocess(batch, device_fn)
+    return task.features(batch['image']), batch['label'], batch['mask']
+
+  num = trainer.data.num_examples(split)
+  features: dict[str, np.ndarray] = {}
+  labels = np.zeros([num], np.int32)
+  filled = 0
+  start = time.time()
+  for batch in dataset:
+    feats, batch_labels, mask = encode(batch)
+    keep = mask.numpy() > 0
+    count = int(keep.sum())
+    if not count:
+      continue
+    if filled + count > num:
+      raise RuntimeError(f'Split {split} yielded more than its {num} '
+                         f'examples.')
+    for end_point, values in feats.items():
+      values = values.numpy()[keep]
+      if end_point not in features:
+        features[end_point] = np.zeros([num] + list(values.shape[1:]),
+                                       np.float32)
+      features[end_point][filled:filled + count] = values
+    labels[filled:filled + count] = batch_labels.numpy()[keep]
+    filled += count
+  if filled != num:
+    raise RuntimeError(f'Split {split} yielded {filled} examples, expected '
+                       f'{num}.')
+  elapsed = time.time() - start
+  logging.info('Encoded %d examples of %s (%s preprocessing) in %.1fs '
+               '(%.0f images/s).', num, split,
+               'training' if training else 'evaluation', elapsed,
+               num / max(elapsed, 1e-9))
+  return features, labels
+
+
+def get_features(trainer: Any, split: str,
+                 variant: str = 'eval') -> FeatureSet:
+  """Stored features of one split and variant, computed if missing.
+
+  Args:
+    trainer: the `trainer.Trainer` of a linear-evaluation task (built).
+    split: the data split.
+    variant: `eval` or `train<i>` (see `feature_key`).
+
+  Returns:
+    (end point -> features, labels).
+  """
+  directory = os.path.join(trainer.config.workdir, FEATURES_DIR,
+                           feature_key(trainer, split, variant))
+  stored = _load(directory)
+  if stored is not None:
+    logging.info('Using stored features %s.', directory)
+    return stored
+  features, labels = extract_features(
+      trainer, split, training_preprocessing=variant != 'eval')
+  if trainer.is_chief:
+    _save(directory, features, labels,
+          dict(linear_eval.options_summary(trainer.task), split=split,
+               variant=variant, num_examples=len(labels)))
+  return features, labels
+
+
+def training_features(trainer: Any) -> list[FeatureSet]:
+  """The evaluation-preprocessing pass and every augmented pass."""
+  split = trainer.config.train_split
+  sets = [get_features(trainer, split, 'eval')]
+  for i in range(trainer.task.cached_augment_passes):
+    sets.append(get_features(trainer, split, f'train{i}'))
+  return sets
+
+
+# -- Training the heads -----------------------------------------------------
+
+
+def _index_batches(num_examples: int, batch_size: int, seed: int | None,
+                   start_step: int) -> Iterator[np.ndarray]:
+  """Batches of indices: epochs of random permutations, end to end.
+
+  Like a shuffled, repeated stream with `drop_remainder`, batches can span
+  two epochs. Resuming at `start_step` skips that many batches.
+  """
+  rng = np.random.default_rng(seed)
+  buffer = np.zeros([0], np.int64)
+  step = 0
+  while True:
+    while len(buffer) < batch_size:
+      buffer = np.concatenate([buffer, rng.permutation(num_examples)])
+    batch, buffer = buffer[:batch_size], buffer[batch_size:]
+    if step >= start_step:
+      yield batch
+    step += 1
+
+
+def train_heads(trainer: Any, train_sets: Sequence[FeatureSet]) -> float:
+  """Trains the task's heads on stored features to the planned step.
+
+  Args:
+    trainer: the built `trainer.Trainer` (its optimiser, schedule and
+      checkpoint manager are used, so checkpoints match the end-to-end
+      mode's).
+    train_sets: feature sets whose examples are pooled for training.
+
+  Returns:
+    The mean loss of the last epoch (NaN if nothing was trained).
+
+  Raises:
+    trainer.DivergenceError: on a NaN or infinite loss.
+  """
+  task = trainer.task
+  cfg = trainer.config
+  schedule = trainer.schedule
+  total = schedule.total_steps
+  if trainer.step >= total:
+    logging.info('The heads are trained already (step %d).', trainer.step)
+    return float('nan')
+  end_points = sorted(train_sets[0][0])
+  def pooled(arrays):
+    return tf.constant(arrays[0] if len(arrays) == 1 else
+                       np.concatenate(arrays))
+
+  features = {k: pooled([s[0][k] for s in train_sets]) for k in end_points}
+  labels = pooled([s[1] for s in train_sets])
+  num = int(labels.shape[0])
+  batch_size = cfg.batch_size
+  optimizer = trainer.optimizer
+  variables = task.trainable_variables
+
+  @tf.function(input_signature=[tf.TensorSpec([None, batch_size], tf.int64)])
+  def train_chunk(indices):
+    loss_sum = tf.constant(0.0)
+    ones = tf.ones([batch_size], tf.float32)
+    for i in tf.range(tf.shape(indices)[0]):
+      idx = indices[i]
+      batch = {k: tf.gather(v, idx) for k, v in features.items()}
+      with tf.GradientTape() as tape:
+        out = task.head_outputs(batch, tf.gather(labels, idx), ones,
+                                training=True)
+        loss = out.loss + task.regularization_loss()
+      grads = tape.gradient(loss, variables)
+      optimizer.apply_gradients(zip(grads, variables))
+      loss_sum += out.loss
+    return loss_sum / tf.cast(tf.shape(indices)[0], tf.float32)
+
+  logging.info('Training heads on %d stored examples for %d steps (batch '
+               '%d, %d steps per epoch of the split).', num,
+               total - trainer.step, batch_size, schedule.steps_per_epoch)
+  writer = (tf.summary.create_file_writer(cfg.workdir) if trainer.is_chief
+            else tf.summary.create_noop_writer())
+  batches = _index_batches(num, batch_size, cfg.random_seed, trainer.step)
+  chunk = max(schedule.steps_per_epoch, 1)
+  last_loss = float('nan')
+  start = time.time()
+  while trainer.step < total:
+    n = min(chunk, total - trainer.step)
+    indices = np.stack([next(batches) for _ in range(n)])
+    last_loss = float(train_chunk(tf.constant(indices)).numpy())
+    if not math.isfinite(last_loss):
+      raise trainer_lib.DivergenceError(
+          f'The loss of the heads became NaN or infinite before step '
+          f'{trainer.step}.')
+    step = trainer.step
+    logging.info('step %d/%d loss %.4f (%.1fs)', step, total, last_loss,
+                 time.time() - start)
+    with writer.as_default(step=step):
+      tf.summary.scalar('loss', last_loss)
+      tf.summary.scalar('learning_rate', schedule.value(max(step - 1, 0)))
+  writer.flush()
+  return last_loss
+
+
+# -- Evaluation -------------------------------------------------------------
+
+
+def evaluate_heads(task: Any, features: Mapping[str, np.ndarray],
+                   labels: np.ndarray, batch_size: int = 1024
+                   ) -> dict[str, float]:
+  """The task's metrics over every stored example (exact means).
+
+  Returns:
+    Metric name -> value, plus `loss` and `num_examples`, as
+    `Trainer.evaluate` returns them.
+  """
+
+  @tf.function
+  def step(batch, batch_labels):
+    mask = tf.ones_like(batch_labels, tf.float32)
+    out = task.head_outputs(batch, batch_labels, mask, training=False)
+    count = tf.reduce_sum(mask)
+    metrics = dict(out.metrics)
+    metrics['loss'] = (out.loss * count, count)
+    return metrics
+
+  sums: dict[str, float] = {}
+  counts: dict[str, float] = {}
+  num = len(labels)
+  for begin in range(0, num, batch_size):
+    end = min(begin + batch_size, num)
+    result = step({k: tf.constant(v[begin:end]) for k, v in features.items()},
+                  tf.constant(labels[begin:end]))
+    for name, (s, c) in result.items():
+      sums[name] = sums.get(name, 0.0) + float(s.numpy())
+      counts[name] = counts.get(name, 0.0) + float(c.numpy())
+  metrics = {k: sums[k] / counts[k] if counts[k] else float('nan')
+             for k in sorted(sums)}
+  metrics['num_examples'] = float(num)
+  return metrics
+
+
+def knn_accuracy(train_features: np.ndarray, train_labels: np.ndarray,
+                 test_features: np.ndarray, test_labels: np.ndarray, *,
+                 num_classes: int, k: int = 20, temperature: float = 0.07,
+                 batch_size: int = 256) -> tuple[float, float]:
+  """Top-1 and top-5 accuracy of a weighted k-nearest-neighbour classifier.
+
+  Features are flattened and L2-normalised, so the dot product is the cosine
+  similarity; each of the k most similar training examples votes for its
+  class with weight exp(similarity / temperature).
+
+  Args:
+    train_features: `[N, ...]` features of the labelled examples.
+    train_labels: `[N]` their labels.
+    test_features: `[M, ...]` features to classify.
+    test_labels: `[M]` their labels.
+    num_classes: number of classes.
+    k: neighbours that vote (at most N).
+    temperature: softness of the vote weights.
+    batch_size: test examples compared at once.
+
+  Returns:
+    (top-1 accuracy, top-5 accuracy) over the M test examples.
+  """
+  def normalised(x):
+    x = tf.reshape(tf.constant(x, tf.float32), [len(x), -1])
+    return tf.math.l2_normalize(x, axis=1)
+
+  bank = normalised(train_features)
+  bank_labels = tf.constant(train_labels, tf.int32)
+  k = min(k, len(train_labels))
+  top5 = min(5, num_classes)
+
+  @tf.function
+  def classify(queries, query_labels):
+    similarity = tf.matmul(queries, bank, transpose_b=True)
+    top_sim, top_idx = tf.math.top_k(similarity, k=k)
+    votes = tf.one_hot(tf.gather(bank_labels, top_idx), num_classes)
+    weights = tf.exp(top_sim / temperature)[..., tf.newaxis]
+    scores = tf.reduce_sum(votes * weights, axis=1)
+    hits1 = tf.math.in_top_k(query_labels, scores, 1)
+    hits5 = tf.math.in_top_k(query_labels, scores, top5)
+    return (tf.reduce_sum(tf.cast(hits1, tf.float32)),
+            tf.reduce_sum(tf.cast(hits5, tf.float32)))
+
+  queries = normalised(test_features)
+  labels = tf.constant(test_labels, tf.int32)
+  hits1 = hits5 = 0.0
+  num = len(test_labels)
+  for begin in range(0, num, batch_size):
+    h1, h5 = classify(queries[begin:begin + batch_size],
+                      labels[begin:begin + batch_size])
+    hits1 += float(h1.numpy())
+    hits5 += float(h5.numpy())
+  return hits1 / max(num, 1), hits5 / max(num, 1)
+
+
+def evaluate(trainer: Any, train_sets: Sequence[FeatureSet] | None = None
+             ) -> dict[str, float]:
+  """Heads and kNN on the evaluation split; records the results.
+
+  Args:
+    trainer: the built `trainer.Trainer` with the heads to evaluate.
+    train_sets: the training features for kNN (loaded when needed and not
+      given).
+
+  Returns:
+    The metrics, as written to `eval_results.csv`.
+  """
+  task = trainer.task
+  cfg = trainer.config
+  split = cfg.val_split
+  start = time.time()
+  features, labels = get_features(trainer, split, 'eval')
+  metrics = evaluate_heads(task, features, labels)
+  knn_names = linear_eval.parse_knn_end_points(task.knn_end_points,
+                                               sorted(features))
+  if knn_names:
+    if train_sets is None:
+      train_sets = [get_features(trainer, cfg.train_split, 'eval')]
+    train_features, train_labels = train_sets[0]
+    for end_point in knn_names:
+      top1, top5 = knn_accuracy(
+          train_features[end_point], train_labels, features[end_point],
+          labels, num_classes=task.num_classes, k=task.knn_k,
+          temperature=task.knn_temperature)
+      metrics[f'knn_top1_accuracy_{end_point}'] = top1
+      metrics[f'knn_top5_accuracy_{end_point}'] = top5
+  step = trainer.step
+  logging.info('Evaluation (cached, step %d) on %s in %.1fs: %s', step, split,
+               time.time() - start,
+               ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
+  if trainer.is_chief:
+    writer = tf.summary.create_file_writer(os.path.join(cfg.workdir, 'eval'))
+    with writer.as_default(step=step):
+      for name, value in metrics.items():
+        tf.summary.scalar(name, value)
+    writer.flush()
+    latest = trainer.manager.latest_checkpoint
+    trainer_lib._append_csv(  # pylint: disable=protected-access
+        os.path.join(cfg.workdir, trainer_lib.EVAL_RESULTS),
+        {'step': step,
+         'checkpoint': os.path.basename(latest) if latest else '',
+         'split': split, 'mode': 'cached', **metrics})
+    task.report(metrics, split=split, step=step, workdir=cfg.workdir)
+  return metrics
+
+
+# -- Entry point ------------------------------------------------------------
+
+
+def run(trainer: Any, run_eval: bool = False) -> dict[str, float]:
+  """`--linear_eval_mode cached`: trains and/or evaluates on stored features.
+
+  Args:
+    trainer: the `trainer.Trainer` of a `linear_eval` task.
+    run_eval: evaluate (and export) the latest checkpoint of the heads
+      instead of training.
+
+  Returns:
+    The evaluation metrics.
+
+  Raises:
+    utils.UsageError: for another task, several replicas, or `--run_eval`
+      without trained heads in the workdir.
+  """
+  if not isinstance(trainer.task, linear_eval.LinearEvalTask):
+    raise utils.UsageError('--linear_eval_mode cached needs --task '
+                           'linear_eval.')
+  if trainer.num_replicas > 1:
+    raise utils.UsageError(
+        f'--linear_eval_mode cached runs on one device, but the strategy has '
+        f'{trainer.num_replicas} replicas; use --linear_eval_mode '
+        f'end_to_end.')
+  trainer.build()
+  cfg = trainer.config
+  start = time.time()
+  if run_eval:
+    if trainer.restore() is None:
+      raise utils.UsageError(
+          f'No checkpoint of linear-evaluation heads in --workdir '
+          f'{cfg.workdir}; run the same command without --run_eval first.')
+    metrics = evaluate(trainer)
+    trainer.export()
+    return metrics
+  trainer.restore()
+  train_sets = training_features(trainer)
+  train_heads(trainer, train_sets)
+  latest = trainer.manager.latest_checkpoint
+  if latest is None or trainer._checkpoint_step(latest) != trainer.step:  # pylint: disable=protected-access
+    trainer.manager.save(checkpoint_number=trainer.step)
+  if trainer.is_chief:
+    with tf.io.gfile.GFile(os.path.join(cfg.workdir, trainer_lib.DONE_FILE),
+                           'w') as f:
+      f.write(f'{trainer.step}\n')
+  metrics = evaluate(trainer, train_sets)
+  logging.info('Cached linear evaluation took %.1fs.', time.time() - start)
+  return metrics

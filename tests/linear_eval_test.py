@@ -1,0 +1,399 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of linear evaluation: pooling, heads, patches, cached mode, errors.
+
+The modules are tiny exports made here with `hub_export`; the data is an
+in-memory source with three classes that differ in colour, so features that
+keep colour separate the classes.
+"""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import hub_export
+from self_supervision import linear_eval, linear_eval_cached
+import trainer as trainer_lib
+import utils
+
+NUM_CLASSES = 3
+SIZE = 16
+
+
+# -- A toy module and a toy data source ---------------------------------------
+
+
+class ToyNet(tf.Module):
+  """Colour-preserving features: a fixed 1x1 conv, ReLU, spatial mean."""
+
+  def __init__(self):
+    super().__init__()
+    rng = np.random.default_rng(0)
+    kernel = np.tile(np.eye(3), [1, 22])[:, :64] + 0.1 * rng.normal(
+        size=[3, 64])
+    self.kernel = tf.Variable(kernel.reshape([1, 1, 3, 64]), dtype=tf.float32)
+    self.proj = tf.Variable(rng.normal(size=[64, 5]), dtype=tf.float32)
+
+  def serve(self, images, training=False):
+    del training
+    x = tf.nn.relu(tf.nn.conv2d(images, self.kernel, 1, 'SAME'))
+    pre_logits = tf.reduce_mean(x, axis=[1, 2])
+    logits = tf.matmul(pre_logits, self.proj)
+    # block1: 16x16x64 = 16384 features, more than 9000, so it is pooled.
+    return logits, {'block1': x, 'pre_logits': pre_logits, 'logits': logits}
+
+
+@pytest.fixture(scope='module')
+def module_dir(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('toy') / 'module')
+  net = ToyNet()
+  hub_export.export_hub_module(net.serve, {'net': net}, path,
+                               [None, SIZE, SIZE, 3])
+  return path
+
+
+def _toy_arrays(num, seed):
+  rng = np.random.default_rng(seed)
+  labels = np.arange(num) % NUM_CLASSES
+  images = rng.integers(0, 90, size=[num, SIZE, SIZE, 3])
+  images[np.arange(num), :, :, labels] += 140
+  return images.astype(np.uint8), labels.astype(np.int32)
+
+
+class ToySource:
+  """The `datasets.DataSource` contract on in-memory arrays."""
+
+  num_classes = NUM_CLASSES
+
+  def __init__(self, num_train=48, num_test=30):
+    self.arrays = {'train': _toy_arrays(num_train, 1),
+                   'test': _toy_arrays(num_test, 2)}
+
+  def num_examples(self, split):
+    return len(self.arrays[split][1])
+
+  def check(self, split):
+    if split not in self.arrays:
+      raise utils.UsageError(f'no split {split}')
+
+  def make(self, split, *, preprocess_fn, batch_size, training, seed=None,
+           input_context=None, skip_corrupt_examples=False):
+    del input_context, skip_corrupt_examples
+    images, labels = self.arrays[split]
+    mask = np.ones(len(labels), np.float32)
+    if not training:
+      pad = -len(labels) % batch_size
+      images = np.concatenate([images, images[:pad]])
+      labels = np.concatenate([labels, labels[:pad]])
+      mask = np.concatenate([mask, np.zeros(pad, np.float32)])
+    ds = tf.data.Dataset.from_tensor_slices(
+        {'image': images, 'label': labels, 'mask': mask})
+    if training:
+      ds = ds.shuffle(len(labels), seed=seed).repeat()
+
+    def preprocess(example):
+      out = dict(preprocess_fn({'image': example['image'],
+                                'label': example['label']}))
+      out['mask'] = example['mask']
+      return out
+
+    return ds.map(preprocess).batch(batch_size, drop_remainder=True)
+
+
+def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
+                 preprocessing='-1_to_1', preprocess_args=None, data=None,
+                 **task_kwargs):
+  config = trainer_lib.TrainerConfig(
+      workdir=str(workdir), train_split='train', val_split='test',
+      batch_size=batch_size, eval_batch_size=16, epochs=epochs, lr=lr,
+      lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0,
+      lr_decay_factor=0.1, optimizer='sgd', preprocessing=preprocessing,
+      iterations_per_loop=100, jit_compile=False, keep_checkpoint_max=2,
+      keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
+      save_checkpoints_steps=None, random_seed=1,
+      serving_input_shape=(None, SIZE, SIZE, 3), summary_images=0,
+      eval_timeout_secs=1)
+  kwargs = dict(hub_module=module, num_classes=NUM_CLASSES, pool_mode='max')
+  kwargs.update(task_kwargs)
+  return trainer_lib.Trainer(
+      config, task_factory=lambda: linear_eval.LinearEvalTask(**kwargs),
+      data_source=data or ToySource(), strategy=tf.distribute.get_strategy(),
+      preprocess_args=preprocess_args or {})
+
+
+def _read_results(workdir):
+  with open(os.path.join(workdir, linear_eval.RESULTS_CSV)) as f:
+    return list(csv.DictReader(f))
+
+
+# -- Pooling: the sizes of SPEC Appendix B -----------------------------------
+
+# (h, w, c) -> (side with `max`, side with `adaptive_max`); the `avg` modes
+# give the sizes of their `max` counterparts.
+APPENDIX_B = {
+    # ResNet-50 ff4, 224 input.
+    (56, 56, 64): (11, 12), (56, 56, 256): (5, 6), (28, 28, 512): (4, 4),
+    (14, 14, 1024): (2, 3), (7, 7, 2048): (1, 2),
+    # RevNet-50 ff16.
+    (56, 56, 1024): (2, 3), (28, 28, 2048): (2, 2), (14, 14, 4096): (1, 1),
+    (7, 7, 8192): (1, 1),
+    # ResNet-50 v1 ff12.
+    (56, 56, 192): (6, 7), (56, 56, 768): (3, 3), (28, 28, 1536): (2, 2),
+    (14, 14, 3072): (1, 2), (7, 7, 6144): (1, 1),
+    # ResNet-50 v1 ff8 patch network, 64x64 patches.
+    (32, 32, 128): (8, 8), (32, 32, 512): (4, 4), (16, 16, 1024): (2, 3),
+    (8, 8, 2048): (2, 2), (8, 8, 4096): (1, 1),
+}
+
+
+@pytest.mark.parametrize('shape', sorted(APPENDIX_B))
+def test_pooling_sizes_of_appendix_b(shape):
+  h, w, c = shape
+  x = tf.zeros([1, h, w, c])
+  max_side, adaptive_side = APPENDIX_B[shape]
+  for mode, side in (('max', max_side), ('avg', max_side),
+                     ('adaptive_max', adaptive_side),
+                     ('adaptive_avg', adaptive_side)):
+    pooled = linear_eval.pool_end_points({'x': x}, mode)['x']
+    assert pooled.shape.as_list() == [1, side, side, c], mode
+
+
+def test_small_end_points_are_not_pooled_and_2d_become_4d():
+  end_points = {'pre_logits': tf.zeros([2, 8192]),
+                'small': tf.zeros([2, 8, 8, 128])}
+  pooled = linear_eval.pool_end_points(end_points, 'max')
+  assert list(pooled) == ['pre_logits', 'small']
+  assert pooled['pre_logits'].shape == [2, 1, 1, 8192]
+  assert pooled['small'].shape == [2, 8, 8, 128]
+
+
+def test_adaptive_pool_rejects_unknown_mode():
+  with pytest.raises(utils.UsageError, match='--pool_mode.*adaptive_max'):
+    utils.adaptive_pool(tf.zeros([1, 4, 4, 1]), mode='median')
+
+
+def test_pooled_values_are_window_maxima():
+  x = tf.reshape(tf.range(4 * 4 * 1000, dtype=tf.float32), [1, 4, 4, 1000])
+  pooled = utils.adaptive_pool(x, 9000, 'max')  # s = ceil(sqrt(16/9)) = 2
+  assert pooled.shape == [1, 2, 2, 1000]
+  np.testing.assert_array_equal(pooled[0, 0, 0], x[0, 1, 1])
+
+
+# -- Patches -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('mode,channels', [('avg_pool', 64), ('max_pool', 64),
+                                           ('concat', 64 * 9)])
+def test_patch_combination_shapes(module_dir, mode, channels):
+  task = linear_eval.LinearEvalTask(hub_module=module_dir,
+                                    num_classes=NUM_CLASSES,
+                                    pool_mode='max', combine_patches=mode)
+  patches = tf.random.uniform([2, 9, SIZE, SIZE, 3])
+  task.initialize({'image': patches, 'label': tf.zeros([2], tf.int32),
+                   'mask': tf.ones([2])})
+  features = task.features(patches)
+  assert features['block1'].shape == [2, 8, 8, channels]
+  assert features['pre_logits'].shape == [2, 1, 1, channels]
+  out = task.compute({'image': patches, 'label': tf.constant([0, 1]),
+                      'mask': tf.ones([2])}, training=False)
+  assert set(out.metrics) == {f'top{k}_accuracy_{e}' for k in (1, 5)
+                              for e in ('block1', 'logits', 'pre_logits')}
+
+
+def test_patch_combination_values():
+  x = tf.reshape(tf.range(2 * 3 * 2, dtype=tf.float32), [6, 1, 1, 2])
+  # Example 0 has patches [0, 1], [2, 3], [4, 5] (two channels each).
+  avg = linear_eval.combine_patches({'e': x}, 3, 'avg_pool')['e']
+  np.testing.assert_allclose(avg[0, 0, 0], [2, 3])
+  top = linear_eval.combine_patches({'e': x}, 3, 'max_pool')['e']
+  np.testing.assert_allclose(top[1, 0, 0], [10, 11])
+  cat = linear_eval.combine_patches({'e': x}, 3, 'concat')['e']
+  # Channel-major, patch-minor: index ch * P + p.
+  np.testing.assert_allclose(cat[0, 0, 0], [0, 2, 4, 1, 3, 5])
+
+
+# -- Training, evaluation, results ------------------------------------------
+
+
+def test_end_to_end_heads_learn_and_module_stays_frozen(module_dir, tmp_path):
+  trainer = make_trainer(tmp_path, module_dir, batch_size=16, epochs=10,
+                         lr=0.1)
+  trainer.build()
+  task = trainer.task
+  module_vars = [v.numpy().copy() for v in task.module.variables]
+  assert module_vars
+  trainable_ids = {id(v) for v in task.trainable_variables}
+  assert not trainable_ids & {id(v) for v in task.module.variables}
+  assert len(task.trainable_variables) == 6  # kernel + bias per head.
+
+  trainer.train()
+  for before, var in zip(module_vars, task.module.variables):
+    np.testing.assert_array_equal(before, var.numpy())
+
+  metrics = trainer.evaluate_checkpoint(trainer.manager.latest_checkpoint)
+  assert metrics['num_examples'] == 30
+  assert metrics['top1_accuracy_pre_logits'] >= 0.9
+  assert metrics['top1_accuracy_block1'] >= 0.9
+  rows = _read_results(tmp_path)
+  assert sorted(r['end_point'] for r in rows) == ['block1', 'logits',
+                                                  'pre_logits']
+  assert all(r['split'] == 'test' for r in rows)
+  # The export maps images to the heads' logits.
+  exports = hub_export.list_exports(str(tmp_path))
+  assert len(exports) == 1
+  loaded = tf.saved_model.load(exports[0])
+  images, _ = ToySource().arrays['test']
+  images = tf.cast(images[:4], tf.float32) / 127.5 - 1
+  out = loaded.signatures['representation'](image=images)
+  assert sorted(out) == ['logits_block1', 'logits_logits',
+                         'logits_pre_logits']
+  default = loaded.signatures['default'](image=images)['default']
+  np.testing.assert_allclose(default, out['logits_pre_logits'], atol=1e-5)
+
+
+def test_mlp_heads_and_weight_decay(module_dir, tmp_path):
+  trainer = make_trainer(tmp_path, module_dir, eval_model='mlp',
+                         channels_hidden=7, weight_decay=1e-2)
+  trainer.build()
+  heads = trainer.task.heads
+  assert len(heads.trainable_variables) == 12
+  kernels = [v for v in heads.trainable_variables if len(v.shape) == 2]
+  expected = 0.5 * 1e-2 * sum(float(tf.reduce_sum(k**2)) for k in kernels)
+  np.testing.assert_allclose(float(trainer.task.regularization_loss()),
+                             expected, rtol=1e-5)
+  hidden = [v for v in kernels if v.shape[-1] == 7]
+  assert len(hidden) == 3
+
+
+def test_cached_agrees_with_end_to_end(module_dir, tmp_path):
+  # Full-batch training from the same initial heads: both modes then take
+  # the same gradient steps (up to the order of summation).
+  e2e = make_trainer(tmp_path / 'e2e', module_dir, knn_end_points='all')
+  e2e.build()
+  initial = e2e.task.heads.get_weights()
+  cached = make_trainer(tmp_path / 'cached', module_dir,
+                        knn_end_points='all')
+  cached.build()
+  cached.task.heads.set_weights(initial)
+
+  e2e.train()
+  e2e_metrics = e2e.evaluate()
+  cached_metrics = linear_eval_cached.run(cached, run_eval=False)
+  assert cached.step == e2e.step == 25
+  for end_point in ('block1', 'logits', 'pre_logits'):
+    name = f'top1_accuracy_{end_point}'
+    assert abs(cached_metrics[name] - e2e_metrics[name]) <= 1 / 30 + 1e-6
+  np.testing.assert_allclose(cached_metrics['loss'], e2e_metrics['loss'],
+                             rtol=2e-2)
+  assert cached_metrics['top1_accuracy_pre_logits'] >= 0.9
+  assert cached_metrics['knn_top1_accuracy_pre_logits'] >= 0.9
+
+  workdir = str(tmp_path / 'cached')
+  stored = os.listdir(os.path.join(workdir, 'features'))
+  assert sorted(d.split('-')[0] for d in stored) == ['test', 'train']
+  rows = _read_results(workdir)
+  assert len(rows) == 3 and all(r['knn_top1_accuracy'] for r in rows)
+  assert os.path.exists(os.path.join(workdir, trainer_lib.DONE_FILE))
+
+  # --run_eval: evaluates the saved heads on the stored features, exports.
+  again = make_trainer(tmp_path / 'cached', module_dir, knn_end_points='')
+  metrics = linear_eval_cached.run(again, run_eval=True)
+  assert metrics['top1_accuracy_pre_logits'] == pytest.approx(
+      cached_metrics['top1_accuracy_pre_logits'])
+  assert 'knn_top1_accuracy_pre_logits' not in metrics
+  assert len(hub_export.list_exports(workdir)) == 1
+
+
+def test_cached_run_eval_without_heads_is_an_error(module_dir, tmp_path):
+  trainer = make_trainer(tmp_path, module_dir)
+  with pytest.raises(utils.UsageError, match='without --run_eval first'):
+    linear_eval_cached.run(trainer, run_eval=True)
+
+
+def test_knn_weighted_votes():
+  train = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.2, 0.8]],
+                   np.float32)
+  labels = np.array([0, 0, 1, 1, 1])
+  test = np.array([[1, 0.05], [0.05, 1]], np.float32)
+  # With k=5 class 1 has more voters, but the two close class-0 neighbours
+  # outweigh them at a low temperature.
+  top1, top5 = linear_eval_cached.knn_accuracy(
+      train, labels, test, np.array([0, 1]), num_classes=2, k=5,
+      temperature=0.07)
+  assert (top1, top5) == (1.0, 1.0)
+  top1, _ = linear_eval_cached.knn_accuracy(
+      train, labels, test, np.array([0, 1]), num_classes=2, k=5,
+      temperature=100.0)
+  assert top1 == 0.5
+
+
+# -- Errors ------------------------------------------------------------------
+
+
+def test_missing_module_names_the_flag(tmp_path):
+  with pytest.raises(utils.UsageError, match='--hub_module .*does not exist'):
+    linear_eval.LinearEvalTask(hub_module=str(tmp_path / 'nope'),
+                               num_classes=3)
+  with pytest.raises(utils.UsageError, match='--hub_module is required'):
+    linear_eval.LinearEvalTask(hub_module=None, num_classes=3)
+
+
+def test_module_without_representation_signature(tmp_path):
+  net = ToyNet()
+
+  @tf.function(input_signature=[tf.TensorSpec([None, SIZE, SIZE, 3])])
+  def serving(images):
+    return {'out': net.serve(images)[0]}
+
+  path = str(tmp_path / 'plain')
+  tf.saved_model.save(net, path, signatures={'serving_default': serving})
+  with pytest.raises(utils.UsageError,
+                     match="no signature 'representation'.*serving_default"):
+    linear_eval.LinearEvalTask(hub_module=path, num_classes=3)
+
+
+def test_wrong_input_shape_says_what_the_module_takes(module_dir):
+  task = linear_eval.LinearEvalTask(hub_module=module_dir, num_classes=3)
+  batch = {'image': tf.zeros([2, 32, 32, 3]), 'label': tf.zeros([2], tf.int32),
+           'mask': tf.ones([2])}
+  with pytest.raises(utils.UsageError,
+                     match=r'takes images of shape \[None, 16, 16, 3\].*'
+                           r'produces images of shape \[32, 32, 3\]'):
+    task.initialize(batch)
+  batch['image'] = tf.zeros([2, 32, 32])
+  with pytest.raises(utils.UsageError, match='takes images'):
+    task.initialize(batch)
+
+
+def test_wrong_input_shape_is_found_when_the_trainer_is_built(module_dir,
+                                                              tmp_path):
+  trainer = make_trainer(tmp_path, module_dir,
+                         preprocessing='resize,-1_to_1',
+                         preprocess_args={'resize_size': 24})
+  with pytest.raises(utils.UsageError, match=r'\[24, 24, 3\]'):
+    trainer.build()
+
+
+def test_invalid_options_list_the_choices(module_dir):
+  for kwargs, pattern in (({'eval_model': 'svm'}, '--eval_model.*mlp'),
+                          ({'pool_mode': 'min'}, '--pool_mode.*avg'),
+                          ({'combine_patches': 'sum'},
+                           '--combine_patches.*concat')):
+    with pytest.raises(utils.UsageError, match=pattern):
+      linear_eval.LinearEvalTask(hub_module=module_dir, num_classes=3,
+                                 **kwargs)

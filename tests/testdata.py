@@ -1,0 +1,81 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Small data sets written by tests, in the formats the readers take."""
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+from conftest import REPO
+import numpy as np
+
+IMAGE_MAGIC = 2051
+LABEL_MAGIC = 2049
+
+
+def write_idx_images(path: str, images: np.ndarray) -> None:
+  """Writes uint8 images `[N, H, W]` as a gzipped IDX3 file."""
+  n, h, w = images.shape
+  with gzip.open(path, 'wb') as f:
+    f.write(struct.pack('>IIII', IMAGE_MAGIC, n, h, w))
+    f.write(images.astype(np.uint8).tobytes())
+
+
+def write_idx_labels(path: str, labels: np.ndarray) -> None:
+  """Writes uint8 labels `[N]` as a gzipped IDX1 file."""
+  with gzip.open(path, 'wb') as f:
+    f.write(struct.pack('>II', LABEL_MAGIC, len(labels)))
+    f.write(labels.astype(np.uint8).tobytes())
+
+
+def write_fashion_mnist(directory: str, num_train: int = 96,
+                        num_test: int = 40, seed: int = 0) -> str:
+  """A tiny learnable Fashion-MNIST look-alike: class = bright row band."""
+  rng = np.random.default_rng(seed)
+  os.makedirs(directory, exist_ok=True)
+  for prefix, n in (('train', num_train), ('t10k', num_test)):
+    labels = np.arange(n) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(n, 28, 28))
+    for i, label in enumerate(labels):
+      images[i, 2 * label + 4:2 * label + 7, 3:25] = 250
+    write_idx_images(
+        os.path.join(directory, f'{prefix}-images-idx3-ubyte.gz'), images)
+    write_idx_labels(
+        os.path.join(directory, f'{prefix}-labels-idx1-ubyte.gz'), labels)
+  return directory
+
+
+def run_main(args, env=None, timeout=600, check=True):
+  """Runs `train_and_eval.py` with `args` in a subprocess.
+
+  Returns:
+    The completed process (stdout and stderr as text).
+  """
+  full_env = dict(os.environ)
+  full_env.pop('TPU_NAME', None)
+  full_env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  full_env.update(env or {})
+  proc = subprocess.run(
+      [sys.executable, str(REPO / 'train_and_eval.py'), *args],
+      capture_output=True, text=True, env=full_env, timeout=timeout,
+      cwd=str(REPO))
+  if check and proc.returncode != 0:
+    raise AssertionError(
+        f'train_and_eval.py failed ({proc.returncode}):\n'
+        f'{proc.stderr[-5000:]}')
+  return proc

@@ -1,0 +1,245 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The trainer end to end: train, resume, evaluate, export, reload."""
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+from conftest import REPO
+import numpy as np
+import pytest
+import tensorflow as tf
+from testdata import run_main, write_fashion_mnist
+
+import datasets
+from self_supervision import self_supervision_lib
+import trainer as trainer_lib
+
+NUM_TRAIN, NUM_TEST = 96, 40
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')),
+                             NUM_TRAIN, NUM_TEST)
+
+
+def supervised_args(data_dir, workdir, *extra):
+  return [
+      '--task', 'supervised', '--dataset', 'fashion_mnist',
+      '--dataset_dir', data_dir, '--train_split', 'trainval',
+      '--val_split', 'test', '--architecture', 'resnet50',
+      '--filters_factor', '1', '--preprocessing', 'resize,-1_to_1',
+      '--resize_size', '32', '--batch_size', '16', '--eval_batch_size', '12',
+      '--lr', '0.05', '--lr_scale_batch_size', '256', '--nouse_tpu',
+      '--iterations_per_loop', '2', '--save_checkpoints_steps', '2',
+      '--workdir', workdir, *extra]
+
+
+def logged_losses(stderr):
+  return [float(x) for x in re.findall(r'step \d+/\d+ loss ([-\d.naninf]+)',
+                                       stderr)]
+
+
+def checkpoint_steps(workdir):
+  state = tf.train.get_checkpoint_state(workdir)
+  return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
+
+
+@pytest.mark.slow
+def test_train_resume_eval_export_reload(data_dir, tmp_path):
+  workdir = str(tmp_path / 'work')
+  args = supervised_args(data_dir, workdir, '--epochs', '1')
+  proc = run_main(args)
+  # 96 images, batch 16: 6 steps, checkpoints every 2 steps.
+  assert checkpoint_steps(workdir) == [2, 4, 6]
+  assert len(logged_losses(proc.stderr)) == 3
+  assert os.path.exists(os.path.join(workdir, 'TRAINING_IS_DONE'))
+  config = json.load(open(os.path.join(workdir, 'config.json')))
+  assert config['batch_size'] == 16 and config['task'] == 'supervised'
+  assert any(f.startswith('events.out.tfevents') for f in os.listdir(workdir))
+
+  # The same command again resumes and has nothing left to do.
+  proc = run_main(args)
+  assert 'Resumed from' in proc.stderr and '(step 6)' in proc.stderr
+  assert logged_losses(proc.stderr) == []
+
+  # A longer run continues from step 6 rather than from scratch.
+  proc = run_main(supervised_args(data_dir, workdir, '--epochs', '2'))
+  assert '(step 6)' in proc.stderr
+  assert checkpoint_steps(workdir)[-1] == 12
+
+  # Evaluation follows the checkpoints, sees every test image exactly once
+  # (40 images in batches of 12: the last batch is padded and masked) and
+  # exports a hub module per evaluated checkpoint.
+  run_main(supervised_args(data_dir, workdir, '--epochs', '2', '--run_eval',
+                           '--eval_timeout_secs', '5'))
+  with open(os.path.join(workdir, 'eval_results.csv')) as f:
+    rows = list(csv.DictReader(f))
+  assert rows[-1]['step'] == '12'
+  assert float(rows[-1]['num_examples']) == NUM_TEST
+  for key in ('top1_accuracy_logits', 'top5_accuracy_logits', 'loss'):
+    assert 0.0 <= float(rows[-1][key]) < 100.0
+  exports = sorted(os.listdir(os.path.join(workdir, 'export', 'hub')))
+  assert exports and all(e.isdigit() for e in exports)
+  module_dir = os.path.join(workdir, 'export', 'hub', exports[-1], 'module')
+  check_hub_module(module_dir)
+
+
+def check_hub_module(module_dir):
+  """Loads an export with hub.load and inside a tf-keras model."""
+  import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+  import tf_keras  # pylint: disable=g-import-not-at-top
+
+  module = hub.load(module_dir)
+  assert set(module.signatures) >= {'default', 'representation'}
+  images = tf.random.uniform([3, 32, 32, 3], -1, 1)
+  reps = module.signatures['representation'](image=images)
+  assert set(reps) >= {'after_root', 'block1', 'block2', 'block3', 'block4',
+                       'pre_logits', 'logits'}
+  assert reps['pre_logits'].shape == (3, 512)
+  default = module.signatures['default'](image=images)['default']
+  np.testing.assert_allclose(default.numpy(), reps['logits'].numpy(),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(module(images, training=False).numpy(),
+                             default.numpy(), rtol=1e-5, atol=1e-5)
+  assert module.variables and module.trainable_variables
+  assert module.regularization_losses
+
+  # The representation as a frozen feature extractor in a tf-keras model.
+  features = hub.KerasLayer(module_dir, signature='representation',
+                            output_key='pre_logits',
+                            signature_outputs_as_dict=False)
+  model = tf_keras.Sequential([
+      tf_keras.layers.InputLayer(input_shape=(32, 32, 3)), features,
+      tf_keras.layers.Dense(10)])
+  model.compile('sgd', tf_keras.losses.SparseCategoricalCrossentropy(
+      from_logits=True))
+  before = [w.numpy() for w in model.layers[-1].weights]
+  model.fit(images, np.array([0, 1, 2]), epochs=1, verbose=0)
+  after = [w.numpy() for w in model.layers[-1].weights]
+  assert any(not np.allclose(a, b) for a, b in zip(after, before))
+
+  # Fine-tuning through __call__ picks up the weight-decay penalty.
+  tuned = hub.KerasLayer(module_dir, trainable=True)
+  model = tf_keras.Sequential([
+      tf_keras.layers.InputLayer(input_shape=(32, 32, 3)), tuned])
+  model(images)
+  assert model.losses and float(tf.add_n(model.losses)) > 0
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_run(data_dir, tmp_path):
+  runs = []
+  for name in ('a', 'b'):
+    workdir = str(tmp_path / name)
+    proc = run_main(supervised_args(
+        data_dir, workdir, '--epochs', '1', '--random_seed', '7',
+        '--preprocessing', 'resize,flip_lr,-1_to_1'))
+    reader = tf.train.load_checkpoint(workdir)
+    weights = {n: reader.get_tensor(n)
+               for n, _ in tf.train.list_variables(workdir)
+               if 'net' in n and 'OPTIMIZER' not in n}
+    runs.append((logged_losses(proc.stderr), weights))
+  assert runs[0][0] == runs[1][0]
+  assert runs[0][1].keys() == runs[1][1].keys()
+  for name, value in runs[0][1].items():
+    np.testing.assert_array_equal(value, runs[1][1][name], err_msg=name)
+
+
+def make_trainer(data_dir, workdir, strategy):
+  config = trainer_lib.TrainerConfig(
+      workdir=workdir, train_split='trainval', val_split='test',
+      batch_size=16, eval_batch_size=8, epochs=1, lr=0.01,
+      lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0,
+      lr_decay_factor=0.1, optimizer='sgd', preprocessing='resize,-1_to_1',
+      iterations_per_loop=3, jit_compile=False, keep_checkpoint_max=5,
+      keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
+      save_checkpoints_steps=None, random_seed=3,
+      serving_input_shape=(None, 32, 32, 3), summary_images=0)
+  task_cls = self_supervision_lib.get_task_class('supervised')
+  return trainer_lib.Trainer(
+      config,
+      task_factory=lambda: task_cls(
+          num_classes=10, architecture='resnet50',
+          net_kwargs={'filters_factor': 1, 'sync_batch_norm': True}),
+      data_source=datasets.get_dataset('fashion_mnist', data_dir),
+      strategy=strategy, preprocess_args={'resize_size': '32'})
+
+
+def test_two_replicas_match_one(data_dir, tmp_path):
+  """Same global batch, synchronised batch norm: the same updates."""
+  one = make_trainer(data_dir, str(tmp_path / 'one'),
+                     tf.distribute.get_strategy())
+  two = make_trainer(data_dir, str(tmp_path / 'two'),
+                     tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))
+  assert two.num_replicas == 2
+  one.build()
+  two.build()
+  for a, b in zip(one.task.net.weights, two.task.net.weights):
+    b.assign(a.numpy())
+  one.train()
+  two.train()
+  assert one.step == two.step == NUM_TRAIN // 16
+  for a, b in zip(one.task.net.weights, two.task.net.weights):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-4, atol=2e-5,
+                               err_msg=a.path)
+  # Evaluation is exact on both: every test image once.
+  assert one.evaluate()['num_examples'] == NUM_TEST
+  metrics_two = two.evaluate()
+  assert metrics_two['num_examples'] == NUM_TEST
+  assert metrics_two['loss'] == pytest.approx(one.evaluate()['loss'],
+                                              rel=1e-4)
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_train_together(data_dir, tmp_path):
+  ports = [free_port(), free_port()]
+  cluster = {'worker': [f'localhost:{p}' for p in ports]}
+  workdir = str(tmp_path / 'work')
+  procs = []
+  for index in range(2):
+    env = dict(os.environ)
+    env['TF_CONFIG'] = json.dumps(
+        {'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
+    env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+    procs.append(subprocess.Popen(
+        [sys.executable, str(REPO / 'train_and_eval.py'),
+         *supervised_args(data_dir, workdir, '--epochs', '1')],
+        env=env, cwd=str(REPO), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True))
+  outputs = []
+  for proc in procs:
+    try:
+      _, err = proc.communicate(timeout=300)
+    finally:
+      proc.kill()
+    outputs.append(err)
+    assert proc.returncode == 0, err[-3000:]
+  losses = [logged_losses(err) for err in outputs]
+  assert losses[0] and losses[0] == losses[1]
+  assert checkpoint_steps(workdir)[-1] == NUM_TRAIN // 16
+  assert os.path.exists(os.path.join(workdir, 'TRAINING_IS_DONE'))
