@@ -37,6 +37,7 @@ Sources:
 All file access goes through `tf.io.gfile`, so `gs://` paths work.
 """
 
+from collections.abc import Callable, Mapping, Sequence
 import concurrent.futures
 import gzip
 import io
@@ -46,7 +47,6 @@ import os
 import posixpath
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -232,6 +232,9 @@ class DataSource:
     if batch_size < 1:
       raise utils.UsageError(f'batch_size must be positive, got {batch_size}.')
     self.check(split)
+    if training and self.num_examples(split) == 0:
+      # Repeating an empty split would loop forever without an element.
+      raise utils.UsageError(f'Split {split!r} has no examples to train on.')
     num_pipelines, pipeline_id = _pipeline_of(input_context)
     preprocess_fn = preprocess_fn or (lambda features: features)
     ds = self._examples(
@@ -291,6 +294,16 @@ class DataSource:
 
       ds = ds.enumerate().map(verify)
     return ds.take(total)
+
+
+def _shuffle_buffer(num_examples: int) -> int:
+  """The example shuffle buffer: 10,000, or the split size if smaller.
+
+  The shuffle follows the repeat, so a buffer much larger than the split
+  would only hold many copies of it, and filling it means reading the split
+  that many times before the first batch.
+  """
+  return max(1, min(SHUFFLE_BUFFER, num_examples))
 
 
 def _tile_to_rgb(image: tf.Tensor) -> tf.Tensor:
@@ -412,12 +425,12 @@ class SlimTFRecordSource(DataSource):
         intact = tf.logical_or(tf.logical_not(is_end), tf.equal(total, size))
         if skip_corrupt:
           _warn_if(tf.logical_not(intact),
-                   'Skipping the rest of truncated or corrupt TFRecord file',
+                   'Skipped records of a truncated or corrupt TFRecord file',
                    filename)
         else:
           tf.debugging.Assert(intact, [
-              'Truncated or corrupt TFRecord file', filename, '(read', total,
-              'of', size, 'bytes).'
+              'Truncated, corrupt or unreadable TFRecord file', filename,
+              '(read', total, 'of', size, 'bytes).'
           ])
         return record, is_end
 
@@ -524,15 +537,17 @@ class SlimTFRecordSource(DataSource):
       # Evaluation always shards examples, so that counts are exact.
       ds = ds.shard(num_pipelines, pipeline_id)
     if training:
-      ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed)
+      ds = ds.shuffle(_shuffle_buffer(self.num_examples(split)), seed=seed)
     return ds.apply(self._decode(skip_corrupt_examples, deterministic))
 
   def _padding_example(self, split):
-    # Read sequentially: opening FILE_CYCLE_LENGTH files for one example
-    # would cost up to 64 read buffers.
-    ds = self._records(self.files(split), training=False, seed=None,
-                       deterministic=True, skip_corrupt=True, cycle_length=1)
-    return ds.apply(self._decode(True, True)).take(1)
+    # The first good record, read sequentially and simply: opening
+    # FILE_CYCLE_LENGTH files for one example would cost up to 64 read
+    # buffers, and errors are reported by the main stream anyway.
+    ds = tf.data.TFRecordDataset(self.files(split))
+    ds = ds.map(lambda record: self._parse_and_decode('', record)[1:3])
+    ds = ds.ignore_errors().take(1)
+    return ds.map(lambda image, label: {'image': image, 'label': label})
 
 
 def _expand(path: str) -> str:
@@ -863,13 +878,23 @@ class FashionMnistSource(DataSource):
     if num_pipelines > 1:
       ds = ds.shard(num_pipelines, pipeline_id)
     if training:
-      ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed,
+      # In memory, a shuffle of the whole split before the repeat is cheap
+      # and better than a 10,000-example buffer.
+      ds = ds.shuffle(len(labels), seed=seed,
                       reshuffle_each_iteration=True).repeat()
 
     def to_example(image, label):
       return {'image': tf.tile(image[:, :, None], [1, 1, 3]), 'label': label}
 
     return ds.map(to_example)
+
+  def _padding_example(self, split):
+    # Only the first example, so the whole array is not embedded twice.
+    images, labels = self._arrays(split)
+    return tf.data.Dataset.from_tensors({
+        'image': np.repeat(images[0][:, :, None], 3, axis=2),
+        'label': labels[0],
+    })
 
 
 @DATASETS.register('fashion_mnist')
@@ -992,7 +1017,8 @@ class TfdsSource(DataSource):
       if num_pipelines > 1:
         ds = ds.shard(num_pipelines, pipeline_id)
     if training:
-      ds = ds.repeat().shuffle(SHUFFLE_BUFFER, seed=seed)
+      ds = ds.repeat().shuffle(_shuffle_buffer(self.num_examples(split)),
+                               seed=seed)
 
     image_key, label_key = self._image_key, self._label_key
 

@@ -24,11 +24,12 @@ slim's so that the two can be compared side by side.
 Output of both paths: float32 `[height, width, C]` in [-1, 1].
 
 Speed: the host spends most of its time here for the supervised, rotation and
-exemplar configs. Cropping, bilinear resizing and the colour distortion
-commute with the uint8 -> [0, 1] rescaling, so we crop the uint8 image, let
-the resize produce float32 directly, distort colours in [0, 255] and rescale
-once at the end, straight to [-1, 1]. The results equal slim's order of
-operations up to float rounding.
+exemplar configs. Cropping and bilinear resizing commute with the
+uint8 -> [0, 1] rescaling, and the colour distortion only needs its
+brightness delta scaled, so we crop the uint8 image, let the resize produce
+float32 directly, distort colours in [0, 255] and rescale once at the end,
+straight to [-1, 1]. The results equal slim's order of operations up to float
+rounding (a test checks this).
 """
 
 import tensorflow as tf

@@ -36,8 +36,8 @@ Randomness uses TF's stateful random ops, so `tf.random.set_seed` makes a
 pipeline repeatable; bit-exact agreement with the original is not a goal.
 """
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+import functools
 from typing import Any
 
 import tensorflow as tf

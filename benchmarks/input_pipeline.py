@@ -88,17 +88,24 @@ def make_dataset(jpegs: list[bytes], preprocessing: str, op_args: dict,
 
 
 def images_per_second(ds: tf.data.Dataset, batch_size: int,
-                      warmup_batches: int, num_batches: int) -> float:
-  """Times `num_batches` batches after `warmup_batches` on a new iterator."""
+                      warmup_batches: int,
+                      num_batches: int) -> tuple[float, float]:
+  """Times `num_batches` batches after `warmup_batches` on a new iterator.
+
+  Returns:
+    (images per wall-clock second, images per CPU second of this process).
+    The second is less sensitive to other processes on a shared machine.
+  """
   iterator = iter(ds)
   for _ in range(warmup_batches):
     next(iterator)
-  start = time.perf_counter()
+  wall, cpu = time.perf_counter(), time.process_time()
   for _ in range(num_batches):
     next(iterator)
-  elapsed = time.perf_counter() - start
+  wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
   del iterator
-  return num_batches * batch_size / elapsed
+  images = num_batches * batch_size
+  return images / wall, images / cpu
 
 
 def main(argv=None) -> None:
@@ -133,21 +140,26 @@ def main(argv=None) -> None:
     images_per_second(ds, args.batch_size, 1, 1)
 
   rates = [[] for _ in CONFIGS]
+  cpu_rates = [[] for _ in CONFIGS]
   for round_index in range(args.rounds):
     for i, ds in enumerate(datasets):
-      rates[i].append(images_per_second(ds, args.batch_size,
-                                        args.warmup_batches,
-                                        args.num_batches))
+      rate, cpu_rate = images_per_second(ds, args.batch_size,
+                                         args.warmup_batches,
+                                         args.num_batches)
+      rates[i].append(rate)
+      cpu_rates[i].append(cpu_rate)
     print(f'  round {round_index + 1}/{args.rounds} done', flush=True)
 
   medians = [statistics.median(r) for r in rates]
-  decode = medians[0]
-  print(f'\n{"config":34s} {"--preprocessing":58s} {"img/s":>7s} '
-        f'{"vs decode":>9s}')
-  for (label, pp, _), rate, runs in zip(CONFIGS, medians, rates):
+  cpu_medians = [statistics.median(r) for r in cpu_rates]
+  print(f'\n{"config":32s} {"img/s":>7s} {"vs decode":>9s} '
+        f'{"img/CPU-s":>9s} {"vs decode":>9s}  img/s per round')
+  for (label, pp, _), rate, cpu_rate, runs in zip(CONFIGS, medians,
+                                                  cpu_medians, rates):
     spread = ', '.join(f'{r:.0f}' for r in runs)
-    print(f'{label:34s} {pp or "-":58s} {rate:7.1f} {rate / decode:9.2f}'
-          f'   ({spread})')
+    print(f'{label:32s} {rate:7.1f} {rate / medians[0]:9.2f} '
+          f'{cpu_rate:9.1f} {cpu_rate / cpu_medians[0]:9.2f}  ({spread})')
+    print(f'    --preprocessing={pp or "(none)"}')
 
 
 if __name__ == '__main__':

@@ -25,7 +25,8 @@ TF-Hub modules, so results stay comparable:
 * VGG19: `block1`..`block5`, `fc6`, `pre_logits` `[N, 1, 1, C]`, and
   `logits` if `num_classes`.
 
-Logits and pre-logits are float32 also under a mixed-precision policy.
+Under a mixed-precision policy the logits (and the ResNet/RevNet
+pre-logits) stay float32; the other end points have the compute dtype.
 Networks know nothing about tasks: a task that needs another root stride or
 other stage strides (the patch tasks) passes them as keyword arguments.
 Weight decay shows up in `net.losses`.
@@ -35,8 +36,8 @@ from typing import Any
 
 import keras
 
-import utils
 from models import resnet, revnet, vggnet
+import utils
 
 # The keyword arguments every network accepts (some ignore a few; see the
 # network classes). A value of None means "the network's default".

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import keras
 
-import utils
 from models import layers
+import utils
 
 _STAGE_WIDTHS = (64, 128, 256, 512)  # Per unit of filters_factor.
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import tensorflow as tf
 
-import utils
 from self_supervision import patch_utils
 from self_supervision import self_supervision_lib as lib
+import utils
 
 
 @lib.register('jigsaw')

@@ -52,19 +52,19 @@ After each evaluation, `<workdir>/linear_eval_results.csv` holds one row per
 end point and split (top-1, top-5, step) and the best end point is logged.
 """
 
+from collections.abc import Mapping, Sequence
 import csv
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
+from absl import logging
 import keras
 import tensorflow as tf
-from absl import logging
 
-import utils
 from self_supervision import self_supervision_lib as lib
+import utils
 
 EVAL_MODELS = ('linear', 'mlp')
 COMBINE_MODES = ('avg_pool', 'max_pool', 'concat')
@@ -579,8 +579,10 @@ def write_results(workdir: str, metrics: Mapping[str, float], *, split: str,
              '\n'.join(lines) +
              f'\nBest end point: {best} (top-1 '
              f'{metrics[prefix + best]:.4f}). Results: {path}')
-  logging.info('%s', summary)
+  # The table goes to stdout, where it is read; the log gets one line.
   print(summary, flush=True)
+  logging.info('Best end point on %s (step %d): %s, top-1 %.4f.', split,
+               step, best, metrics[prefix + best])
   return best, metrics[prefix + best]
 
 

@@ -34,17 +34,17 @@ differ only by a fixed permutation of the first FC layer's inputs, so
 `interleave=True` matters only for loading original weights.
 """
 
-import os
 from collections.abc import Mapping
+import os
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-import utils
 from models import layers as net_layers
 from self_supervision import self_supervision_lib as lib
+import utils
 
 # The 3x3 grid of the original patch tasks.
 GRID_SIZE = 3

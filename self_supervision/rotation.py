@@ -28,8 +28,8 @@ from typing import Any
 
 import tensorflow as tf
 
-import utils
 from self_supervision import self_supervision_lib as lib
+import utils
 
 NUM_ROTATIONS = 4
 

@@ -38,8 +38,8 @@ import os
 import random
 import sys
 
-import tensorflow as tf
 from absl import app, flags, logging
+import tensorflow as tf
 
 # Run as a script from the repository, the project's modules are one level up.
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,0 +1,155 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+r"""Training throughput of our ResNet-50 v2 against Keras' ResNet50V2.
+
+Run by hand from the repository root, e.g.
+
+  .venv/bin/python benchmarks/backbone_throughput.py --batch_size=16 \
+      --rounds=3 --steps_per_round=3
+
+Both networks get the same batch of random images, the same loss (softmax
+cross-entropy on logits, plus each model's own regularisation losses), the
+same optimiser (SGD with momentum 0.9) and the same step structure (one
+`tf.function` per step, no XLA). Their steps are timed alternately, so
+changes in the machine's load affect both alike. The script also times a
+large float32 matrix multiplication to estimate the machine's peak FLOP/s
+and reports the share of it that our training step reaches, counting
+ResNet-50 as 3 x 4.1 GFLOPs per 224x224 image per training step (forward
+plus a backward pass of about twice the forward cost).
+"""
+
+import os
+import sys
+import time
+
+from absl import app, flags, logging
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import models  # noqa: E402
+
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', 32, 'Images per step.')
+_IMAGE_SIZE = flags.DEFINE_integer('image_size', 224, 'Image height/width.')
+_ROUNDS = flags.DEFINE_integer('rounds', 3, 'Alternating timing rounds.')
+_STEPS = flags.DEFINE_integer('steps_per_round', 3,
+                              'Timed steps per model per round.')
+_WARMUP = flags.DEFINE_integer('warmup_steps', 2,
+                               'Untimed steps per model before timing.')
+
+# 4.1 GFLOPs (multiply-adds counted as two) per 224x224 forward pass; the
+# backward pass costs about twice the forward.
+_RESNET50_TRAIN_FLOPS = 3 * 4.1e9
+_NUM_CLASSES = 1000
+
+
+def make_train_step(apply_fn, model):
+  """A `tf.function` training step for `apply_fn(images) -> logits`."""
+  optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+  optimizer.build(model.trainable_variables)
+
+  @tf.function(jit_compile=False)
+  def step(images, labels):
+    with tf.GradientTape() as tape:
+      logits = apply_fn(images)
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+          labels, tf.cast(logits, tf.float32)))
+      if model.losses:
+        loss += tf.add_n(model.losses)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+  return step
+
+
+def time_steps(step, images, labels, num_steps):
+  """Seconds for `num_steps` steps, waiting for the last one to finish."""
+  start = time.perf_counter()
+  for _ in range(num_steps):
+    loss = step(images, labels)
+  loss.numpy()
+  return time.perf_counter() - start
+
+
+def matmul_flops(size=2048, repeats=10, trials=3):
+  """Best measured FLOP/s of a float32 `size` x `size` matrix product."""
+  a = tf.random.normal((size, size))
+  b = tf.random.normal((size, size))
+
+  @tf.function
+  def products(a, b):
+    c = a
+    for _ in range(repeats):
+      c = tf.matmul(c, b) * 1e-3  # Keep values finite.
+    return tf.reduce_sum(c)
+
+  products(a, b).numpy()  # Trace and warm up.
+  best = float('inf')
+  for _ in range(trials):
+    start = time.perf_counter()
+    products(a, b).numpy()
+    best = min(best, time.perf_counter() - start)
+  return 2 * size**3 * repeats / best
+
+
+def main(argv):
+  del argv
+  batch, size = _BATCH_SIZE.value, _IMAGE_SIZE.value
+  images = tf.random.uniform((batch, size, size, 3), -1.0, 1.0)
+  labels = tf.random.uniform((batch,), 0, _NUM_CLASSES, dtype=tf.int32)
+
+  ours = models.get_net('resnet50', _NUM_CLASSES, mode='v2',
+                        filters_factor=4)
+  ours.build(images.shape)
+  theirs = keras.applications.ResNet50V2(
+      weights=None, input_shape=(size, size, 3), classes=_NUM_CLASSES,
+      classifier_activation=None)
+  steps = {
+      'ours': make_train_step(lambda x: ours(x, training=True)[0], ours),
+      'keras': make_train_step(lambda x: theirs(x, training=True), theirs),
+  }
+  for name, step in steps.items():
+    start = time.perf_counter()
+    time_steps(step, images, labels, _WARMUP.value)
+    logging.info('%s: warm-up (incl. tracing) %.1f s', name,
+                 time.perf_counter() - start)
+
+  totals = {name: 0.0 for name in steps}
+  order = list(steps)
+  for round_index in range(_ROUNDS.value):
+    for name in order:
+      seconds = time_steps(steps[name], images, labels, _STEPS.value)
+      totals[name] += seconds
+      logging.info('round %d %s: %.2f img/s', round_index, name,
+                   batch * _STEPS.value / seconds)
+    order.reverse()  # Alternate who goes first.
+  num_images = batch * _STEPS.value * _ROUNDS.value
+  rates = {name: num_images / totals[name] for name in steps}
+  flops = matmul_flops()
+  share = rates['ours'] * _RESNET50_TRAIN_FLOPS * (size / 224)**2 / flops
+  logging.info('load average: %s', os.getloadavg())
+  logging.info('ours %.2f img/s, keras %.2f img/s, ratio ours/keras %.3f',
+               rates['ours'], rates['keras'], rates['ours'] / rates['keras'])
+  logging.info('matmul %.1f GFLOP/s; our training step reaches %.1f%% of it',
+               flops / 1e9, 100 * share)
+
+
+if __name__ == '__main__':
+  app.run(main)

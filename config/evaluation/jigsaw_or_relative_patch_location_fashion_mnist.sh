@@ -1,0 +1,40 @@
+#!/bin/bash
+# Linear evaluation of a jigsaw or relative-patch-location module pretrained
+# on Fashion-MNIST (config/jigsaw/fashion_mnist.sh or
+# config/relative_patch_location/fashion_mnist.sh, whose modules embed 16x16
+# patches), sized for two CPU cores. As in the ImageNet protocol, the image
+# is resized (here to 56 on the smaller side), cropped to 48x48 (random in
+# training, central in evaluation) and cut into 3x3 patches of 16x16 without
+# jitter; every end point is pooled per patch and averaged over the patches.
+#   ./config/evaluation/jigsaw_or_relative_patch_location_fashion_mnist.sh \
+#     --workdir W --nouse_tpu \
+#     --hub_module <pretraining workdir>/export/hub/<timestamp>/module
+# then the same command with --run_eval. With --linear_eval_mode cached the
+# training split is encoded with central crops; add --cached_augment_passes N
+# for N more passes with random crops.
+source "$(dirname "$0")/../common.sh"
+
+"$PYTHON" "$TRAIN_AND_EVAL" \
+  --task linear_eval \
+  --dataset fashion_mnist \
+  --train_split trainval \
+  --val_split test \
+  --batch_size 512 \
+  --eval_batch_size 500 \
+  \
+  --preprocessing resize_small,crop,crop_patches,standardization \
+  --smaller_size 56 \
+  --crop_size 48 \
+  --splits_per_side 3 \
+  --patch_jitter 0 \
+  \
+  --pool_mode max \
+  --combine_patches avg_pool \
+  \
+  --lr 0.1 \
+  --lr_scale_batch_size 256 \
+  --decay_epochs 8,12 \
+  --epochs 15 \
+  --iterations_per_loop 117 \
+  --save_checkpoints_steps 585 \
+  "$@"
