@@ -48,6 +48,8 @@ setuptools.setup(
         'numpy',
         # TensorFlow 2.21 no longer pulls TensorBoard in.
         'tensorboard',
+        # tools/build_tfrecords.py re-encodes what TensorFlow cannot decode.
+        'pillow',
     ],
     extras_require={
         'tpu': ['cloud-tpu-client'],
@@ -56,7 +58,6 @@ setuptools.setup(
             'pytest',
             'pytest-xdist',
             'tf-keras>=2.20,<2.22',
-            'pillow',
             'ruff',
         ],
     },

@@ -47,6 +47,9 @@ flags.DEFINE_bool('run_eval', False, 'Evaluate and export every checkpoint '
                   'of --workdir instead of training.')
 flags.DEFINE_bool('dry_run', False, 'Validate the flags and data, build the '
                   'network, print the resolved configuration and exit.')
+flags.DEFINE_bool('export_only', False, 'Export a hub module of the latest '
+                  'checkpoint of --workdir (of the initial weights if there '
+                  'is none) and exit.')
 flags.DEFINE_bool('use_tpu', True, 'Run on the TPU named by --tpu_name or '
                   '$TPU_NAME. --nouse_tpu runs on the CPU or GPUs.')
 flags.DEFINE_string('tpu_name', None, 'The TPU to use (falls back to '
@@ -381,10 +384,14 @@ def run(config: Config) -> dict[str, Any]:
     }
     print(json.dumps(summary, indent=2, sort_keys=True))
     return summary
-  name = 'eval_config.json' if config.run_eval else 'config.json'
+  name = ('eval_config.json' if config.run_eval or config.export_only
+          else 'config.json')
   if trainer.is_chief:
     with tf.io.gfile.GFile(os.path.join(config.workdir, name), 'w') as f:
       json.dump(_jsonable(config.as_dict()), f, indent=2, sort_keys=True)
+  if config.export_only:
+    trainer.restore()
+    return {'module': trainer.export()}
   if config.task == 'linear_eval' and config.linear_eval_mode == 'cached':
     from self_supervision import linear_eval_cached  # pylint: disable=g-import-not-at-top
     return linear_eval_cached.run(trainer, run_eval=config.run_eval)

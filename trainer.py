@@ -457,7 +457,7 @@ class Trainer:
     """Exports the current weights as a hub module under the workdir."""
     self.build()
     return hub_export.export_for_checkpoint(
-        self.task.serve, self.task.checkpoint_items(), self.config.workdir,
+        self.task.serve, self.task.export_items(), self.config.workdir,
         self.config.serving_input_shape, keep=self.config.keep_exports)
 
   def run_eval(self) -> dict[str, float]:

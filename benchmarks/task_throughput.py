@@ -109,6 +109,8 @@ def main(argv=None) -> None:
                       help='interleaved measurements per task (median)')
   parser.add_argument('--jit_compile', action='store_true')
   args = parser.parse_args(argv)
+  # Every task has its own step function; TF warns about the retraces.
+  tf.get_logger().setLevel('ERROR')
 
   specs = task_specs(args.image_size, args.patch_size, args.num_crops,
                      args.embed_dim)

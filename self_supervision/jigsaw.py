@@ -86,9 +86,17 @@ class JigsawTask(patch_utils.PatchTask):
 
     The first k of a random order of all indices: argsort of uniform noise
     compiles with XLA, unlike `tf.random.shuffle`. Every replica draws its
-    own subset, as every TPU core did in the original.
+    own subset, as every TPU core did in the original: each draws noise for
+    all replicas and keeps its own row, so the subsets differ even where
+    replicas share one random stream.
     """
-    noise = tf.random.uniform([self.num_permutations])
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context else 1
+    noise = tf.random.uniform([replicas, self.num_permutations])
+    if replicas > 1:
+      noise = tf.gather(noise, context.replica_id_in_sync_group)
+    else:
+      noise = noise[0]
     order = tf.argsort(noise, stable=True)
     return tf.cast(order[:self.perm_subset_size], tf.int32)
 

@@ -286,6 +286,21 @@ class Heads(keras.Model):
     return logits
 
 
+def _in_one_replica(fn, *args):
+  """Runs `fn` in replica context and returns the first replica's result.
+
+  A SavedModel loaded under a multi-device strategy can only be called
+  inside `strategy.run`; the trainer initialises tasks in cross-replica
+  context.
+  """
+  if not tf.distribute.in_cross_replica_context():
+    return fn(*args)
+  strategy = tf.distribute.get_strategy()
+  result = strategy.run(fn, args=args)
+  return tf.nest.map_structure(
+      lambda x: strategy.experimental_local_results(x)[0], result)
+
+
 # -- The task ---------------------------------------------------------------
 
 
@@ -409,10 +424,12 @@ class LinearEvalTask(lib.Task):
     self.input_shape = example_shape
     # One eager call learns the end points' shapes, which stay static in the
     # traced steps even when the module's own spec leaves H and W unknown.
-    probe = self.module(tf.zeros([1] + example_shape[-3:], tf.float32))
+    probe = _in_one_replica(
+        self.module, tf.zeros([1] + example_shape[-3:], tf.float32))
     self._end_point_shapes = {k: v.shape.as_list()[1:]
                               for k, v in probe.items()}
-    pooled = self.features(tf.zeros([1] + example_shape, tf.float32))
+    pooled = _in_one_replica(
+        self.features, tf.zeros([1] + example_shape, tf.float32))
     logging.info('Linear evaluation of %s (%s) on %s: %s',
                  self.hub_module, self.module.signature,
                  _format_shape(example_shape),

@@ -316,6 +316,10 @@ class PatchTask(lib.Task):
     """The trunk and the FC head."""
     return {'net': self.net, 'head': self.head}
 
+  def export_items(self) -> dict[str, tf.Module]:
+    """The per-patch trunk only: the FC head is not part of the module."""
+    return {'net': self.net}
+
   def embed(self, patches: tf.Tensor, training: bool) -> tf.Tensor:
     """Per-patch embeddings `[N, D]` of patches `[N, h, w, C]`."""
     embeddings, _ = self.net(patches, training=training)

@@ -143,6 +143,15 @@ class Task:
     """Objects holding the task's variables, saved in every checkpoint."""
     raise NotImplementedError
 
+  def export_items(self) -> dict[str, tf.Module]:
+    """Objects owning the variables of the hub module (`serve`'s weights).
+
+    Defaults to everything in the checkpoint; tasks whose module is only a
+    part of what they train (the patch tasks export the per-patch trunk
+    without the FC head) narrow it.
+    """
+    return self.checkpoint_items()
+
   def initialize(self, batch: Mapping[str, tf.Tensor]) -> None:
     """Creates all variables by running the task once on `batch`.
 

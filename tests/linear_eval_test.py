@@ -117,7 +117,7 @@ class ToySource:
 
 def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
                  preprocessing='-1_to_1', preprocess_args=None, data=None,
-                 **task_kwargs):
+                 strategy=None, **task_kwargs):
   config = trainer_lib.TrainerConfig(
       workdir=str(workdir), train_split='train', val_split='test',
       batch_size=batch_size, eval_batch_size=16, epochs=epochs, lr=lr,
@@ -132,7 +132,8 @@ def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
   kwargs.update(task_kwargs)
   return trainer_lib.Trainer(
       config, task_factory=lambda: linear_eval.LinearEvalTask(**kwargs),
-      data_source=data or ToySource(), strategy=tf.distribute.get_strategy(),
+      data_source=data or ToySource(),
+      strategy=strategy or tf.distribute.get_strategy(),
       preprocess_args=preprocess_args or {})
 
 
@@ -266,6 +267,20 @@ def test_end_to_end_heads_learn_and_module_stays_frozen(module_dir, tmp_path):
   np.testing.assert_allclose(default, out['logits_pre_logits'], atol=1e-5)
 
 
+def test_two_replicas(module_dir, tmp_path):
+  strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  trainer = make_trainer(tmp_path, module_dir, batch_size=16, epochs=2,
+                         lr=0.1, strategy=strategy)
+  trainer.train()
+  assert trainer.step == 6
+  metrics = trainer.evaluate()
+  assert metrics['num_examples'] == 30
+  assert metrics['top1_accuracy_pre_logits'] >= 0.6
+  trainer.export()
+  with pytest.raises(utils.UsageError, match='one device'):
+    linear_eval_cached.run(trainer)
+
+
 def test_mlp_heads_and_weight_decay(module_dir, tmp_path):
   trainer = make_trainer(tmp_path, module_dir, eval_model='mlp',
                          channels_hidden=7, weight_decay=1e-2)
@@ -295,6 +310,9 @@ def test_cached_agrees_with_end_to_end(module_dir, tmp_path):
   e2e_metrics = e2e.evaluate()
   cached_metrics = linear_eval_cached.run(cached, run_eval=False)
   assert cached.step == e2e.step == 25
+  for ours, theirs in zip(cached.task.heads.get_weights(),
+                          e2e.task.heads.get_weights()):
+    np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
   for end_point in ('block1', 'logits', 'pre_logits'):
     name = f'top1_accuracy_{end_point}'
     assert abs(cached_metrics[name] - e2e_metrics[name]) <= 1 / 30 + 1e-6

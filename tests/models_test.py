@@ -302,6 +302,25 @@ def test_batch_norm_training_vs_inference():
                              rtol=1e-4, atol=1e-6)
 
 
+def test_fused_batch_norm_matches_keras():
+  x = tf.random.stateless_normal((4, 5, 5, 8), (1, 2)) * 2.0 + 1.0
+  reference = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3)
+  fused = layers.batch_norm('bn', synchronized=False)
+  reference.build(x.shape)
+  fused.build(x.shape)
+  np.testing.assert_allclose(fused(x, training=False),
+                             reference(x, training=False), atol=1e-5)
+  np.testing.assert_allclose(fused(x, training=True),
+                             reference(x, training=True), atol=1e-5)
+  np.testing.assert_allclose(fused.moving_mean, reference.moving_mean,
+                             atol=1e-6)
+  # The moving variance gets the unbiased batch variance, as in TF1's fused
+  # batch norm: n / (n - 1) times Keras' update, n = 4 * 5 * 5.
+  np.testing.assert_allclose(
+      (fused.moving_variance - 0.99) / (reference.moving_variance - 0.99),
+      np.full(8, 100 / 99), rtol=1e-4)
+
+
 def test_v2_block4_is_taken_before_the_final_batch_norm():
   net = resnet.ResNet((1, 1, 1, 1), None, filters_factor=1, last_relu=True)
   pre_logits, end_points = net(_images(), training=False)
@@ -368,11 +387,12 @@ def test_mixed_precision():
     keras.mixed_precision.set_global_policy('float32')
 
 
-def test_variables_in_strategy_scope_with_sync_batch_norm():
+@pytest.mark.parametrize('sync_batch_norm', [True, False])
+def test_variables_in_strategy_scope(sync_batch_norm):
   strategy = tf.distribute.MirroredStrategy(['/cpu:0'])
   with strategy.scope():
     net = resnet.ResNet((1, 1, 1, 1), 10, filters_factor=1,
-                        sync_batch_norm=True, strides=[2, 2, 1])
+                        sync_batch_norm=sync_batch_norm, strides=[2, 2, 1])
     # As the trainer does: the first call creates the variables.
     net(_images(), training=False)
   assert all(isinstance(v.value, tf.distribute.DistributedValues)
@@ -389,6 +409,7 @@ def test_variables_in_strategy_scope_with_sync_batch_norm():
 
   grad = step(_images())
   assert np.any(grad.numpy())
+  assert np.any(net.final_bn.moving_mean.numpy())  # Updated in the step.
 
 
 def test_variable_names_are_readable():
