@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+import preprocess
 import utils
 
 SPLITS = ('train', 'val', 'trainval', 'test')
@@ -215,7 +216,11 @@ class DataSource:
       training: shuffle, repeat and drop the remainder if True; otherwise
         one padded pass (see the module docstring).
       seed: seeds file and example shuffling; also makes the order
-        deterministic.
+        deterministic. In training, every example then also carries its own
+        seed (from `seed`, this pipeline and its position in the stream)
+        for the preprocessing's random ops, so that its augmentation does
+        not depend on how many examples were preprocessed before it in this
+        process (a resumed run continues exactly).
       input_context: from `distribute_datasets_from_function`; selects this
         pipeline's share of the data.
       skip_corrupt_examples: drop undecodable records (with a warning on
@@ -247,21 +252,30 @@ class DataSource:
       return fn
 
     ds = ds.map(with_mask(1.0))
+    if training and seed is not None:
+      def with_seed(index, example):
+        example_seed = tf.stack([tf.constant(seed, tf.int64),
+                                 index * num_pipelines + pipeline_id])
+        return dict(example, **{preprocess.SEED_KEY: example_seed})
+
+      ds = ds.enumerate().map(with_seed)
     if not training:
       ds = self._pad_eval_stream(
           ds, split, batch_size=batch_size, num_pipelines=num_pipelines,
           pipeline_id=pipeline_id, check_count=not skip_corrupt_examples)
 
-    def preprocess(example):
+    def apply_preprocess(example):
       # The preprocessing ops see only the image and the label; the mask
       # travels around them.
-      out = preprocess_fn({'image': example['image'],
-                           'label': example['label']})
-      out = dict(out)
+      inputs = {'image': example['image'], 'label': example['label']}
+      if preprocess.SEED_KEY in example:
+        inputs[preprocess.SEED_KEY] = example[preprocess.SEED_KEY]
+      out = dict(preprocess_fn(inputs))
+      out.pop(preprocess.SEED_KEY, None)
       out['mask'] = example['mask']
       return out
 
-    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
+    ds = ds.map(apply_preprocess, num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=(seed is not None) or not training)
     # Evaluation streams are padded to whole batches, so dropping the
     # remainder drops nothing and gives a static batch dimension.
@@ -304,6 +318,28 @@ def _shuffle_buffer(num_examples: int) -> int:
   that many times before the first batch.
   """
   return max(1, min(SHUFFLE_BUFFER, num_examples))
+
+
+def _epoch_orders(num: int, seed: int | None) -> tf.data.Dataset:
+  """Indices 0..num-1 in a new random order every epoch, forever (int64).
+
+  With a seed, the order of epoch e is a stateless function of (seed, e), so
+  an iterator restored from a checkpoint continues it exactly. (TF's
+  `shuffle(..., reshuffle_each_iteration=True)` keeps its per-epoch seeds
+  outside the iterator's saved state: a restored iterator shuffles the
+  following epochs differently.)
+  """
+  if seed is None:
+    return tf.data.Dataset.range(num).shuffle(
+        num, reshuffle_each_iteration=True).repeat()
+
+  def epoch(index):
+    noise = tf.random.stateless_uniform(
+        [num], tf.stack([tf.constant(seed, tf.int64), index]))
+    return tf.data.Dataset.from_tensor_slices(
+        tf.argsort(noise, stable=True))
+
+  return tf.data.Dataset.counter().flat_map(epoch)
 
 
 def _tile_to_rgb(image: tf.Tensor) -> tf.Tensor:
@@ -512,11 +548,13 @@ class SlimTFRecordSource(DataSource):
                seed: int | None, deterministic: bool,
                skip_corrupt: bool, cycle_length: int) -> tf.data.Dataset:
     sizes = self._sizes(files)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(list(files), tf.string), tf.constant(sizes, tf.int64)))
+    names = tf.constant(list(files), tf.string)
+    sizes = tf.constant(sizes, tf.int64)
     if training:
-      ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-      ds = ds.repeat()
+      ds = _epoch_orders(len(files), seed).map(
+          lambda i: (tf.gather(names, i), tf.gather(sizes, i)))
+    else:
+      ds = tf.data.Dataset.from_tensor_slices((names, sizes))
     return ds.interleave(
         self._read_file(skip_corrupt),
         cycle_length=max(1, min(cycle_length, len(files))), block_length=1,
@@ -874,14 +912,17 @@ class FashionMnistSource(DataSource):
                 skip_corrupt_examples):
     del skip_corrupt_examples  # Validated at load time.
     images, labels = self._arrays(split)
-    ds = tf.data.Dataset.from_tensor_slices((images, labels))
     if num_pipelines > 1:
-      ds = ds.shard(num_pipelines, pipeline_id)
+      images = images[pipeline_id::num_pipelines]
+      labels = labels[pipeline_id::num_pipelines]
     if training:
-      # In memory, a shuffle of the whole split before the repeat is cheap
-      # and better than a 10,000-example buffer.
-      ds = ds.shuffle(len(labels), seed=seed,
-                      reshuffle_each_iteration=True).repeat()
+      # In memory, a shuffle of the whole split every epoch is cheap and
+      # better than a 10,000-example buffer.
+      images_t, labels_t = tf.constant(images), tf.constant(labels)
+      ds = _epoch_orders(len(labels), seed).map(
+          lambda i: (tf.gather(images_t, i), tf.gather(labels_t, i)))
+    else:
+      ds = tf.data.Dataset.from_tensor_slices((images, labels))
 
     def to_example(image, label):
       return {'image': tf.tile(image[:, :, None], [1, 1, 3]), 'label': label}

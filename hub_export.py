@@ -55,10 +55,11 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
   def __init__(self, serve_fn: ServeFn, trackables: Mapping[str, tf.Module],
                input_shape: Sequence[int | None]):
     super().__init__()
-    self._serve_fn = serve_fn
-    # Attributes make the task's networks (and so their variables) part of
-    # the saved object graph.
-    self.networks = dict(trackables)
+    # The networks stay out of the saved object graph (only their variables
+    # are saved): saving Keras 3 models as objects costs tens of seconds and
+    # would make the module depend on Keras to load.
+    serve = serve_fn
+    owners = list(trackables.values())
     variables = []
     trainable = []
     seen = set()
@@ -70,28 +71,36 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
       trainable.extend(item.trainable_variables)
     self.variables = variables
     self.trainable_variables = trainable
-    self._penalty_owners = list(trackables.values())
     spec = tf.TensorSpec(list(input_shape), tf.float32, name='image')
+
+    # The network is traced once per variant; the signatures and __call__
+    # call these traces instead of tracing the network again (tracing a
+    # ResNet-50 costs seconds).
+    @tf.function
+    def forward(images, training):
+      outputs, end_points = serve(images, training=training)
+      return (tf.cast(outputs, tf.float32),
+              {k: tf.cast(v, tf.float32) for k, v in end_points.items()})
+
+    forward.get_concrete_function(spec, False)
+    forward.get_concrete_function(spec, True)
 
     @tf.function(input_signature=[spec])
     def default_signature(image):
-      outputs, _ = self._serve_fn(image, training=False)
-      return {'default': tf.cast(outputs, tf.float32)}
+      return {'default': forward(image, False)[0]}
 
     @tf.function(input_signature=[spec])
     def representation_signature(image):
-      _, end_points = self._serve_fn(image, training=False)
-      return {k: tf.cast(v, tf.float32) for k, v in end_points.items()}
+      return forward(image, False)[1]
 
     self.default_signature = default_signature
     self.representation_signature = representation_signature
 
     @tf.function
     def call(images, training=False):
-      outputs, _ = self._serve_fn(images, training=training)
-      return tf.cast(outputs, tf.float32)
+      return forward(images, training)[0]
 
-    # Trace both variants, as the Reusable SavedModel interface wants.
+    # Both variants, as the Reusable SavedModel interface wants.
     call.get_concrete_function(spec, True)
     call.get_concrete_function(spec, False)
     self.__call__ = call
@@ -105,8 +114,7 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
       return penalty
 
     self.regularization_losses = [
-        make_penalty(o) for o in self._penalty_owners
-        if getattr(o, 'losses', None)]
+        make_penalty(o) for o in owners if getattr(o, 'losses', None)]
 
 
 def export_hub_module(serve_fn: ServeFn,

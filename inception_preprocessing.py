@@ -101,7 +101,8 @@ def distorted_bounding_box_crop(
     min_object_covered: float = _MIN_OBJECT_COVERED,
     aspect_ratio_range: tuple[float, float] = _ASPECT_RATIO_RANGE,
     area_range: tuple[float, float] = _AREA_RANGE,
-    max_attempts: int = _MAX_ATTEMPTS) -> tuple[tf.Tensor, tf.Tensor]:
+    max_attempts: int = _MAX_ATTEMPTS,
+    seed: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
   """Crops a random box sampled with TF's distorted-bounding-box sampler.
 
   Args:
@@ -112,15 +113,18 @@ def distorted_bounding_box_crop(
     aspect_ratio_range: allowed width / height of the crop.
     area_range: allowed crop area as a fraction of the image.
     max_attempts: samples tried before falling back to the whole image.
+    seed: int `[2]` seed of the sampler; None draws one from the global
+      generator.
 
   Returns:
     (cropped image with the dtype of `image`, the sampled box as float32
     `[1, 1, 4]`).
   """
-  # TF2's stateful sampler ignores the global seed unless it gets an op
-  # seed. The stateless one, seeded from the global generator, repeats under
-  # `tf.random.set_seed` and still draws a new box on every call.
-  seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)
+  if seed is None:
+    # TF2's stateful sampler ignores the global seed unless it gets an op
+    # seed. The stateless one, seeded from the global generator, repeats
+    # under `tf.random.set_seed` and still draws a new box on every call.
+    seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)
   begin, size, box = tf.image.stateless_sample_distorted_bounding_box(
       tf.shape(image),
       bounding_boxes=bbox,
@@ -135,7 +139,8 @@ def distorted_bounding_box_crop(
   return cropped, box
 
 
-def distort_color(image: tf.Tensor, value_max: float = 1.0) -> tf.Tensor:
+def distort_color(image: tf.Tensor, value_max: float = 1.0,
+                  seed: tf.Tensor | None = None) -> tf.Tensor:
   """Fast-mode colour distortion of a float image in [0, value_max].
 
   Random brightness (delta up to 32/255 of the range), then random
@@ -147,13 +152,20 @@ def distort_color(image: tf.Tensor, value_max: float = 1.0) -> tf.Tensor:
   Args:
     image: float32 `[H, W, 3]` in [0, value_max].
     value_max: top of the value range: 1.0 as in slim, or 255.0.
+    seed: int `[2]` seed for stateless draws; None uses stateful ones.
 
   Returns:
     The distorted image, float32 in [0, value_max].
   """
-  image = tf.image.random_brightness(
-      image, max_delta=_BRIGHTNESS_MAX_DELTA * value_max)
-  image = tf.image.random_saturation(image, *_SATURATION_RANGE)
+  max_delta = _BRIGHTNESS_MAX_DELTA * value_max
+  if seed is None:
+    image = tf.image.random_brightness(image, max_delta=max_delta)
+    image = tf.image.random_saturation(image, *_SATURATION_RANGE)
+  else:
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    image = tf.image.stateless_random_brightness(image, max_delta, seeds[0])
+    image = tf.image.stateless_random_saturation(
+        image, *_SATURATION_RANGE, seed=seeds[1])
   # One fused kernel instead of tf.clip_by_value's minimum and maximum.
   return tf.raw_ops.ClipByValue(t=image, clip_value_min=0.0,
                                 clip_value_max=value_max)
@@ -170,7 +182,8 @@ def _whole_image_box() -> tf.Tensor:
 
 def preprocess_for_train(image: tf.Tensor, height: int, width: int,
                          bbox: tf.Tensor | None = None,
-                         legacy_resize: bool = False) -> tf.Tensor:
+                         legacy_resize: bool = False,
+                         seed: tf.Tensor | None = None) -> tf.Tensor:
   """Slim's Inception training preprocessing, fast mode (SPEC A5.3).
 
   Random crop (distorted bounding box), bilinear resize to (height, width)
@@ -183,21 +196,28 @@ def preprocess_for_train(image: tf.Tensor, height: int, width: int,
     width: output width.
     bbox: object boxes for the crop sampler; None uses the whole image.
     legacy_resize: TF1 bilinear sampling (see `resize_bilinear`).
+    seed: int `[2]`: every random draw is a stateless function of it (split
+      per step); None uses TF's stateful random ops.
 
   Returns:
     float32 `[height, width, C]` in [-1, 1].
   """
   if bbox is None:
     bbox = _whole_image_box()
+  seeds = ([None] * 3 if seed is None else
+           tf.random.experimental.stateless_split(seed, 3))
   value_max = _value_max(image.dtype)
   # The crop is taken from the uint8 image; the resize emits float32 in
   # [0, value_max] and the colour distortion works in that range (see
   # `distort_color`), so one final affine map gives [-1, 1]. Slim instead
   # converted the whole image to [0, 1] first: same result up to rounding.
-  crop, _ = distorted_bounding_box_crop(image, bbox)
+  crop, _ = distorted_bounding_box_crop(image, bbox, seed=seeds[0])
   image = resize_bilinear(crop, [height, width], legacy_resize)
-  image = tf.image.random_flip_left_right(image)
-  image = distort_color(image, value_max)
+  if seed is None:
+    image = tf.image.random_flip_left_right(image)
+  else:
+    image = tf.image.stateless_random_flip_left_right(image, seeds[1])
+  image = distort_color(image, value_max, seed=seeds[2])
   image = image * (2.0 / value_max) - 1.0
   image.set_shape([height, width, crop.shape[-1]])
   return image
@@ -255,7 +275,8 @@ def preprocess_for_eval(image: tf.Tensor, height: int | None,
 def preprocess_image(image: tf.Tensor, height: int, width: int,
                      is_training: bool = False,
                      bbox: tf.Tensor | None = None,
-                     legacy_resize: bool = False) -> tf.Tensor:
+                     legacy_resize: bool = False,
+                     seed: tf.Tensor | None = None) -> tf.Tensor:
   """Inception preprocessing of one image for training or evaluation.
 
   Args:
@@ -266,12 +287,14 @@ def preprocess_image(image: tf.Tensor, height: int, width: int,
       False.
     bbox: object boxes for the training crop; None uses the whole image.
     legacy_resize: TF1 bilinear sampling (see `resize_bilinear`).
+    seed: int `[2]` seed of the training randomness (stateless); None uses
+      stateful random ops.
 
   Returns:
     float32 `[height, width, C]` in [-1, 1].
   """
   if is_training:
     return preprocess_for_train(image, height, width, bbox,
-                                legacy_resize=legacy_resize)
+                                legacy_resize=legacy_resize, seed=seed)
   return preprocess_for_eval(image, height, width,
                              legacy_resize=legacy_resize)

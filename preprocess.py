@@ -32,8 +32,13 @@ batching (see `split_device_ops`) also accept a leading batch axis; `rotate`,
 `crop_patches`, `standardization`, `flip_lr`, `to_gray`, `0_to_1`, `-1_to_1`
 and `plain_preprocess` do so with the same per-example result.
 
-Randomness uses TF's stateful random ops, so `tf.random.set_seed` makes a
-pipeline repeatable; bit-exact agreement with the original is not a goal.
+Randomness: a data dict may carry a per-example seed under `SEED_KEY` (int
+`[2]`; `datasets` adds one to training examples when a random seed is set).
+Then every random op is a stateless function of that seed, split per op and
+per image, so an example's augmentation depends only on its seed and a
+resumed run continues exactly as an uninterrupted one would. Without the key
+the ops use TF's stateful random ops (`tf.random.set_seed` makes a pipeline
+repeatable). Bit-exact agreement with the original is not a goal.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +54,10 @@ Data = dict[str, tf.Tensor]
 Op = Callable[[Data], Data]
 
 OPS = utils.Registry('preprocessing op', flag='--preprocessing')
+
+# Optional per-example seed of the random ops (see the module docstring). The
+# composed function removes it from its output.
+SEED_KEY = '_seed'
 
 # Flag values an op factory may ask for, with their defaults.
 _DEFAULTS: dict[str, Any] = {
@@ -141,10 +150,15 @@ def get_preprocess_fn(preprocessing: str, is_training: bool, *,
     data = dict(data)
     if 'image' in data:
       data['image'] = tf.convert_to_tensor(data['image'])
-    for name, op in ops:
+    seed = data.pop(SEED_KEY, None)
+    for index, (name, op) in enumerate(ops):
+      if seed is not None:
+        # Each op draws from its own seed, independent of the others.
+        data[SEED_KEY] = tf.random.experimental.stateless_fold_in(seed, index)
       # '-1_to_1' is not a valid scope name on its own.
       with tf.name_scope('pp_' + name.replace('-', 'minus')):
         data = op(data)
+      data.pop(SEED_KEY, None)
     return data
 
   return preprocess_fn
@@ -225,14 +239,78 @@ def _map_image(fn: Callable[[tf.Tensor], tf.Tensor]) -> Op:
   return op
 
 
+def _map_image_seeded(
+    fn: Callable[[tf.Tensor, tf.Tensor | None], tf.Tensor]) -> Op:
+  """Lifts `fn(image, seed)` to an op; seed is the op's seed or None."""
+
+  def op(data: Data) -> Data:
+    data['image'] = fn(data['image'], data.get(SEED_KEY))
+    return data
+
+  return op
+
+
+def _uniform(shape, seed: tf.Tensor | None, minval=0.0, maxval=1.0,
+             dtype=tf.float32) -> tf.Tensor:
+  """Stateless uniform draws from `seed`, or stateful ones without a seed."""
+  if seed is None:
+    return tf.random.uniform(shape, minval, maxval, dtype=dtype)
+  return tf.random.stateless_uniform(shape, seed, minval, maxval, dtype=dtype)
+
+
+def _split_seed(seed: tf.Tensor | None, num: int) -> list[Any]:
+  """`num` independent seeds from `seed` (Nones without a seed)."""
+  if seed is None:
+    return [None] * num
+  seeds = tf.random.experimental.stateless_split(seed, num)
+  return [seeds[i] for i in range(num)]
+
+
+def _per_image(fn: Callable[[tf.Tensor, tf.Tensor | None], tf.Tensor],
+               images: tf.Tensor, seed: tf.Tensor | None,
+               dtype: tf.DType) -> tf.Tensor:
+  """`fn(image, seed)` on an image or on every image of a stack.
+
+  Like `utils.apply_to_image_or_images`, but with a seed: every image of a
+  stack gets its own seed split from `seed`.
+
+  Args:
+    fn: maps one `[H, W, C]` image and its seed (or None) to one image.
+    images: `[H, W, C]` or `[..., H, W, C]`.
+    seed: int `[2]`, or None for stateful randomness.
+    dtype: the dtype `fn` returns.
+
+  Returns:
+    The transformed image(s), with the same leading axes.
+  """
+  if seed is None:
+    return utils.apply_to_image_or_images(lambda x: fn(x, None), images)
+  rank = images.shape.rank
+  if rank == 3:
+    return fn(images, seed)
+  if rank is None or rank < 3:
+    raise ValueError(f'Expected an image of rank >= 3, got shape '
+                     f'{images.shape}.')
+  leading = tf.shape(images)[:-3]
+  flat = tf.reshape(images, tf.concat([[-1], tf.shape(images)[-3:]], 0))
+  seeds = tf.random.experimental.stateless_split(seed, tf.shape(flat)[0])
+  out = tf.map_fn(lambda args: fn(args[0], args[1]), (flat, seeds),
+                  fn_output_signature=dtype)
+  out = tf.reshape(out, tf.concat([leading, tf.shape(out)[1:]], 0))
+  if rank == 4:
+    out.set_shape(images.shape[:1].concatenate(out.shape[1:]))
+  return out
+
+
 def _leading_shape(images: tf.Tensor) -> tf.Tensor:
   """The dynamic shape of all axes before the last three (H, W, C)."""
   return tf.shape(images)[:-3]
 
 
-def _per_image_mask(images: tf.Tensor, probability: float) -> tf.Tensor:
+def _per_image_mask(images: tf.Tensor, probability: float,
+                    seed: tf.Tensor | None = None) -> tf.Tensor:
   """One Bernoulli(p) draw per image, shaped to broadcast over H, W, C."""
-  draws = tf.random.uniform(_leading_shape(images)) < probability
+  draws = _uniform(_leading_shape(images), seed) < probability
   return draws[..., tf.newaxis, tf.newaxis, tf.newaxis]
 
 
@@ -327,18 +405,18 @@ def resize(is_training: bool, resize_size: Any,
   if not (is_training and randomize_resize_method):
     return _map_image(bilinear)
 
-  def random_method(image):
+  def random_method(image, seed):
     # The original aligned corners in these branches (TF1 sampling only).
     branches = [
         functools.partial(inception_preprocessing.resize, image, size,
                           method, legacy_resize, align_corners=True)
         for method in ('bilinear', 'nearest', 'bicubic')
     ]
-    choice = tf.random.uniform([], 0, len(branches), dtype=tf.int32)
+    choice = _uniform([], seed, 0, len(branches), dtype=tf.int32)
     return tf.switch_case(choice, branches)
 
-  return _map_image(
-      lambda x: utils.apply_to_image_or_images(random_method, x))
+  return _map_image_seeded(
+      lambda x, seed: _per_image(random_method, x, seed, tf.float32))
 
 
 @OPS.register('resize_small')
@@ -379,17 +457,22 @@ def crop(is_training: bool, crop_size: Any) -> Op:
   """
   height, width = _size_arg(crop_size, 'crop_size', 'crop')
 
-  def random_crop(image):
-    channels = tf.shape(image)[-1]
-    out = tf.image.random_crop(image, tf.stack([height, width, channels]))
+  def random_crop(image, seed):
+    size = tf.stack([height, width, tf.shape(image)[-1]])
+    if seed is None:
+      out = tf.image.random_crop(image, size)
+    else:
+      out = tf.image.stateless_random_crop(image, size, seed)
     out.set_shape([height, width, image.shape[-1]])
     return out
 
   def central(image):
     return _central_crop(image, height, width)
 
-  fn = random_crop if is_training else central
-  return _map_image(lambda x: utils.apply_to_image_or_images(fn, x))
+  if is_training:
+    return _map_image_seeded(
+        lambda x, seed: _per_image(random_crop, x, seed, x.dtype))
+  return _map_image(lambda x: utils.apply_to_image_or_images(central, x))
 
 
 @OPS.register('central_crop')
@@ -408,12 +491,12 @@ def inception_crop(is_training: bool) -> Op:
     return lambda data: data
   whole_image = tf.constant([[[0.0, 0.0, 1.0, 1.0]]], tf.float32)
 
-  def fn(image):
+  def fn(image, seed):
     cropped, _ = inception_preprocessing.distorted_bounding_box_crop(
-        image, whole_image)
+        image, whole_image, seed=seed)
     return cropped
 
-  return _map_image(fn)
+  return _map_image_seeded(fn)
 
 
 @OPS.register('flip_lr')
@@ -422,12 +505,12 @@ def flip_lr(is_training: bool) -> Op:
   if not is_training:
     return lambda data: data
 
-  def fn(images):
+  def fn(images, seed):
     _check_image_rank(images, 'flip_lr')
-    flip = _per_image_mask(images, 0.5)
+    flip = _per_image_mask(images, 0.5, seed)
     return tf.where(flip, tf.reverse(images, axis=[-2]), images)
 
-  return _map_image(fn)
+  return _map_image_seeded(fn)
 
 
 @OPS.register('crop_inception_preprocess_patches')
@@ -453,18 +536,20 @@ def crop_inception_preprocess_patches(is_training: bool, resize_size: Any,
   count = _positive_int_arg(num_of_inception_patches,
                             'num_of_inception_patches', op)
 
-  def fn(image):
+  def fn(image, seed):
     if is_training:
+      seeds = _split_seed(seed, count)
       return tf.stack([
           inception_preprocessing.preprocess_for_train(
-              image, height, width, legacy_resize=legacy_resize)
-          for _ in range(count)
+              image, height, width, legacy_resize=legacy_resize,
+              seed=seeds[i])
+          for i in range(count)
       ])
     patch = inception_preprocessing.preprocess_for_eval(
         image, height, width, legacy_resize=legacy_resize)
     return tf.tile(patch[tf.newaxis], [count, 1, 1, 1])
 
-  return _map_image(fn)
+  return _map_image_seeded(fn)
 
 
 @OPS.register('to_gray')
@@ -504,17 +589,20 @@ def to_gray(is_training: bool, grayscale_probability: float = 1.0) -> Op:
     mean = tf.cast(mean, image.dtype)
     return tf.broadcast_to(mean, tf.shape(image))
 
-  def fn(images):
+  def fn(images, seed):
     _check_image_rank(images, 'to_gray')
     if probability == 1.0:
       return gray(images)
     if images.shape.rank == 3:
       # One draw; skip the work when the image stays in colour.
-      return utils.apply_with_probability(probability, gray, images)
-    return tf.where(_per_image_mask(images, probability), gray(images),
-                    images)
+      if seed is None:
+        return utils.apply_with_probability(probability, gray, images)
+      return tf.cond(_uniform([], seed) < probability,
+                     lambda: gray(images), lambda: images)
+    return tf.where(_per_image_mask(images, probability, seed),
+                    gray(images), images)
 
-  return _map_image(fn)
+  return _map_image_seeded(fn)
 
 
 @OPS.register('crop_patches')
@@ -542,7 +630,7 @@ def crop_patches(is_training: bool, splits_per_side: Any,
                              minimum=0)
   num_patches = n * n
 
-  def fn(images):
+  def fn(images, seed):
     _check_image_rank(images, 'crop_patches')
     height, width = _static_hw(
         images, 'crop_patches',
@@ -565,10 +653,11 @@ def crop_patches(is_training: bool, splits_per_side: Any,
     if jitter and is_training:
       count = tf.shape(patches)[0]
       # Offsets 0..j inclusive: every placement inside the cell.
-      tops = tf.random.uniform(tf.stack([count, num_patches]), 0, jitter + 1,
-                               dtype=tf.int32)
-      lefts = tf.random.uniform(tf.stack([count, num_patches]), 0,
-                                jitter + 1, dtype=tf.int32)
+      top_seed, left_seed = _split_seed(seed, 2)
+      tops = _uniform(tf.stack([count, num_patches]), top_seed, 0,
+                      jitter + 1, dtype=tf.int32)
+      lefts = _uniform(tf.stack([count, num_patches]), left_seed, 0,
+                       jitter + 1, dtype=tf.int32)
       rows = tops[..., tf.newaxis] + tf.range(patch_h)
       cols = lefts[..., tf.newaxis] + tf.range(patch_w)
       patches = tf.gather(patches, rows, axis=2, batch_dims=2)
@@ -584,7 +673,7 @@ def crop_patches(is_training: bool, splits_per_side: Any,
         [num_patches, patch_h, patch_w, images.shape[-1]]))
     return out
 
-  return _map_image(fn)
+  return _map_image_seeded(fn)
 
 
 @OPS.register('standardization')
@@ -674,9 +763,10 @@ def inception_preprocess(is_training: bool, resize_size: Any,
   height, width = _size_arg(resize_size, 'resize_size',
                             'inception_preprocess')
 
-  def fn(image):
+  def fn(image, seed):
     return inception_preprocessing.preprocess_image(
         image, height, width, is_training=is_training,
-        legacy_resize=legacy_resize)
+        legacy_resize=legacy_resize, seed=seed)
 
-  return _map_image(lambda x: utils.apply_to_image_or_images(fn, x))
+  return _map_image_seeded(
+      lambda x, seed: _per_image(fn, x, seed, tf.float32))

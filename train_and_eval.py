@@ -417,8 +417,9 @@ def main(argv):
     logging.flush()
     sys.exit(f'Error: {e}')
   except Exception as e:  # pylint: disable=broad-except
-    # A diverged run is not a bug: say where it happened, without a trace.
-    if type(e).__name__ != 'DivergenceError':
+    # A diverged run or a lost worker is not a bug: say what happened and
+    # where, without a trace.
+    if type(e).__name__ not in ('DivergenceError', 'ClusterError'):
       raise
     logging.flush()
     sys.exit(f'Error: {e}')

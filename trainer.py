@@ -21,14 +21,23 @@ and the hub export of every evaluated checkpoint.
 
 Resume order: (1) the latest checkpoint in the workdir, (2) a fresh start.
 A checkpoint is only written after a loop whose losses were all finite, so a
-divergence never overwrites the last good one.
+divergence never overwrites the last good one. Every worker of a multi-worker
+job resumes from the chief's checkpoint in the workdir.
+
+Exact resume: with a random seed, the training input iterator (data order,
+shuffle buffers and, through per-example seeds, the augmentation) is saved in
+every checkpoint where the strategy allows it (the default strategy: one CPU
+or GPU), so a run that is killed and restarted ends with the same weights as
+one that never was. Other strategies resume the data order from scratch.
 """
 
 from collections.abc import Callable, Mapping, Sequence
+import contextlib
 import csv
 import dataclasses
 import math
 import os
+import re
 import tempfile
 import time
 from typing import Any
@@ -81,6 +90,49 @@ class TrainerConfig:
 
 class DivergenceError(RuntimeError):
   """The training loss became NaN or infinite."""
+
+
+class ClusterError(RuntimeError):
+  """Another worker of a multi-worker job failed or cannot be reached."""
+
+
+# Messages of the input pipeline's assertions (datasets.py): a user's data
+# problem, reported as one line naming the file.
+_DATA_ERROR_MARKERS = ('TFRecord file', 'Corrupt record', 'Label out of range',
+                       'does not have the expected')
+
+
+def _data_error(error: tf.errors.OpError) -> utils.UsageError | None:
+  """The one-line UsageError for an input-data assertion, or None."""
+  message = getattr(error, 'message', None) or str(error)
+  match = re.search(r'assertion failed: (.*)', message)
+  if not match:
+    return None
+  # Assert prints each of its data items in brackets.
+  items = re.findall(r'\[([^\[\]]*)\]', match.group(1))
+  text = ' '.join(i.strip() for i in items if i.strip()) or match.group(1)
+  if not any(marker in text for marker in _DATA_ERROR_MARKERS):
+    return None
+  return utils.UsageError(
+      f'Bad input data: {text} (--skip_corrupt_examples skips undecodable '
+      f'records).')
+
+
+def _remove_incomplete_checkpoints(workdir: str) -> None:
+  """Deletes what a save killed half-way left behind (never read anyway)."""
+  for name in tf.io.gfile.listdir(workdir):
+    name = name.rstrip('/')
+    if name.startswith('ckpt-') and '_temp' in name:
+      path = os.path.join(workdir, name)
+      logging.info('Removing %s, left by an interrupted checkpoint save.',
+                   path)
+      try:
+        if tf.io.gfile.isdir(path):
+          tf.io.gfile.rmtree(path)
+        else:
+          tf.io.gfile.remove(path)
+      except tf.errors.NotFoundError:
+        pass
 
 
 class Trainer:
@@ -150,6 +202,7 @@ class Trainer:
     """Creates every variable (task, optimiser) and the checkpoint manager."""
     if self._built:
       return
+    tf.io.gfile.makedirs(self.config.workdir)
     with self.strategy.scope():
       self.task.initialize(self._dummy_batch())
       optimizer = optimization.make_optimizer(self.config.optimizer,
@@ -158,8 +211,8 @@ class Trainer:
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
       optimizer.build(self.task.trainable_variables)
       self.optimizer = optimizer
-      self.checkpoint = tf.train.Checkpoint(
-          optimizer=optimizer, **self.task.checkpoint_items())
+      self.checkpoint = tf.train.Checkpoint(**checkpoint_variables(
+          self.task.checkpoint_items(), optimizer))
     self.is_chief = is_chief(self.strategy)
     # Every worker of a multi-worker job takes part in saving (the save is a
     # collective operation), but only the chief writes into the workdir.
@@ -197,13 +250,48 @@ class Trainer:
     return int(self.optimizer.iterations.numpy())
 
   def restore(self) -> str | None:
-    """Restores the latest checkpoint of the workdir, if any."""
+    """Restores the latest checkpoint of the workdir, if any.
+
+    Every worker reads the chief's checkpoint (non-chief workers save into
+    scratch directories), so all of them resume from the same state.
+    """
     self.build()
-    latest = self.manager.latest_checkpoint
+    latest = tf.train.latest_checkpoint(self.config.workdir)
     if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
+      status = self.checkpoint.restore(latest)
+      saved = {name.split('/', 1)[0]
+               for name, _ in tf.train.list_variables(latest)}
+      if hasattr(self.checkpoint, 'data') and 'data' not in saved:
+        # Written without a seed (or by another strategy): the weights are
+        # restored, the input pipeline starts afresh.
+        logging.warning('%s holds no input pipeline state; the data order '
+                        'restarts.', latest)
+        status.expect_partial()
+        status.assert_nontrivial_match()
+      elif not hasattr(self.checkpoint, 'data') and 'data' in saved:
+        status.expect_partial()
+        status.assert_nontrivial_match()
+      else:
+        status.assert_existing_objects_matched()
       logging.info('Resumed from %s (step %d).', latest, self.step)
     return latest
+
+  def _save_input_state(self, iterator) -> bool:
+    """Puts the training iterator into the checkpoint, where possible.
+
+    Only with a random seed (otherwise nothing is reproducible anyway) and
+    only for iterators that TF can save: the default strategy's. Distributed
+    iterators of the other strategies are not checkpointable.
+    """
+    if self.config.random_seed is None:
+      return False
+    if not isinstance(iterator, tf.__internal__.tracking.Trackable):
+      logging.warning('The input pipeline of %s cannot be checkpointed: a '
+                      'resumed run restarts the data order.',
+                      type(self.strategy).__name__)
+      return False
+    self.checkpoint.data = iterator
+    return True
 
   def _distributed_dataset(self, split: str, training: bool,
                            per_replica_batch: int):
@@ -275,6 +363,15 @@ class Trainer:
         before stay as they were.
     """
     cfg = self.config
+    self.build()
+    if self.is_chief:
+      _remove_incomplete_checkpoints(cfg.workdir)
+    # The iterator exists before the restore, so that its saved state (if
+    # any) is restored with the weights.
+    dataset = self._distributed_dataset(
+        cfg.train_split, True, cfg.batch_size // self.num_replicas)
+    iterator = iter(dataset)
+    self._save_input_state(iterator)
     self.restore()
     total = self.schedule.total_steps
     logging.info('Training %d steps (%d per epoch, base lr %g, warm-up %d, '
@@ -288,9 +385,7 @@ class Trainer:
     if self.step < total:
       if self._train_loop is None:
         self._train_loop = self._make_train_loop()
-      dataset = self._distributed_dataset(
-          cfg.train_split, True, cfg.batch_size // self.num_replicas)
-      iterator = iter(dataset)
+      # A separate iterator: the main one is not advanced.
       self._write_input_images(writer, dataset)
       last_save_time = time.time()
       last_save_step = self.step
@@ -298,8 +393,9 @@ class Trainer:
       while self.step < total:
         n = min(cfg.iterations_per_loop, total - self.step)
         t0 = time.time()
-        loss, penalty, done, bad = self._train_loop(
-            iterator, tf.constant(n))
+        with self._clear_errors():
+          loss, penalty, done, bad = self._train_loop(
+              iterator, tf.constant(n))
         bad = int(bad.numpy())
         if bad >= 0:
           raise DivergenceError(
@@ -350,6 +446,35 @@ class Trainer:
   def _checkpoint_step(path: str) -> int:
     return int(path.rsplit('-', 1)[-1])
 
+  @contextlib.contextmanager
+  def _clear_errors(self):
+    """Turns data and cluster failures inside a step into clear errors.
+
+    Raises:
+      utils.UsageError: for a corrupt or truncated input file (named).
+      ClusterError: when a collective fails because another worker of a
+        multi-worker job died or cannot be reached.
+    """
+    try:
+      yield
+    except tf.errors.OpError as e:
+      data_error = _data_error(e)
+      if data_error is not None:
+        raise data_error from None
+      multi_worker = isinstance(self.strategy,
+                                tf.distribute.MultiWorkerMirroredStrategy)
+      if multi_worker and isinstance(e, (
+          tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+          tf.errors.CancelledError, tf.errors.AbortedError,
+          tf.errors.FailedPreconditionError)):
+        first = (getattr(e, 'message', '') or str(e)).strip().splitlines()
+        raise ClusterError(
+            f'Lost contact with another worker at step {self.step} '
+            f'({type(e).__name__}: {first[0] if first else ""}). Restart all '
+            f'workers to resume from the last checkpoint '
+            f'{tf.train.latest_checkpoint(self.config.workdir)}.') from None
+      raise
+
   def _write_input_images(self, writer, dataset) -> None:
     """Writes a few images of what the task feeds the network."""
     if not self.config.summary_images:
@@ -363,7 +488,12 @@ class Trainer:
         for name, value in images.items():
           tf.summary.image(f'input/{name}', value,
                            max_outputs=self.config.summary_images)
-    except (tf.errors.OpError, ValueError) as e:  # Never fatal.
+    except (tf.errors.OpError, ValueError) as e:
+      data_error = (_data_error(e) if isinstance(e, tf.errors.OpError)
+                    else None)
+      if data_error is not None:
+        # Bad input files: better said now than after tracing the loop.
+        raise data_error from None
       logging.warning('Could not write input images: %s', e)
 
   # -- Evaluation -----------------------------------------------------------
@@ -421,7 +551,8 @@ class Trainer:
     sums: dict[str, float] = {}
     counts: dict[str, float] = {}
     for _ in range(steps):
-      result = self._eval_step(iterator)
+      with self._clear_errors():
+        result = self._eval_step(iterator)
       for name, (s, c) in result.items():
         sums[name] = sums.get(name, 0.0) + float(s.numpy())
         counts[name] = counts.get(name, 0.0) + float(c.numpy())
@@ -472,9 +603,24 @@ class Trainer:
     metrics: dict[str, float] = {}
     seen: set[str] = set()
     last_evaluated = None
+    last_new = [time.time()]
+
+    def stop_waiting() -> bool:
+      # Training is over (its final checkpoint was yielded before this
+      # wait), or nothing new came for --eval_timeout_secs.
+      if tf.io.gfile.exists(done_path):
+        return True
+      if time.time() - last_new[0] >= cfg.eval_timeout_secs:
+        logging.info('No new checkpoint for %g s; stopping.',
+                     cfg.eval_timeout_secs)
+        return True
+      return False
+
     for path in tf.train.checkpoints_iterator(
-        cfg.workdir, min_interval_secs=1, timeout=cfg.eval_timeout_secs,
-        timeout_fn=lambda: tf.io.gfile.exists(done_path)):
+        cfg.workdir, min_interval_secs=1,
+        timeout=max(1.0, min(cfg.eval_timeout_secs, 5.0)),
+        timeout_fn=stop_waiting):
+      last_new[0] = time.time()
       state = tf.train.get_checkpoint_state(cfg.workdir)
       all_paths = list(state.all_model_checkpoint_paths) if state else []
       skipped = [p for p in all_paths
@@ -499,6 +645,36 @@ class Trainer:
         if latest == path:
           break
     return metrics
+
+
+def checkpoint_variables(items: Mapping[str, Any],
+                         optimizer: keras.optimizers.Optimizer
+                         ) -> dict[str, tf.Variable]:
+  """Every variable to checkpoint, keyed by a stable, readable name.
+
+  Checkpoints are keyed by variable path rather than by the object graph:
+  Keras 3 layers kept in Python lists are invisible to `tf.train.Checkpoint`'s
+  object tracking, which silently dropped the batch-norm statistics of every
+  residual unit. Names look like `net/resnet50/block1/unit1/conv_a/kernel`.
+  """
+  named: dict[str, tf.Variable] = {}
+  seen: set[int] = set()
+
+  def add(prefix, variables):
+    for v in variables:
+      if id(v) in seen:
+        continue
+      seen.add(id(v))
+      base = f'{prefix}/{getattr(v, "path", None) or v.name.split(":")[0]}'
+      name, i = base, 1
+      while name in named:
+        name, i = f'{base}_{i}', i + 1
+      named[name] = v
+
+  for prefix, item in items.items():
+    add(prefix, item.variables)
+  add('optimizer', optimizer.variables)
+  return named
 
 
 def _append_csv(path: str, row: Mapping[str, Any]) -> None:

@@ -34,6 +34,9 @@ from self_supervision import patch_utils
 from self_supervision import self_supervision_lib as lib
 import utils
 
+# Seed of the permutation subsets without --random_seed.
+_DEFAULT_SEED = 0
+
 
 @lib.register('jigsaw')
 class JigsawTask(patch_utils.PatchTask):
@@ -42,7 +45,8 @@ class JigsawTask(patch_utils.PatchTask):
   def __init__(self, *, permutations_path: str | None = None,
                perm_subset_size: int = 8, embed_dim: int | None = None,
                interleave: bool = False, architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               net_kwargs: Mapping[str, Any] | None = None,
+               random_seed: int | None = None):
     """Loads the permutations and builds the patch trunk and FC head.
 
     Args:
@@ -53,6 +57,8 @@ class JigsawTask(patch_utils.PatchTask):
       interleave: the original's interleaved concatenation order.
       architecture: the trunk's name (`--architecture`).
       net_kwargs: further arguments of `models.get_net`.
+      random_seed: seed of the permutation subsets (`--random_seed`); a
+        fixed one when None.
 
     Raises:
       utils.UsageError: for a malformed permutation file, permutations
@@ -75,6 +81,13 @@ class JigsawTask(patch_utils.PatchTask):
     self.permutations_path = path
     self.permutations = permutations
     self.perm_subset_size = int(perm_subset_size)
+    self._seed = _DEFAULT_SEED if random_seed is None else int(random_seed)
+    # Subsets drawn so far: the draws are a stateless function of (seed,
+    # this count), and the count is checkpointed, so a resumed run draws
+    # what an uninterrupted one would have.
+    self.random_state.perm_draws = tf.Variable(
+        0, dtype=tf.int64, trainable=False, name='perm_draws',
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
   @property
   def num_permutations(self) -> int:
@@ -92,7 +105,11 @@ class JigsawTask(patch_utils.PatchTask):
     """
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync if context else 1
-    noise = tf.random.uniform([replicas, self.num_permutations])
+    draws = self.random_state.perm_draws
+    seed = tf.stack([tf.constant(self._seed, tf.int64), tf.identity(draws)])
+    noise = tf.random.stateless_uniform([replicas, self.num_permutations],
+                                        seed)
+    draws.assign_add(1)
     if replicas > 1:
       noise = tf.gather(noise, context.replica_id_in_sync_group)
     else:

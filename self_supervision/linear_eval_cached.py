@@ -31,7 +31,15 @@ mode computes them once and trains the same heads on them.
 2. Heads: the task's heads, loss, weight decay, optimiser and learning-rate
    schedule (the trainer's, so `--epochs`, `--batch_size`, `--lr`,
    `--decay_epochs` mean what they mean end to end), trained by minibatch
-   steps over shuffled stored features, all passes pooled together.
+   steps over shuffled stored features, all passes pooled together. The
+   features stay in memory as tensors; one `tf.function` call runs an
+   epoch of steps, gathering each minibatch by index (the indices are drawn
+   in NumPy, epoch after epoch of permutations, so a resumed run continues
+   the same sequence), and the feature files are written in the background
+   meanwhile. With `--optimizer sgd` and linear heads the gradients are
+   computed in closed form and the update is applied with fewer ops than
+   Keras' generic path (same rule, same optimiser slots): about twice as
+   many steps per second as a gradient tape.
 3. Evaluation: the heads on every example of `--val_split`, with the same
    metrics (`top1_accuracy_<end point>`, `top5_accuracy_<end point>`), and a
    k-nearest-neighbour classifier on the end points of `--knn_end_points`
@@ -60,6 +68,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 from typing import Any
 
@@ -157,6 +166,41 @@ def _save(directory: str, features: Mapping[str, tf.Tensor],
     json.dump(dict(meta, end_points=sorted(features)), f, indent=2)
 
 
+class _BackgroundSaves:
+  """Writes feature sets in threads while the heads train.
+
+  Writing a few GB of `.npy` files takes tens of seconds; the write releases
+  the GIL and the training runs in TensorFlow's threads, so the two overlap.
+  `wait` re-raises the first error of a write.
+  """
+
+  def __init__(self):
+    self._threads: list[threading.Thread] = []
+    self._errors: list[BaseException] = []
+
+  def start(self, *args: Any) -> None:
+    def target():
+      try:
+        _save(*args)
+      except BaseException as e:  # noqa: BLE001 - re-raised by wait().
+        self._errors.append(e)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    self._threads.append(thread)
+
+  def wait(self) -> None:
+    for thread in self._threads:
+      thread.join()
+    self._threads = []
+    if self._errors:
+      error, self._errors = self._errors[0], []
+      raise error
+
+
+_SAVES = _BackgroundSaves()
+
+
 def extract_features(trainer: Any, split: str,
                      training_preprocessing: bool) -> FeatureSet:
   """Runs the frozen module once over `split` and pools its end points.
@@ -235,9 +279,9 @@ def get_features(trainer: Any, split: str,
   features, labels = extract_features(
       trainer, split, training_preprocessing=variant != 'eval')
   if trainer.is_chief:
-    _save(directory, features, labels,
-          dict(linear_eval.options_summary(trainer.task), split=split,
-               variant=variant, num_examples=int(labels.shape[0])))
+    _SAVES.start(directory, features, labels,
+                 dict(linear_eval.options_summary(trainer.task), split=split,
+                      variant=variant, num_examples=int(labels.shape[0])))
   return features, labels
 
 
@@ -278,7 +322,7 @@ def _is_momentum_tf1(optimizer: Any) -> bool:
 
 
 def _momentum_tf1_update(optimizer: Any, grads: Sequence[tf.Tensor],
-                         variables: Sequence[tf.Variable]) -> None:
+                         variables: Sequence[Any]) -> None:
   """`MomentumTF1.apply_gradients`, with far fewer ops per step.
 
   The heads' steps are so small that the generic Keras update path costs
@@ -293,6 +337,63 @@ def _momentum_tf1_update(optimizer: Any, grads: Sequence[tf.Tensor],
     acc.assign(optimizer.momentum * acc + tf.cast(grad, acc.dtype))
     variable.assign_sub(tf.cast(lr, variable.dtype) * acc)
   optimizer.iterations.assign_add(1)
+
+
+def _linear_layers(task: Any) -> list[Any] | None:
+  """The heads' dense layers when the closed-form gradient applies.
+
+  That is: linear heads (one dense layer each, no dropout) computing in
+  float32, in the order of `task.heads.end_point_names`; None otherwise.
+  """
+  heads = task.heads
+  if task.eval_model != 'linear' or heads is None:
+    return None
+  layers = [h[0] for h in heads.head_layers]
+  if any(len(h) != 1 or layer.compute_dtype != 'float32'
+         for h, layer in zip(heads.head_layers, layers)):
+    return None
+  return layers
+
+
+def _linear_heads_step(layers: Sequence[Any], end_points: Sequence[str],
+                       features: Mapping[str, tf.Tensor], labels: tf.Tensor,
+                       weight_decay: float
+                       ) -> tuple[tf.Tensor, list[tf.Tensor], list[Any]]:
+  """Loss and gradients of linear heads, without a gradient tape.
+
+  For logits z = x K + b and the mean cross-entropy over B examples, the
+  gradients are dK = x^T (softmax(z) - onehot(y)) / B and db = the column
+  sums of the same, plus wd * K from the penalty 0.5 * wd * |K|^2: the
+  tape's results, up to summation order. The kernel's gradient is computed
+  as (d^T x)^T, which reads x in its stored order; the tape's x^T d takes
+  twice as long on CPU, and these products dominate the step.
+
+  Args:
+    layers: the heads' dense layers, one per end point.
+    end_points: their end points, in the same order.
+    features: end point -> `[B, D]` features of the batch.
+    labels: `[B]` int32 labels.
+    weight_decay: the heads' L2 strength.
+
+  Returns:
+    (summed mean cross-entropy of the heads, gradients, their variables).
+  """
+  batch = tf.cast(tf.shape(labels)[0], tf.float32)
+  losses, grads, variables = [], [], []
+  for layer, end_point in zip(layers, end_points):
+    x = features[end_point]
+    kernel, bias = layer.kernel, layer.bias
+    logits = tf.matmul(x, kernel) + bias
+    loss, dlogits = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=logits, labels=labels)
+    dlogits /= batch
+    dkernel = tf.transpose(tf.matmul(dlogits, x, transpose_a=True))
+    if weight_decay:
+      dkernel += weight_decay * tf.convert_to_tensor(kernel)
+    losses.append(tf.reduce_mean(loss))
+    grads += [dkernel, tf.reduce_sum(dlogits, axis=0)]
+    variables += [kernel, bias]
+  return tf.add_n(losses), grads, variables
 
 
 def train_heads(trainer: Any, train_sets: Sequence[FeatureSet]) -> float:
@@ -323,30 +424,42 @@ def train_heads(trainer: Any, train_sets: Sequence[FeatureSet]) -> float:
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=0)
 
   features = {k: pooled([s[0][k] for s in train_sets]) for k in end_points}
-  labels = pooled([s[1] for s in train_sets])
+  labels = tf.cast(pooled([s[1] for s in train_sets]), tf.int32)
   num = int(labels.shape[0])
   batch_size = cfg.batch_size
   optimizer = trainer.optimizer
   variables = task.trainable_variables
   fast_sgd = _is_momentum_tf1(optimizer)
 
+  linear_layers = _linear_layers(task) if fast_sgd else None
+  # Flat `[N, D]` views (no copy): the heads flatten their input anyway.
+  flat = {k: tf.reshape(v, [num, -1]) for k, v in features.items()}
+
   @tf.function(input_signature=[tf.TensorSpec([None, batch_size], tf.int64)])
   def train_chunk(indices):
+    # Many steps per call: one graph, no per-step Python or input pipeline.
     loss_sum = tf.constant(0.0)
     ones = tf.ones([batch_size], tf.float32)
     for i in tf.range(tf.shape(indices)[0]):
       idx = indices[i]
-      batch = {k: tf.gather(v, idx) for k, v in features.items()}
-      with tf.GradientTape() as tape:
-        out = task.head_outputs(batch, tf.gather(labels, idx), ones,
-                                training=True)
-        loss = out.loss + task.regularization_loss()
-      grads = tape.gradient(loss, variables)
-      if fast_sgd:
-        _momentum_tf1_update(optimizer, grads, variables)
+      batch = {k: tf.gather(v, idx) for k, v in flat.items()}
+      batch_labels = tf.gather(labels, idx)
+      if linear_layers is not None:
+        loss, grads, step_vars = _linear_heads_step(
+            linear_layers, task.heads.end_point_names, batch, batch_labels,
+            task.weight_decay)
+        _momentum_tf1_update(optimizer, grads, step_vars)
       else:
-        optimizer.apply_gradients(zip(grads, variables))
-      loss_sum += out.loss
+        with tf.GradientTape() as tape:
+          loss = task.head_outputs(batch, batch_labels, ones,
+                                   training=True).loss
+          total_loss = loss + task.regularization_loss()
+        grads = tape.gradient(total_loss, variables)
+        if fast_sgd:
+          _momentum_tf1_update(optimizer, grads, variables)
+        else:
+          optimizer.apply_gradients(zip(grads, variables))
+      loss_sum += loss
     return loss_sum / tf.cast(tf.shape(indices)[0], tf.float32)
 
   logging.info('Training heads on %d stored examples for %d steps (batch '
@@ -550,6 +663,14 @@ def run(trainer: Any, run_eval: bool = False) -> dict[str, float]:
         f'--linear_eval_mode cached runs on one device, but the strategy has '
         f'{trainer.num_replicas} replicas; use --linear_eval_mode '
         f'end_to_end.')
+  try:
+    return _run(trainer, run_eval)
+  finally:
+    # The features are complete on disk before the run ends (or fails).
+    _SAVES.wait()
+
+
+def _run(trainer: Any, run_eval: bool) -> dict[str, float]:
   trainer.build()
   cfg = trainer.config
   start = time.time()

@@ -306,6 +306,13 @@ class PatchTask(lib.Task):
     self.head = PatchHead(
         num_classes,
         sync_batch_norm=bool(self.net_kwargs.get('sync_batch_norm')))
+    # Random state a resumed run must continue from. Keras keeps the
+    # dropout's seed generator out of checkpoints, so it is added here;
+    # subclasses add their own.
+    self.random_state = tf.Module(name='random_state')
+    seed_generator = getattr(self.head.dropout, 'seed_generator', None)
+    if seed_generator is not None:
+      self.random_state.dropout_seed = seed_generator.state
 
   def permutations_and_labels(self, training: bool
                               ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -313,8 +320,9 @@ class PatchTask(lib.Task):
     raise NotImplementedError
 
   def checkpoint_items(self) -> dict[str, tf.Module]:
-    """The trunk and the FC head."""
-    return {'net': self.net, 'head': self.head}
+    """The trunk, the FC head and the random state."""
+    return {'net': self.net, 'head': self.head,
+            'random_state': self.random_state}
 
   def export_items(self) -> dict[str, tf.Module]:
     """The per-patch trunk only: the FC head is not part of the module."""

@@ -118,6 +118,8 @@ class ToySource:
 def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
                  preprocessing='-1_to_1', preprocess_args=None, data=None,
                  strategy=None, **task_kwargs):
+  # The entry point creates the workdir before the trainer (check_workdir).
+  os.makedirs(workdir, exist_ok=True)
   config = trainer_lib.TrainerConfig(
       workdir=str(workdir), train_split='train', val_split='test',
       batch_size=batch_size, eval_batch_size=16, epochs=epochs, lr=lr,

@@ -479,26 +479,6 @@ def test_hub_export(fake_nets, tmp_path, name):
   np.testing.assert_allclose(default, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_real_patch_trunk(tmp_path):
-  """ResNet-50 v1 with the patch strides, as the patch configs build it."""
-  task = lib.get_task_class('jigsaw')(
-      architecture='resnet50', embed_dim=8,
-      net_kwargs={'filters_factor': 1, 'mode': 'v1'})
-  batch = patch_batch(batch_size=2, size=16)
-  out = task.compute(batch, training=True)
-  assert np.isfinite(float(out.loss))
-  path = hub_export.export_hub_module(
-      task.serve, task.checkpoint_items(), str(tmp_path / 'module'),
-      [None, 16, 16, 3])
-  module = tf.saved_model.load(path)
-  rep = module.signatures['representation'](image=tf.zeros([3, 16, 16, 3]))
-  assert module.signatures['default'](
-      image=tf.zeros([3, 16, 16, 3]))['default'].shape == (3, 8)
-  # Root stride 1 (then the 2x2 max pool), stages at strides 1, 2, 2, 1.
-  assert rep['after_root'].shape[1:3] == (8, 8)
-  assert rep['block4'].shape[1:3] == (2, 2)
-
-
 # -- Configs ------------------------------------------------------------------
 
 TASKS = ('rotation', 'relative_patch_location', 'jigsaw', 'exemplar')
@@ -511,19 +491,7 @@ def run_config(script, *args, timeout=900):
       capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('task', TASKS)
-@pytest.mark.parametrize('config', ['imagenet', 'fashion_mnist'])
-def test_config_dry_run(tmp_path, task, config):
-  extra = []
-  if config == 'imagenet':
-    # There is no ImageNet here; absl takes the last value of a flag.
-    extra = ['--dataset', 'fashion_mnist', '--dataset_dir', FASHION_MNIST]
-  result = run_config(f'{task}/{config}.sh', '--workdir', str(tmp_path),
-                      '--dry_run', *extra)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert '"trainable_parameters"' in result.stdout
-  assert f'"task": "{task}"' in result.stdout
+# Every config script is dry-run in configs_test.py.
 
 
 @pytest.mark.slow

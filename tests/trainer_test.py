@@ -227,6 +227,27 @@ def test_two_replicas_match_one(data_dir, tmp_path):
   assert metrics[1]['loss'] == pytest.approx(metrics[0]['loss'], rel=2e-2)
 
 
+def test_checkpoints_hold_every_variable(data_dir, tmp_path):
+  """Resuming restores all weights, batch-norm statistics and slots."""
+  workdir = str(tmp_path / 'work')
+  first = make_trainer(data_dir, workdir, tf.distribute.get_strategy())
+  first.train()
+  second = make_trainer(data_dir, workdir, tf.distribute.get_strategy())
+  second.restore()
+  assert second.step == first.step == NUM_TRAIN // 16
+  pairs = list(zip(first.task.net.variables, second.task.net.variables))
+  pairs += list(zip(first.optimizer.variables, second.optimizer.variables))
+  assert len(pairs) == len(first.task.net.variables) + len(
+      first.optimizer.variables)
+  for a, b in pairs:
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+  moving = [v for v in second.task.net.variables if 'moving_mean' in v.path]
+  assert moving and all(np.any(v.numpy() != 0) for v in moving)
+  names = [n for n, _ in tf.train.list_variables(workdir)]
+  assert sum(n.startswith('net') for n in names) == len(
+      first.task.net.variables)
+
+
 def free_port():
   with socket.socket() as s:
     s.bind(('localhost', 0))

@@ -1,0 +1,765 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Reliability: preemption, bad input, divergence, concurrent jobs.
+
+Every failure a researcher meets on long runs must end in a correct result
+or one clear line, never in lost or corrupted work. The training runs here
+use VGG-19 at filters_factor 1 on 32x32 images: it traces about three times
+faster than ResNet-50, which keeps the subprocess tests affordable.
+"""
+
+import csv
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from absl import flags
+from conftest import REPO
+import numpy as np
+import pytest
+import tensorflow as tf
+from testdata import run_main, write_fashion_mnist
+
+import datasets
+import hub_export
+from self_supervision import self_supervision_lib
+import train_and_eval
+import trainer as trainer_lib
+import utils
+
+NUM_TRAIN, NUM_TEST = 96, 40
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')),
+                             NUM_TRAIN, NUM_TEST)
+
+
+def train_args(data_dir, workdir, *extra):
+  """A tiny supervised run: 6 steps per epoch of 16 images."""
+  return [
+      '--task', 'supervised', '--dataset', 'fashion_mnist',
+      '--dataset_dir', data_dir, '--train_split', 'trainval',
+      '--val_split', 'test', '--architecture', 'vgg19',
+      '--filters_factor', '1', '--preprocessing', 'resize,-1_to_1',
+      '--resize_size', '32', '--batch_size', '16', '--lr', '0.05',
+      '--lr_scale_batch_size', '256', '--nouse_tpu',
+      '--iterations_per_loop', '2', '--save_checkpoints_steps', '4',
+      '--workdir', workdir, *extra]
+
+
+def with_flag(args, name, value):
+  """`args` with --name set to value (None removes it)."""
+  args = list(args)
+  flag = f'--{name}'
+  if flag in args:
+    i = args.index(flag)
+    del args[i:i + 2]
+  if value is not None:
+    args += [flag, value]
+  return args
+
+
+def start_main(args, log_path, env=None):
+  full_env = dict(os.environ)
+  full_env.pop('TPU_NAME', None)
+  full_env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  full_env.update(env or {})
+  log = open(log_path, 'a')  # noqa: SIM115  (closed by the child's exit)
+  return subprocess.Popen(
+      [sys.executable, str(REPO / 'train_and_eval.py'), *args],
+      stdout=subprocess.DEVNULL, stderr=log, env=full_env, cwd=str(REPO))
+
+
+def kill(proc):
+  if proc.poll() is None:
+    proc.send_signal(signal.SIGKILL)
+  proc.wait()
+
+
+def wait_for(predicate, timeout, proc=None, interval=0.05):
+  """Polls until predicate() is true; False on timeout or process exit."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if predicate():
+      return True
+    if proc is not None and proc.poll() is not None:
+      return predicate()
+    time.sleep(interval)
+  return False
+
+
+def listed_checkpoints(workdir):
+  state = tf.train.get_checkpoint_state(workdir)
+  return list(state.all_model_checkpoint_paths) if state else []
+
+
+def read_checkpoint(path):
+  """Every tensor of a checkpoint (fails if any is unreadable).
+
+  The input iterator's state is a variant tensor, which numpy cannot hold;
+  its bytes are read with the others when the trainer restores it.
+  """
+  reader = tf.train.load_checkpoint(path)
+  dtypes = reader.get_variable_to_dtype_map()
+  return {name: reader.get_tensor(name) for name, dtype in dtypes.items()
+          if name != '_CHECKPOINTABLE_OBJECT_GRAPH' and dtype != tf.variant}
+
+
+def model_state(workdir):
+  """Weights, batch-norm statistics and optimiser slots of the latest."""
+  values = read_checkpoint(tf.train.latest_checkpoint(workdir))
+  return {k: v for k, v in values.items()
+          if not k.startswith(('data/', 'save_counter'))}
+
+
+def snapshot(directory):
+  """Names, sizes and mtimes of everything under a directory."""
+  result = {}
+  for root, _, files in os.walk(directory):
+    for name in files:
+      path = os.path.join(root, name)
+      st = os.stat(path)
+      result[os.path.relpath(path, directory)] = (st.st_size, st.st_mtime_ns)
+  return result
+
+
+# -- 1. Preemption ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigkill_and_rerun_ends_like_an_uninterrupted_run(data_dir,
+                                                          tmp_path):
+  """Killed at random moments (also mid-save), rerun, same final weights."""
+  rng = random.Random()
+  seed = rng.randrange(1 << 30)
+  rng.seed(seed)
+  args = with_flag(train_args(data_dir, '', '--epochs', '4',
+                              '--random_seed', '5'),
+                   'preprocessing', 'resize,flip_lr,-1_to_1')
+  reference_dir = str(tmp_path / 'reference')
+  workdir = str(tmp_path / 'killed')
+  log = str(tmp_path / 'killed.log')
+  # The uninterrupted run, alongside the interrupted ones.
+  reference = start_main(with_flag(args, 'workdir', reference_dir),
+                         str(tmp_path / 'reference.log'))
+  args = with_flag(args, 'workdir', workdir)
+  killed_at = []
+  try:
+    # (a) At a random moment once training has started.
+    proc = start_main(args, log)
+    assert wait_for(lambda: listed_checkpoints(workdir), 120, proc)
+    time.sleep(rng.uniform(0, 0.5))
+    kill(proc)
+    killed_at.append(listed_checkpoints(workdir)[-1])
+    # (b) While a checkpoint is being written (its temporary files exist).
+    proc = start_main(args, log)
+
+    def saving():
+      return any('_temp' in n for n in os.listdir(workdir))
+
+    caught = wait_for(saving, 120, proc, interval=0.001)
+    kill(proc)
+    killed_at.append(('mid-save' if caught else 'after run') + ':' +
+                     str(listed_checkpoints(workdir)[-1:]))
+    # Whatever a save killed half-way can leave: temporary files of the
+    # next checkpoint and a data file without its index.
+    step = int(listed_checkpoints(workdir)[-1].rsplit('-', 1)[1])
+    if step < 24:
+      os.makedirs(os.path.join(workdir, f'ckpt-{step + 4}_temp'),
+                  exist_ok=True)
+      with open(os.path.join(workdir, f'ckpt-{step + 4}_temp',
+                             'part-00000-of-00001.data-00000-of-00001'),
+                'wb') as f:
+        f.write(b'\0' * 100)
+      with open(os.path.join(workdir,
+                             f'ckpt-{step + 4}.data-00000-of-00001'),
+                'wb') as f:
+        f.write(b'half')
+    for path in listed_checkpoints(workdir):
+      read_checkpoint(path)
+    # (c) At a random time after the start (maybe before any step).
+    proc = start_main(args, log)
+    time.sleep(rng.uniform(2, 12))
+    kill(proc)
+    killed_at.append(str(listed_checkpoints(workdir)[-1:]))
+    for path in listed_checkpoints(workdir):
+      read_checkpoint(path)
+    # The same command again, to the end.
+    proc = start_main(args, log)
+    assert proc.wait(timeout=300) == 0, open(log).read()[-3000:]
+    assert reference.wait(timeout=300) == 0
+  finally:
+    kill(reference)
+    kill(proc)
+  context = f'random seed {seed}, killed at {killed_at}'
+  assert open(os.path.join(workdir, 'TRAINING_IS_DONE')).read().strip() == (
+      '24'), context
+  assert tf.train.latest_checkpoint(workdir).endswith('ckpt-24')
+  assert not [n for n in os.listdir(workdir) if '_temp' in n]
+  for path in listed_checkpoints(workdir):
+    read_checkpoint(path)
+  assert 'Resumed from' in open(log).read()
+  expected = model_state(reference_dir)
+  actual = model_state(workdir)
+  assert expected.keys() == actual.keys()
+  for name, value in expected.items():
+    np.testing.assert_array_equal(actual[name], value,
+                                  err_msg=f'{name} ({context})')
+
+
+# -- 2. Bad input ----------------------------------------------------------
+
+BASE = ['--task', 'supervised', '--dataset', 'fashion_mnist',
+        '--train_split', 'trainval', '--val_split', 'test',
+        '--architecture', 'vgg19', '--filters_factor', '1',
+        '--preprocessing', 'resize,-1_to_1', '--resize_size', '32',
+        '--batch_size', '16', '--lr', '0.05', '--lr_scale_batch_size', '256',
+        '--nouse_tpu', '--epochs', '1']
+
+
+def make_module(path, signatures, size=None):
+  """A SavedModel whose signatures map `image` to pooled features."""
+  spec = tf.TensorSpec([None, size, size, 3], tf.float32, name='image')
+  module = tf.Module()
+
+  @tf.function(input_signature=[spec])
+  def fn(image):
+    pooled = tf.reduce_mean(image, axis=[1, 2])
+    return {'default': pooled, 'pre_logits': pooled}
+
+  module.fn = fn
+  tf.saved_model.save(module, path,
+                      signatures={name: fn for name in signatures})
+  return path
+
+
+def write_tfrecords(directory, num_train=32, num_test=8, corrupt=()):
+  """A tiny `--dataset tfrecord` data set: 2 train shards, 1 test shard.
+
+  Args:
+    directory: where to write.
+    num_train: training records (split over the 2 shards).
+    num_test: test records.
+    corrupt: indices of training records whose JPEG bytes are garbage.
+
+  Returns:
+    The directory.
+  """
+  os.makedirs(directory, exist_ok=True)
+  rng = np.random.default_rng(0)
+
+  def example(index, label):
+    image = rng.integers(0, 255, size=(20, 20, 3), dtype=np.uint8)
+    encoded = tf.io.encode_jpeg(image).numpy()
+    if index in corrupt:
+      encoded = b'\xff\xd8 this is not a JPEG image' * 3
+    return tf.train.Example(features=tf.train.Features(feature={
+        'image/encoded': tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[encoded])),
+        'image/class/label': tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[label + 1])),
+    })).SerializeToString()
+
+  shards = []
+  index = 0
+  for name, count in (('train-00000-of-00002', num_train // 2),
+                      ('train-00001-of-00002', num_train - num_train // 2),
+                      ('validation-00000-of-00001', num_test)):
+    with tf.io.TFRecordWriter(os.path.join(directory, name)) as writer:
+      for _ in range(count):
+        writer.write(example(index, index % 3))
+        index += 1
+    shards.append((name, count))
+  info = datasets.make_dataset_info(
+      class_names=['a', 'b', 'c'], train_shards=shards[:2],
+      validation_shards=shards[2:])
+  with open(os.path.join(directory, datasets.DATASET_INFO_FILE), 'w') as f:
+    json.dump(info, f)
+  return directory
+
+
+@pytest.fixture(scope='module')
+def bad_input_files(tmp_path_factory, data_dir):
+  base = tmp_path_factory.mktemp('bad_input')
+  empty = base / 'empty'
+  empty.mkdir()
+  bad_perm = base / 'perm.bin'
+  bad_perm.write_bytes(b'\x03\x00\x00\x00\x09\x00\x00\x00' + b'\x01' * 10)
+  records = write_tfrecords(str(base / 'records'))
+  missing_shard = write_tfrecords(str(base / 'missing_shard'))
+  os.remove(os.path.join(missing_shard, 'train-00001-of-00002'))
+  blocker = base / 'a_file'
+  blocker.write_text('not a directory')
+  return {
+      'fmnist': data_dir,
+      'empty': str(empty),
+      'missing': str(base / 'does_not_exist'),
+      'bad_perm': str(bad_perm),
+      'records': records,
+      'missing_shard': missing_shard,
+      'no_representation': make_module(str(base / 'no_rep'), ['default']),
+      'module_64': make_module(str(base / 'm64'), ['default',
+                                                    'representation'],
+                               size=64),
+      'unwritable': str(blocker / 'workdir'),
+  }
+
+
+def linear_eval(module):
+  return ['--task', 'linear_eval', '--hub_module', module]
+
+
+# name -> (flag changes, expected fragments of the message). Values are
+# formatted with the `bad_input_files` paths.
+BAD_INPUT = {
+    'unknown_task': ({'task': 'rotnet'}, ["Unknown task 'rotnet'",
+                                          'rotation', 'jigsaw']),
+    'unknown_architecture': ({'architecture': 'resnet9'},
+                             ["Unknown architecture 'resnet9'",
+                              'resnet50', 'vgg19']),
+    'unknown_preprocessing_op': ({'preprocessing': 'resize,blur'},
+                                 ["Unknown preprocessing op 'blur'",
+                                  'flip_lr']),
+    'unknown_dataset': ({'dataset': 'mnist'},
+                        ["Unknown dataset 'mnist'", 'fashion_mnist']),
+    'unknown_pool_mode': ({'task': 'linear_eval',
+                           'hub_module': '{no_representation}',
+                           'pool_mode': 'median'},
+                          ['--pool_mode', "'median'", 'adaptive_max']),
+    'unknown_combine_mode': ({'task': 'linear_eval',
+                              'hub_module': '{no_representation}',
+                              'combine_patches': 'sum'},
+                             ['--combine_patches', "'sum'", 'avg_pool']),
+    'unknown_eval_model': ({'task': 'linear_eval',
+                            'hub_module': '{no_representation}',
+                            'eval_model': 'svm'},
+                           ['--eval_model', 'linear, mlp']),
+    'unknown_optimizer': ({'optimizer': 'rmsprop'},
+                          ['--optimizer', 'sgd, adam']),
+    'unknown_split': ({'val_split': 'validation'},
+                      ["'validation'", 'trainval']),
+    'required_flag_of_task': ({'task': 'jigsaw',
+                               'preprocessing': 'resize,crop_patches'},
+                              ['--splits_per_side', 'crop_patches']),
+    'linear_eval_without_module': ({'task': 'linear_eval'},
+                                   ['--hub_module is required']),
+    'missing_required_flag': ({'task': None}, ['--task']),
+    'decay_beyond_epochs': ({'decay_epochs': '3'},
+                            ['--decay_epochs 3', '--epochs 1']),
+    'decay_not_a_number': ({'decay_epochs': 'soon'},
+                           ['--decay_epochs', 'soon']),
+    'zero_lr': ({'lr': '0'}, ['--lr must be positive']),
+    'negative_lr': ({'lr': '-0.1'}, ['--lr must be positive']),
+    'zero_batch': ({'batch_size': '0'}, ['--batch_size must be positive']),
+    'bad_size': ({'resize_size': '32x32'}, ['--resize_size', '32x32']),
+    'non_square_rotation': ({'task': 'rotation',
+                             'preprocessing': 'resize,rotate',
+                             'resize_size': '32,30'},
+                            ['square', '32x30']),
+    'bad_probability': ({'preprocessing': 'resize,to_gray,-1_to_1',
+                         'grayscale_probability': '2'},
+                        ['--grayscale_probability', '[0, 1]']),
+    'missing_dataset_dir': ({'dataset_dir': '{missing}'},
+                            ['{missing}', 'does not exist']),
+    'empty_dataset_dir': ({'dataset_dir': '{empty}'},
+                          ['{empty}', 'train-images-idx3-ubyte.gz',
+                           'does not exist']),
+    'empty_imagenet_dir': ({'dataset': 'imagenet',
+                            'dataset_dir': '{empty}'},
+                           ['train-00000-of-01024', 'missing']),
+    'missing_shard': ({'dataset': 'tfrecord',
+                       'dataset_dir': '{missing_shard}'},
+                      ['train-00001-of-00002', 'missing']),
+    'missing_hub_module': ({'task': 'linear_eval',
+                            'hub_module': '{missing}'},
+                           ['--hub_module {missing} does not exist']),
+    'module_without_representation': (
+        {'task': 'linear_eval', 'hub_module': '{no_representation}'},
+        ["no signature 'representation'", 'Its signatures: default']),
+    'module_input_shape': ({'task': 'linear_eval',
+                            'hub_module': '{module_64}'},
+                           ['[None, 64, 64, 3]', '[32, 32, 3]']),
+    'bad_permutations_file': ({'task': 'jigsaw',
+                               'preprocessing': 'resize,crop_patches',
+                               'resize_size': '64', 'splits_per_side': '3',
+                               'permutations_path': '{bad_perm}'},
+                              ['{bad_perm}', 'not a valid permutation file',
+                               'little-endian int32']),
+    'perm_subset_too_large': ({'task': 'jigsaw',
+                               'preprocessing': 'resize,crop_patches',
+                               'resize_size': '64', 'splits_per_side': '3',
+                               'perm_subset_size': '101'},
+                              ['--perm_subset_size', '101']),
+    'unwritable_workdir': ({'workdir': '{unwritable}'},
+                           ['Cannot write to --workdir {unwritable}']),
+    'tpu_without_name': ({'nouse_tpu': None, 'use_tpu': 'true'},
+                         ['--tpu_name', '--nouse_tpu']),
+    'zero_iterations_per_loop': ({'iterations_per_loop': '0'},
+                                 ['--iterations_per_loop']),
+}
+
+
+def bad_argv(name, files, workdir):
+  changes, fragments = BAD_INPUT[name]
+  argv = BASE + ['--dataset_dir', files['fmnist'], '--workdir', workdir]
+  for flag, value in changes.items():
+    if flag == 'nouse_tpu':
+      argv.remove('--nouse_tpu')
+      continue
+    if value is not None:
+      value = value.format(**files)
+    argv = with_flag(argv, flag, value)
+  return argv, [f.format(**files) for f in fragments]
+
+
+@pytest.fixture
+def existing_workdir(tmp_path):
+  """A working directory that already holds a (small) checkpoint."""
+  workdir = tmp_path / 'existing'
+  workdir.mkdir()
+  checkpoint = tf.train.Checkpoint(v=tf.Variable([1.0, 2.0]))
+  manager = tf.train.CheckpointManager(checkpoint, str(workdir), 3)
+  manager.save(checkpoint_number=4)
+  (workdir / 'config.json').write_text('{}')
+  return str(workdir)
+
+
+@pytest.fixture
+def parsed_flags():
+  """Parses argv into the global flags; restores them afterwards."""
+  was_parsed = flags.FLAGS.is_parsed()
+  saved = flags.FLAGS.flag_values_dict()
+
+  def parse(argv):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(['train_and_eval.py', *argv])
+
+  yield parse
+  flags.FLAGS.unparse_flags()
+  if was_parsed:
+    flags.FLAGS(['train_and_eval.py'])
+    for name, value in saved.items():
+      flags.FLAGS[name].value = value
+
+
+def test_bad_input_table_has_enough_cases():
+  assert len(BAD_INPUT) >= 25
+
+
+@pytest.mark.parametrize('name', sorted(BAD_INPUT))
+def test_bad_input_is_one_clear_error(name, bad_input_files, parsed_flags,
+                                      existing_workdir):
+  """Each mistake: a UsageError before training; the workdir untouched."""
+  argv, fragments = bad_argv(name, bad_input_files, existing_workdir)
+  before = snapshot(existing_workdir)
+  parsed_flags(argv)
+  with pytest.raises(utils.UsageError) as error:
+    train_and_eval.run(train_and_eval.make_config())
+  message = str(error.value)
+  assert '\n' not in message.strip()
+  for fragment in fragments:
+    assert fragment in message, message
+  assert snapshot(existing_workdir) == before
+
+
+def test_batch_that_does_not_divide_over_replicas(bad_input_files,
+                                                  parsed_flags,
+                                                  existing_workdir,
+                                                  monkeypatch):
+  # Two replicas on the two logical CPUs of the test process.
+  monkeypatch.setattr(trainer_lib, 'make_strategy', lambda **_: (
+      tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])))
+  argv, _ = bad_argv('zero_lr', bad_input_files, existing_workdir)
+  parsed_flags(with_flag(with_flag(argv, 'lr', '0.1'), 'batch_size', '15'))
+  before = snapshot(existing_workdir)
+  with pytest.raises(utils.UsageError,
+                     match='--batch_size 15 does not divide over the 2 '
+                     'replicas'):
+    train_and_eval.run(train_and_eval.make_config())
+  assert snapshot(existing_workdir) == before
+
+
+def assert_one_error_line(proc, *fragments):
+  assert proc.returncode not in (0, None)
+  assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+  errors = [line for line in proc.stderr.splitlines()
+            if line.startswith('Error:')]
+  assert len(errors) == 1, proc.stderr[-3000:]
+  assert proc.stderr.rstrip().endswith(errors[0])
+  for fragment in fragments:
+    assert fragment in errors[0], errors[0]
+  return errors[0]
+
+
+@pytest.mark.parametrize('name', ['unknown_task', 'unwritable_workdir',
+                                  'module_without_representation'])
+def test_bad_input_from_the_command_line(name, bad_input_files,
+                                         existing_workdir):
+  """The real entry point: exit status 1, one line, no traceback."""
+  argv, fragments = bad_argv(name, bad_input_files, existing_workdir)
+  before = snapshot(existing_workdir)
+  proc = run_main(argv, check=False, timeout=120)
+  assert_one_error_line(proc, *fragments)
+  assert proc.returncode == 1
+  assert snapshot(existing_workdir) == before
+
+
+def test_unexpected_argument_from_the_command_line(data_dir, tmp_path):
+  proc = run_main(train_args(data_dir, str(tmp_path / 'w'), '--epochs', '1',
+                             'typo'), check=False, timeout=120)
+  assert_one_error_line(proc, 'unexpected arguments: typo')
+
+
+@pytest.mark.slow
+def test_corrupt_and_truncated_records(tmp_path, parsed_flags):
+  """Skipped and counted on request; otherwise an error naming the file.
+
+  The failing runs resume from the checkpoints of the first one and must
+  leave them as they were. They run in this process (the error comes
+  before the training loop is traced); the command line's handling of a
+  UsageError is tested above.
+  """
+  # Every record of the first shard is corrupt: a run without skipping
+  # meets one in its first batch, before it could save anything.
+  records = write_tfrecords(str(tmp_path / 'records'), corrupt=range(16))
+  workdir = str(tmp_path / 'work')
+  args = [*BASE, '--dataset', 'tfrecord', '--dataset_dir', records,
+          '--batch_size', '8', '--iterations_per_loop', '2',
+          '--save_checkpoints_steps', '2', '--workdir', workdir]
+  args = with_flag(args, 'val_split', 'test')
+  proc = run_main([*args, '--skip_corrupt_examples'], timeout=300)
+  shard = os.path.join(records, 'train-00000-of-00002')
+  skipped = [line for line in proc.stderr.splitlines()
+             if 'Skipping corrupt image record' in line]
+  assert skipped and shard in skipped[0], proc.stderr[-3000:]
+  assert re.search(r'\b1 skipped so far', skipped[0])
+  assert checkpoint_steps(workdir)[-1] == 4  # 32 records, batch 8
+  checkpoints = {n: v for n, v in snapshot(workdir).items()
+                 if n.startswith('ckpt') or n == 'checkpoint'}
+
+  parsed_flags(with_flag(args, 'epochs', '3'))
+  with pytest.raises(utils.UsageError, match='Corrupt record') as error:
+    train_and_eval.run(train_and_eval.make_config())
+  assert shard in str(error.value) and '\n' not in str(error.value)
+  # A clean copy whose second shard lost its last bytes (and records).
+  clean = write_tfrecords(str(tmp_path / 'clean'))
+  truncated = os.path.join(clean, 'train-00001-of-00002')
+  with open(truncated, 'r+b') as f:
+    f.truncate(os.path.getsize(truncated) - 7)
+  parsed_flags(with_flag(with_flag(args, 'epochs', '3'), 'dataset_dir',
+                         clean))
+  with pytest.raises(utils.UsageError, match='Truncated') as error:
+    train_and_eval.run(train_and_eval.make_config())
+  assert truncated in str(error.value) and '\n' not in str(error.value)
+  after = snapshot(workdir)
+  assert {n: v for n, v in after.items()
+          if n.startswith('ckpt') or n == 'checkpoint'} == checkpoints
+  for path in listed_checkpoints(workdir):
+    read_checkpoint(path)
+
+
+def checkpoint_steps(workdir):
+  return [int(p.rsplit('-', 1)[1]) for p in listed_checkpoints(workdir)]
+
+
+# -- 3. Divergence ---------------------------------------------------------
+
+
+def test_nan_loss_stops_training_and_keeps_checkpoints(data_dir, tmp_path):
+  workdir = str(tmp_path / 'work')
+  task_cls = self_supervision_lib.get_task_class('supervised')
+
+  class NanFromStep5(task_cls):
+    """The supervised task, whose loss becomes NaN at the sixth update."""
+
+    def __init__(self, **kwargs):
+      super().__init__(**kwargs)
+      self.updates = tf.Variable(0, trainable=False)
+
+    def compute(self, batch, training):
+      out = super().compute(batch, training)
+      if training:
+        loss = tf.where(self.updates >= 5, float('nan'), out.loss)
+        self.updates.assign_add(1)
+        out.loss = loss
+      return out
+
+  config = trainer_lib.TrainerConfig(
+      workdir=workdir, train_split='trainval', val_split='test',
+      batch_size=16, eval_batch_size=8, epochs=2, lr=0.01,
+      lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0,
+      lr_decay_factor=0.1, optimizer='sgd', preprocessing='resize,-1_to_1',
+      iterations_per_loop=2, jit_compile=False, keep_checkpoint_max=5,
+      keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
+      save_checkpoints_steps=2, random_seed=None,
+      serving_input_shape=(None, 32, 32, 3), summary_images=0)
+  trainer = trainer_lib.Trainer(
+      config,
+      task_factory=lambda: NanFromStep5(
+          num_classes=10, architecture='vgg19',
+          net_kwargs={'filters_factor': 1}),
+      data_source=datasets.get_dataset('fashion_mnist', data_dir),
+      strategy=tf.distribute.get_strategy(),
+      preprocess_args={'resize_size': '32'})
+  with pytest.raises(trainer_lib.DivergenceError,
+                     match=r'NaN or infinite at step 5\b.*ckpt-4'):
+    trainer.train()
+  assert checkpoint_steps(workdir) == [2, 4]
+  for path in listed_checkpoints(workdir):
+    values = read_checkpoint(path)
+    assert all(np.isfinite(v).all() for v in values.values()
+               if np.issubdtype(np.asarray(v).dtype, np.floating))
+  assert not os.path.exists(os.path.join(workdir, trainer_lib.DONE_FILE))
+
+
+# -- 4. Trainer and evaluator together -------------------------------------
+
+
+@pytest.mark.slow
+def test_trainer_and_evaluator_share_a_workdir(data_dir, tmp_path):
+  workdir = str(tmp_path / 'work')
+  export_base = os.path.join(workdir, 'export', 'hub')
+  args = train_args(data_dir, workdir, '--epochs', '4',
+                    '--keep_checkpoint_max', '10')
+  train_log = str(tmp_path / 'train.log')
+  eval_log = str(tmp_path / 'eval.log')
+  eval_args = [*args, '--run_eval', '--eval_timeout_secs', '120',
+               '--serving_input_shape', 'None,32,32,3']
+  trainer = start_main(args, train_log)
+  evaluator = start_main(eval_args, eval_log)
+  try:
+    # Kill the evaluator in the middle of its first export.
+    def exporting():
+      return os.path.isdir(export_base) and any(
+          n.endswith('.tmp') for n in os.listdir(export_base))
+
+    caught = wait_for(exporting, 240, evaluator, interval=0.005)
+    kill(evaluator)
+    complete = hub_export.list_exports(workdir)
+    for module_dir in complete:
+      assert tf.saved_model.load(module_dir).signatures['representation']
+    # Restarted, it follows training to its end and exits by itself.
+    evaluator = start_main(eval_args, eval_log)
+    assert trainer.wait(timeout=300) == 0, open(train_log).read()[-3000:]
+    assert evaluator.wait(timeout=300) == 0, open(eval_log).read()[-3000:]
+  finally:
+    kill(trainer)
+    kill(evaluator)
+  log = open(eval_log).read()
+  with open(os.path.join(workdir, 'eval_results.csv')) as f:
+    rows = list(csv.DictReader(f))
+  evaluated = {int(r['step']) for r in rows}
+  skipped = {int(s) for s in re.findall(r'ckpt-(\d+)', ' '.join(
+      line for line in log.splitlines() if 'Skipped' in line))}
+  assert 24 in evaluated, (caught, log[-3000:])
+  assert all(float(r['num_examples']) == NUM_TEST for r in rows)
+  # Every checkpoint the trainer wrote was evaluated or named as skipped.
+  assert set(range(4, 25, 4)) <= evaluated | skipped, (evaluated, skipped)
+  # Exports are complete and loadable; one killed half-way is never listed.
+  exports = hub_export.list_exports(workdir)
+  assert exports
+  for module_dir in exports:
+    module = tf.saved_model.load(module_dir)
+    out = module.signatures['representation'](image=tf.zeros([1, 32, 32, 3]))
+    assert 'pre_logits' in out
+
+
+# -- 5. Several hosts ------------------------------------------------------
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_killed_worker_ends_the_other_and_both_resume(data_dir, tmp_path):
+  ports = [free_port(), free_port()]
+  cluster = {'worker': [f'localhost:{p}' for p in ports]}
+  workdir = str(tmp_path / 'work')
+  args = train_args(data_dir, workdir, '--epochs', '3',
+                    '--iterations_per_loop', '1')
+
+  def start_workers(run):
+    procs = []
+    for index in range(2):
+      env = {'TF_CONFIG': json.dumps(
+          {'cluster': cluster, 'task': {'type': 'worker', 'index': index}})}
+      procs.append(start_main(args, str(tmp_path / f'{run}_{index}.log'),
+                              env))
+    return procs
+
+  procs = start_workers('first')
+  try:
+    assert wait_for(lambda: listed_checkpoints(workdir), 240, procs[0])
+    kill(procs[1])
+    killed = time.time()
+    procs[0].wait(timeout=150)
+    waited = time.time() - killed
+  finally:
+    for proc in procs:
+      kill(proc)
+  log = open(tmp_path / 'first_0.log').read()
+  assert procs[0].returncode == 1, log[-3000:]
+  assert 'Traceback' not in log, log[-3000:]
+  errors = [line for line in log.splitlines() if line.startswith('Error:')]
+  assert len(errors) == 1 and 'worker' in errors[0], log[-3000:]
+  assert waited < 150
+  last = checkpoint_steps(workdir)[-1]
+  for path in listed_checkpoints(workdir):
+    read_checkpoint(path)
+
+  procs = start_workers('second')
+  try:
+    for proc in procs:
+      assert proc.wait(timeout=300) == 0
+  finally:
+    for proc in procs:
+      kill(proc)
+  for index in range(2):
+    log = open(tmp_path / f'second_{index}.log').read()
+    assert f'(step {last})' in log and 'Resumed from' in log, log[-3000:]
+  assert checkpoint_steps(workdir)[-1] == 3 * NUM_TRAIN // 16
+
+
+# -- 6. Untrusted files ----------------------------------------------------
+
+
+def test_no_eval_exec_shell_or_pickle_in_the_code():
+  """Configs and flag values never reach eval, exec, a shell or pickle."""
+  sources = [REPO / 'train_and_eval.py', REPO / 'trainer.py',
+             REPO / 'datasets.py', REPO / 'preprocess.py', REPO / 'utils.py',
+             REPO / 'hub_export.py', REPO / 'optimization.py',
+             *(REPO / 'self_supervision').glob('*.py'),
+             *(REPO / 'models').glob('*.py')]
+  pattern = re.compile(r'\b(eval|exec)\(|\bos\.system\(|shell\s*=\s*True|'
+                       r'\bpickle\b|\bmarshal\b|\bdill\b|allow_pickle\s*='
+                       r'\s*True|yaml\.load\(|\bsubprocess\b')
+  offenders = []
+  for path in sources:
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+      code = line.split('#', 1)[0]
+      if pattern.search(code):
+        offenders.append(f'{path.name}:{number}: {line.strip()}')
+  assert not offenders, offenders
