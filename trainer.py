@@ -202,7 +202,6 @@ class Trainer:
     """Creates every variable (task, optimiser) and the checkpoint manager."""
     if self._built:
       return
-    tf.io.gfile.makedirs(self.config.workdir)
     with self.strategy.scope():
       self.task.initialize(self._dummy_batch())
       optimizer = optimization.make_optimizer(self.config.optimizer,
@@ -365,6 +364,7 @@ class Trainer:
     cfg = self.config
     self.build()
     if self.is_chief:
+      tf.io.gfile.makedirs(cfg.workdir)
       _remove_incomplete_checkpoints(cfg.workdir)
     # The iterator exists before the restore, so that its saved state (if
     # any) is restored with the weights.

@@ -339,6 +339,33 @@ def test_cached_agrees_with_end_to_end(module_dir, tmp_path):
   assert len(hub_export.list_exports(workdir)) == 1
 
 
+def test_closed_form_linear_step_matches_the_tape():
+  # The cached mode's fast path must take the steps a gradient tape takes,
+  # weight decay included.
+  rng = np.random.default_rng(0)
+  features = {'a': tf.constant(rng.normal(size=[8, 6]), tf.float32),
+              'b': tf.constant(5 + 3 * rng.normal(size=[8, 4]), tf.float32)}
+  labels = tf.constant(rng.integers(0, NUM_CLASSES, size=[8]), tf.int32)
+  heads = linear_eval.Heads(['a', 'b'], NUM_CLASSES, weight_decay=0.1)
+  heads(features)
+  with tf.GradientTape() as tape:
+    logits = heads(features, training=True)
+    loss = tf.add_n([tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits[k]))
+                     for k in ('a', 'b')])
+    total = loss + tf.add_n(heads.losses)
+  expected = tape.gradient(total, heads.trainable_variables)
+  layers = [h[0] for h in heads.head_layers]
+  ours, grads, variables = linear_eval_cached._linear_heads_step(  # pylint: disable=protected-access
+      layers, ['a', 'b'], features, labels, weight_decay=0.1)
+  np.testing.assert_allclose(ours, loss, rtol=1e-5)
+  by_id = {id(v): g for v, g in zip(heads.trainable_variables, expected)}
+  assert len(variables) == len(by_id) == 4
+  for variable, grad in zip(variables, grads):
+    np.testing.assert_allclose(grad, by_id[id(variable)], rtol=1e-4,
+                               atol=1e-6)
+
+
 def test_cached_run_eval_without_heads_is_an_error(module_dir, tmp_path):
   trainer = make_trainer(tmp_path, module_dir)
   with pytest.raises(utils.UsageError, match='without --run_eval first'):
