@@ -34,8 +34,8 @@ Run from the repository root (takes a while on two CPU cores):
   python benchmarks/linear_eval.py [--hub_module M] [--workdir DIR]
       [--pretrain_args "--epochs 1"] [--eval_args "--epochs 15"]
 
-With the config's 70 epochs the end-to-end probe takes about 35 minutes on
-two idle cores.
+With the config's 70 epochs the end-to-end probe takes about 40 minutes on
+two shared cores.
 """
 
 import argparse
