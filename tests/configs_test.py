@@ -28,7 +28,9 @@ CONFIGS = sorted(p.relative_to(REPO / 'config').as_posix()
 
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
-  return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')))
+  # At least one batch of the largest shipped batch size (512).
+  return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')),
+                             num_train=520, num_test=40)
 
 
 @pytest.fixture(scope='module')
