@@ -58,8 +58,9 @@ def test_demo_runs_end_to_end(tmp_path):
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   out = proc.stdout
   assert 'rotation' in out and 'random init' in out
-  table = out[out.index('end point'):].splitlines()
-  table = table[:[line.split()[0] for line in table].index('best') + 1]
+  report = out[out.index('Linear evaluation on Fashion-MNIST'):]
+  table = report.splitlines()[1:]
+  table = table[:[line.split()[:1] for line in table].index(['best']) + 1]
   rows = {line.split()[0]: line.split()[1:] for line in table[1:]}
   assert {'block1', 'block4', 'pre_logits', 'best'} <= set(rows)
   assert all(len(v) == 2 for v in rows.values())
