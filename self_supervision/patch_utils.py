@@ -353,11 +353,7 @@ class PatchTask(lib.Task):
     num_rows = tf.shape(permutations)[0]
     labels = tf.tile(row_labels, [batch_size])
     mask = tf.repeat(tf.cast(batch['mask'], tf.float32), num_rows)
-    loss = lib.masked_mean(lib.softmax_cross_entropy(logits, labels), mask)
-    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32),
-                    tf.cast(labels, tf.int32))
-    return lib.TaskOutput(loss=loss,
-                          metrics={'accuracy': lib.sum_and_count(hits, mask)})
+    return lib.cross_entropy_and_accuracy(logits, labels, mask)
 
   def serve(self, images: tf.Tensor, training: bool = False):
     """The per-patch trunk: `[N, h, w, 3]` -> (embedding, end points).

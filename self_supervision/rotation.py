@@ -68,11 +68,7 @@ class RotationTask(lib.Task):
     logits, _ = self.net(utils.flatten_leading(images), training=training)
     labels = tf.reshape(labels, [-1])
     mask = tf.repeat(tf.cast(batch['mask'], tf.float32), NUM_ROTATIONS)
-    loss = lib.masked_mean(lib.softmax_cross_entropy(logits, labels), mask)
-    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32),
-                    tf.cast(labels, tf.int32))
-    return lib.TaskOutput(loss=loss,
-                          metrics={'accuracy': lib.sum_and_count(hits, mask)})
+    return lib.cross_entropy_and_accuracy(logits, labels, mask)
 
   def serve(self, images: tf.Tensor, training: bool = False):
     """The trunk on single images: (rotation logits `[N, 4]`, end points)."""

@@ -274,6 +274,15 @@ def classification_metrics(logits: tf.Tensor, labels: tf.Tensor,
   return metrics
 
 
+def cross_entropy_and_accuracy(logits: tf.Tensor, labels: tf.Tensor,
+                               mask: tf.Tensor) -> TaskOutput:
+  """Masked mean cross-entropy and the `accuracy` metric (argmax hits)."""
+  loss = masked_mean(softmax_cross_entropy(logits, labels), mask)
+  hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32),
+                  tf.cast(labels, tf.int32))
+  return TaskOutput(loss=loss, metrics={'accuracy': sum_and_count(hits, mask)})
+
+
 def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
   """Per-example sparse softmax cross-entropy, computed in float32."""
   return tf.nn.sparse_softmax_cross_entropy_with_logits(
