@@ -976,11 +976,10 @@ class TfdsSource(DataSource):
     try:
       builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # noqa: BLE001  TFDS raises many kinds here.
-      first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
       raise utils.UsageError(
           f'--dataset tfds:{name}: cannot open it in --dataset_dir '
-          f'{data_dir} ({first_line}). Prepare it there first (this code '
-          'never downloads).') from None
+          f'{data_dir} ({utils.error_summary(e)}). Prepare it there first '
+          '(this code never downloads).') from None
     if not builder.is_prepared():
       raise utils.UsageError(
           f'--dataset tfds:{name} is not prepared in --dataset_dir '

@@ -54,6 +54,8 @@ setuptools.setup(
     extras_require={
         'tpu': ['cloud-tpu-client'],
         'tfds': ['tensorflow-datasets>=4.9', 'importlib_resources'],
+        # benchmarks/fashion_mnist.py draws its plot with matplotlib.
+        'bench': ['matplotlib'],
         'test': [
             'pytest',
             'pytest-xdist',

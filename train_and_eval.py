@@ -239,6 +239,10 @@ def make_config() -> Config:
                              f'{values[name]:g}.')
   if values['warmup_epochs'] < 0:
     raise utils.UsageError('--warmup_epochs must not be negative.')
+  if values['warmup_epochs'] > values['epochs']:
+    raise utils.UsageError(
+        f'--warmup_epochs {values["warmup_epochs"]:g} exceeds --epochs '
+        f'{values["epochs"]:g}: the learning rate would never reach --lr.')
   for name, choices in (('linear_eval_mode', ('end_to_end', 'cached')),
                         ('embedding_normalization', ('batch', 'embedding')),
                         ('optimizer', ('sgd', 'adam'))):
@@ -285,9 +289,8 @@ def check_workdir(workdir: str) -> None:
       f.write('ok')
     tf.io.gfile.remove(probe)
   except (tf.errors.OpError, OSError) as e:
-    reason = getattr(e, 'message', None) or str(e)
     raise utils.UsageError(
-        f'Cannot write to --workdir {workdir}: {reason.splitlines()[0]}'
+        f'Cannot write to --workdir {workdir}: {utils.error_summary(e)}'
     ) from None
 
 
@@ -370,6 +373,7 @@ def run(config: Config) -> dict[str, Any]:
     check_workdir(config.workdir)
   trainer = build_trainer(config)
   trainer.build()
+  trainer.check_serving_shape()
   if config.dry_run:
     num_params = sum(int(tf.size(v)) for v in trainer.task.trainable_variables)
     summary = {

@@ -225,6 +225,27 @@ class Trainer:
         step_counter=self.optimizer.iterations)
     self._built = True
 
+  def check_serving_shape(self) -> None:
+    """Fails now if the hub module could not take --serving_input_shape.
+
+    Tracing the module's forward pass takes a second or two; learning at
+    the first export, hours into a run, that the shape does not fit (VGG's
+    fc6 needs a fixed size, the patch networks take patches) costs more.
+
+    Raises:
+      utils.UsageError: naming the flag, its value and the network's reason.
+    """
+    shape = self.config.serving_input_shape
+    spec = tf.TensorSpec(shape, tf.float32)
+    try:
+      tf.function(lambda x: self.task.serve(x, training=False),
+                  autograph=False).get_concrete_function(spec)
+    except (ValueError, TypeError, tf.errors.OpError) as e:
+      shown = ','.join('None' if d is None else str(d) for d in shape)
+      raise utils.UsageError(
+          f'--serving_input_shape {shown} does not fit the network of the '
+          f'hub module: {utils.error_summary(e)}') from None
+
   def _dummy_batch(self) -> dict[str, tf.Tensor]:
     """Zeros shaped like a batch of 2 examples, after device preprocessing.
 
@@ -467,10 +488,9 @@ class Trainer:
           tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
           tf.errors.CancelledError, tf.errors.AbortedError,
           tf.errors.FailedPreconditionError)):
-        first = (getattr(e, 'message', '') or str(e)).strip().splitlines()
         raise ClusterError(
             f'Lost contact with another worker at step {self.step} '
-            f'({type(e).__name__}: {first[0] if first else ""}). Restart all '
+            f'({type(e).__name__}: {utils.error_summary(e)}). Restart all '
             f'workers to resume from the last checkpoint '
             f'{tf.train.latest_checkpoint(self.config.workdir)}.') from None
       raise

@@ -23,6 +23,7 @@ used by linear evaluation.
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import inspect
 import math
+import re
 from typing import Any
 
 import tensorflow as tf
@@ -34,6 +35,21 @@ class UsageError(ValueError):
   `train_and_eval.py` prints these as one line without a traceback; anything
   else that goes wrong is a bug and keeps its traceback.
   """
+
+
+def error_summary(error: BaseException) -> str:
+  """The first meaningful line of an exception's message.
+
+  Keras re-raises errors from a layer's `call` with the call's arguments
+  appended and the original message set in bold (ANSI escapes); that
+  original message is what a user needs to see.
+  """
+  text = getattr(error, 'message', None) or str(error)
+  bold = re.search(r'\x1b\[1m(.*?)\x1b\[0m', text, re.DOTALL)
+  if bold:
+    text = bold.group(1)
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  return lines[0] if lines else type(error).__name__
 
 
 class Registry:

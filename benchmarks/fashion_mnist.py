@@ -25,6 +25,7 @@ the rotation network and one compares ResNet-50 v2 against VGG19.
 
 Run by hand (it takes an hour or more on two CPU cores):
 
+  .venv/bin/pip install -e '.[bench]'   # matplotlib, for the plot
   .venv/bin/python benchmarks/fashion_mnist.py
 
 Finished stages are skipped when it is run again with the same --workdir.

@@ -267,3 +267,49 @@ def check_weight_decay(value: float) -> float:
   if value < 0:
     raise utils.UsageError(f'weight_decay must be >= 0, got {value}.')
   return value
+
+
+class Backbone(keras.Model):
+  """What every network shares: argument checks, its config, the head.
+
+  A network returns `(output, end_points)`. Subclasses set `num_classes`,
+  `logits` (when `num_classes`) and `_config`, the constructor arguments as
+  checked, which `get_config` returns.
+  """
+
+  def _check_arguments(self, *, mode: str, filters_factor: int,
+                       root_conv_stride: int, strides: str | Sequence[int],
+                       weight_decay: float
+                       ) -> tuple[int, int, tuple[int, int, int], float]:
+    """Validates the arguments common to all networks.
+
+    Returns:
+      (filters_factor, root_conv_stride, strides, weight_decay), checked
+      and with the strides parsed.
+
+    Raises:
+      UsageError: naming the first invalid argument.
+    """
+    if mode not in ('v1', 'v2'):
+      raise utils.UsageError(f"mode must be 'v1' or 'v2', got {mode!r}.")
+    return (check_positive_int(filters_factor, 'filters_factor'),
+            check_positive_int(root_conv_stride, 'root_conv_stride'),
+            parse_strides(strides), check_weight_decay(weight_decay))
+
+  def _pool_and_classify(self, x, end_points: dict):
+    """Global average pool (`pre_logits`), then the logits if any."""
+    x = global_average_pool(x)
+    end_points['pre_logits'] = x
+    if self.num_classes:
+      x = self.logits(x)
+      end_points['logits'] = x
+    return x, end_points
+
+  def get_config(self):
+    """The constructor arguments."""
+    return dict(self._config)
+
+  @classmethod
+  def from_config(cls, config):
+    """Recreates the network (new variables) from `get_config()`."""
+    return cls(**config)

@@ -144,7 +144,7 @@ class BottleneckV2(keras.layers.Layer):
     return shortcut + r
 
 
-class ResNet(keras.Model):
+class ResNet(layers.Backbone):
   """A bottleneck ResNet returning `(output, end_points)`.
 
   End points: `after_root` (after the root max pool), `block1`..`block4`
@@ -181,19 +181,16 @@ class ResNet(keras.Model):
         widths or strides.
     """
     super().__init__(name=name)
-    if mode not in ('v1', 'v2'):
-      raise utils.UsageError(
-          f"mode must be 'v1' or 'v2', got {mode!r}.")
+    filters_factor, root_conv_stride, strides, weight_decay = (
+        self._check_arguments(
+            mode=mode, filters_factor=filters_factor,
+            root_conv_stride=root_conv_stride, strides=strides,
+            weight_decay=weight_decay))
     if mode == 'v1' and not last_relu:
       raise utils.UsageError(
           'last_relu=False is only supported with mode v2: a v1 ResNet '
           'always ends with a ReLU.')
-    filters_factor = layers.check_positive_int(filters_factor,
-                                               'filters_factor')
-    root_conv_stride = layers.check_positive_int(root_conv_stride,
-                                                 'root_conv_stride')
-    stage_strides = (1,) + layers.parse_strides(strides)
-    weight_decay = layers.check_weight_decay(weight_decay)
+    stage_strides = (1,) + strides
     self._config = {
         'units': tuple(units), 'num_classes': num_classes or None,
         'filters_factor': filters_factor, 'mode': mode,
@@ -257,21 +254,7 @@ class ResNet(keras.Model):
       x = self.final_bn(x, training=training)
       if self.last_relu:
         x = keras.ops.relu(x)
-    x = layers.global_average_pool(x)
-    end_points['pre_logits'] = x
-    if self.num_classes:
-      x = self.logits(x)
-      end_points['logits'] = x
-    return x, end_points
-
-  def get_config(self):
-    """The constructor arguments."""
-    return dict(self._config)
-
-  @classmethod
-  def from_config(cls, config):
-    """Recreates the network (new variables) from `get_config()`."""
-    return cls(**config)
+    return self._pool_and_classify(x, end_points)
 
 
 def resnet50(num_classes: int | None = None, **kwargs) -> ResNet:

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 import keras
 
 from models import layers
-import utils
 
 _STAGE_WIDTHS = (64, 128, 256, 512)  # Per unit of filters_factor.
 
@@ -98,7 +97,7 @@ def pool_and_double_channels(x, stride: int):
   return keras.ops.pad(x, [[0, 0], [0, 0], [0, 0], [half, half]])
 
 
-class RevNet(keras.Model):
+class RevNet(layers.Backbone):
   """RevNet-50 returning `(output, end_points)`.
 
   End points: `after_root`, `block1`..`block4` (stage outputs before the
@@ -131,14 +130,11 @@ class RevNet(keras.Model):
       UsageError: for invalid values.
     """
     super().__init__(name=name)
-    if mode not in ('v1', 'v2'):
-      raise utils.UsageError(f"mode must be 'v1' or 'v2', got {mode!r}.")
-    filters_factor = layers.check_positive_int(filters_factor,
-                                               'filters_factor')
-    root_conv_stride = layers.check_positive_int(root_conv_stride,
-                                                 'root_conv_stride')
-    self.strides = layers.parse_strides(strides)
-    weight_decay = layers.check_weight_decay(weight_decay)
+    filters_factor, root_conv_stride, self.strides, weight_decay = (
+        self._check_arguments(
+            mode=mode, filters_factor=filters_factor,
+            root_conv_stride=root_conv_stride, strides=strides,
+            weight_decay=weight_decay))
     self._config = {
         'num_classes': num_classes or None, 'units': tuple(units),
         'filters_factor': filters_factor,
@@ -192,21 +188,7 @@ class RevNet(keras.Model):
     x = self.final_bn(x, training=training)
     if self.last_relu:
       x = keras.ops.relu(x)
-    x = layers.global_average_pool(x)
-    end_points['pre_logits'] = x
-    if self.num_classes:
-      x = self.logits(x)
-      end_points['logits'] = x
-    return x, end_points
-
-  def get_config(self):
-    """The constructor arguments."""
-    return dict(self._config)
-
-  @classmethod
-  def from_config(cls, config):
-    """Recreates the network (new variables) from `get_config()`."""
-    return cls(**config)
+    return self._pool_and_classify(x, end_points)
 
 
 def revnet50(num_classes: int | None = None, **kwargs) -> RevNet:

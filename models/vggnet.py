@@ -95,7 +95,7 @@ class FullSpatialConv(keras.layers.Layer):
     return keras.ops.conv(x, self.kernel, strides=1, padding='valid')
 
 
-class VGG19(keras.Model):
+class VGG19(layers.Backbone):
   """VGG19-BN returning `(output, end_points)`.
 
   End points: `block1`..`block5` (each block's last conv, before pooling),
@@ -128,13 +128,12 @@ class VGG19(keras.Model):
       UsageError: for invalid values.
     """
     super().__init__(name=name)
-    if mode not in ('v1', 'v2'):
-      raise utils.UsageError(f"mode must be 'v1' or 'v2', got {mode!r}.")
-    filters_factor = layers.check_positive_int(filters_factor,
-                                               'filters_factor')
-    layers.check_positive_int(root_conv_stride, 'root_conv_stride')
-    layers.parse_strides(strides)
-    weight_decay = layers.check_weight_decay(weight_decay)
+    # root_conv_stride and strides are checked but not used.
+    filters_factor, root_conv_stride, _, weight_decay = (
+        self._check_arguments(
+            mode=mode, filters_factor=filters_factor,
+            root_conv_stride=root_conv_stride, strides=strides,
+            weight_decay=weight_decay))
     self._config = {
         'num_classes': num_classes or None, 'filters_factor': filters_factor,
         'mode': mode, 'last_relu': bool(last_relu),
@@ -207,15 +206,6 @@ class VGG19(keras.Model):
       x = keras.ops.squeeze(self.logits(x), axis=(1, 2))
       end_points['logits'] = x
     return x, end_points
-
-  def get_config(self):
-    """The constructor arguments."""
-    return dict(self._config)
-
-  @classmethod
-  def from_config(cls, config):
-    """Recreates the network (new variables) from `get_config()`."""
-    return cls(**config)
 
 
 def _check_static_size(shape) -> tuple[int, int]:

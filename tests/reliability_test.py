@@ -26,7 +26,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,13 @@ from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
-from testdata import run_main, write_fashion_mnist
+from testdata import (
+  checkpoint_steps,
+  free_port,
+  listed_checkpoints,
+  run_main,
+  write_fashion_mnist,
+)
 
 import datasets
 import hub_export
@@ -64,7 +69,7 @@ def train_args(data_dir, workdir, *extra):
       '--resize_size', '32', '--batch_size', '16', '--lr', '0.05',
       '--lr_scale_batch_size', '256', '--nouse_tpu',
       '--iterations_per_loop', '2', '--save_checkpoints_steps', '4',
-      '--workdir', workdir, *extra]
+      '--serving_input_shape', 'None,32,32,3', '--workdir', workdir, *extra]
 
 
 def with_flag(args, name, value):
@@ -106,11 +111,6 @@ def wait_for(predicate, timeout, proc=None, interval=0.05):
       return predicate()
     time.sleep(interval)
   return False
-
-
-def listed_checkpoints(workdir):
-  state = tf.train.get_checkpoint_state(workdir)
-  return list(state.all_model_checkpoint_paths) if state else []
 
 
 def read_checkpoint(path):
@@ -234,7 +234,8 @@ BASE = ['--task', 'supervised', '--dataset', 'fashion_mnist',
         '--architecture', 'vgg19', '--filters_factor', '1',
         '--preprocessing', 'resize,-1_to_1', '--resize_size', '32',
         '--batch_size', '16', '--lr', '0.05', '--lr_scale_batch_size', '256',
-        '--nouse_tpu', '--epochs', '1']
+        '--nouse_tpu', '--epochs', '1',
+        '--serving_input_shape', 'None,32,32,3']
 
 
 def make_module(path, signatures, size=None):
@@ -416,6 +417,14 @@ BAD_INPUT = {
                          ['--tpu_name', '--nouse_tpu']),
     'zero_iterations_per_loop': ({'iterations_per_loop': '0'},
                                  ['--iterations_per_loop']),
+    'warmup_beyond_epochs': ({'warmup_epochs': '2'},
+                             ['--warmup_epochs 2', '--epochs 1']),
+    'vgg_without_fixed_serving_size': (
+        {'serving_input_shape': 'None,None,None,3'},
+        ['--serving_input_shape None,None,None,3', 'fixed input size']),
+    'serving_size_unlike_training': (
+        {'serving_input_shape': 'None,64,64,3'},
+        ['--serving_input_shape None,64,64,3', 'built for 32x32']),
 }
 
 
@@ -578,10 +587,6 @@ def test_corrupt_and_truncated_records(tmp_path, parsed_flags):
     read_checkpoint(path)
 
 
-def checkpoint_steps(workdir):
-  return [int(p.rsplit('-', 1)[1]) for p in listed_checkpoints(workdir)]
-
-
 # -- 3. Divergence ---------------------------------------------------------
 
 
@@ -643,8 +648,7 @@ def test_trainer_and_evaluator_share_a_workdir(data_dir, tmp_path):
                     '--keep_checkpoint_max', '10')
   train_log = str(tmp_path / 'train.log')
   eval_log = str(tmp_path / 'eval.log')
-  eval_args = [*args, '--run_eval', '--eval_timeout_secs', '120',
-               '--serving_input_shape', 'None,32,32,3']
+  eval_args = [*args, '--run_eval', '--eval_timeout_secs', '120']
   trainer = start_main(args, train_log)
   evaluator = start_main(eval_args, eval_log)
   try:
@@ -685,12 +689,6 @@ def test_trainer_and_evaluator_share_a_workdir(data_dir, tmp_path):
 
 
 # -- 5. Several hosts ------------------------------------------------------
-
-
-def free_port():
-  with socket.socket() as s:
-    s.bind(('localhost', 0))
-    return s.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -16,12 +16,14 @@
 
 import gzip
 import os
+import socket
 import struct
 import subprocess
 import sys
 
 from conftest import REPO
 import numpy as np
+import tensorflow as tf
 
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
@@ -79,3 +81,21 @@ def run_main(args, env=None, timeout=600, check=True):
         f'train_and_eval.py failed ({proc.returncode}):\n'
         f'{proc.stderr[-5000:]}')
   return proc
+
+
+def listed_checkpoints(workdir: str) -> list[str]:
+  """The checkpoints a workdir's `checkpoint` file lists, oldest first."""
+  state = tf.train.get_checkpoint_state(workdir)
+  return list(state.all_model_checkpoint_paths) if state else []
+
+
+def checkpoint_steps(workdir: str) -> list[int]:
+  """The steps of the listed checkpoints."""
+  return [int(p.rsplit('-', 1)[1]) for p in listed_checkpoints(workdir)]
+
+
+def free_port() -> int:
+  """A TCP port on localhost that is free right now."""
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]

@@ -18,7 +18,6 @@ import csv
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -26,7 +25,7 @@ from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
-from testdata import run_main, write_fashion_mnist
+from testdata import checkpoint_steps, free_port, run_main, write_fashion_mnist
 
 import datasets
 from self_supervision import self_supervision_lib
@@ -56,11 +55,6 @@ def supervised_args(data_dir, workdir, *extra):
 def logged_losses(stderr):
   return [float(x) for x in re.findall(r'step \d+/\d+ loss ([-\d.naninf]+)',
                                        stderr)]
-
-
-def checkpoint_steps(workdir):
-  state = tf.train.get_checkpoint_state(workdir)
-  return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
 
 
 @pytest.mark.slow
@@ -246,12 +240,6 @@ def test_checkpoints_hold_every_variable(data_dir, tmp_path):
   names = [n for n, _ in tf.train.list_variables(workdir)]
   assert sum(n.startswith('net') for n in names) == len(
       first.task.net.variables)
-
-
-def free_port():
-  with socket.socket() as s:
-    s.bind(('localhost', 0))
-    return s.getsockname()[1]
 
 
 @pytest.mark.slow
