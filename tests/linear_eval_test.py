@@ -25,6 +25,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from testdata import mirrored_strategy
 
 import hub_export
 from self_supervision import linear_eval, linear_eval_cached
@@ -270,7 +271,7 @@ def test_end_to_end_heads_learn_and_module_stays_frozen(module_dir, tmp_path):
 
 
 def test_two_replicas(module_dir, tmp_path):
-  strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+  strategy = mirrored_strategy(['/cpu:0', '/cpu:1'])
   trainer = make_trainer(tmp_path, module_dir, batch_size=16, epochs=2,
                          lr=0.1, strategy=strategy)
   trainer.train()

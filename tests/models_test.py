@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from testdata import mirrored_strategy
 
 import models
 from models import layers, resnet, revnet, vggnet
@@ -389,7 +390,7 @@ def test_mixed_precision():
 
 @pytest.mark.parametrize('sync_batch_norm', [True, False])
 def test_variables_in_strategy_scope(sync_batch_norm):
-  strategy = tf.distribute.MirroredStrategy(['/cpu:0'])
+  strategy = mirrored_strategy(['/cpu:0'])
   with strategy.scope():
     net = resnet.ResNet((1, 1, 1, 1), 10, filters_factor=1,
                         sync_batch_norm=sync_batch_norm, strides=[2, 2, 1])

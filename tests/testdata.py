@@ -99,3 +99,17 @@ def free_port() -> int:
   with socket.socket() as s:
     s.bind(('localhost', 0))
     return s.getsockname()[1]
+
+
+def mirrored_strategy(devices: list[str]) -> tf.distribute.MirroredStrategy:
+  """A MirroredStrategy whose collectives cannot meet an earlier one's.
+
+  Every MirroredStrategy starts its collective group and instance keys at
+  the same numbers, and TensorFlow caches each instance's parameters by key
+  for the life of the process; a second strategy in one test process could
+  then meet a "Shape mismatch" against the first one's cached collective.
+  Real jobs build one strategy per process; tests build several.
+  """
+  # pylint: disable-next=protected-access
+  tf.distribute.MirroredStrategy._collective_key_base += 100_000
+  return tf.distribute.MirroredStrategy(devices)

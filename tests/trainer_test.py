@@ -25,7 +25,13 @@ from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
-from testdata import checkpoint_steps, free_port, run_main, write_fashion_mnist
+from testdata import (
+  checkpoint_steps,
+  free_port,
+  mirrored_strategy,
+  run_main,
+  write_fashion_mnist,
+)
 
 import datasets
 from self_supervision import self_supervision_lib
@@ -190,7 +196,7 @@ def test_two_replicas_match_one(data_dir, tmp_path):
   one = make_trainer(data_dir, str(tmp_path / 'one'),
                      tf.distribute.get_strategy())
   two = make_trainer(data_dir, str(tmp_path / 'two'),
-                     tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))
+                     mirrored_strategy(['/cpu:0', '/cpu:1']))
   assert two.num_replicas == 2
   one.build()
   two.build()
