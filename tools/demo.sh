@@ -15,8 +15,9 @@ data_dir="${DEMO_DATA_DIR:-/usr/share/datasets/fashion-mnist}"
 read -r -a pretrain_args <<< "${PRETRAIN_ARGS:-}"
 read -r -a eval_args <<< "${EVAL_ARGS:-}"
 common=(--nouse_tpu --dataset_dir "$data_dir" --random_seed 0)
-# TensorFlow's C++ start-up messages (no GPU found, CPU features) are noise
-# here; progress comes from the Python log. Set it to 0 to see them.
+# Fewer of TensorFlow's C++ start-up messages (the few printed before its
+# logging starts remain); progress comes from the Python log. Set it to 0
+# to see them all.
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 start=$(date +%s)
 
