@@ -58,7 +58,6 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
     # The networks stay out of the saved object graph (only their variables
     # are saved): saving Keras 3 models as objects costs tens of seconds and
     # would make the module depend on Keras to load.
-    serve = serve_fn
     owners = list(trackables.values())
     variables = []
     trainable = []
@@ -78,7 +77,7 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
     # ResNet-50 costs seconds).
     @tf.function
     def forward(images, training):
-      outputs, end_points = serve(images, training=training)
+      outputs, end_points = serve_fn(images, training=training)
       return (tf.cast(outputs, tf.float32),
               {k: tf.cast(v, tf.float32) for k, v in end_points.items()})
 

@@ -271,35 +271,13 @@ def _per_image(fn: Callable[[tf.Tensor, tf.Tensor | None], tf.Tensor],
                dtype: tf.DType) -> tf.Tensor:
   """`fn(image, seed)` on an image or on every image of a stack.
 
-  Like `utils.apply_to_image_or_images`, but with a seed: every image of a
-  stack gets its own seed split from `seed`.
-
-  Args:
-    fn: maps one `[H, W, C]` image and its seed (or None) to one image.
-    images: `[H, W, C]` or `[..., H, W, C]`.
-    seed: int `[2]`, or None for stateful randomness.
-    dtype: the dtype `fn` returns.
-
-  Returns:
-    The transformed image(s), with the same leading axes.
+  `utils.apply_to_image_or_images` for ops whose `fn` always takes a seed
+  argument (None without a per-example seed).
   """
   if seed is None:
-    return utils.apply_to_image_or_images(lambda x: fn(x, None), images)
-  rank = images.shape.rank
-  if rank == 3:
-    return fn(images, seed)
-  if rank is None or rank < 3:
-    raise ValueError(f'Expected an image of rank >= 3, got shape '
-                     f'{images.shape}.')
-  leading = tf.shape(images)[:-3]
-  flat = tf.reshape(images, tf.concat([[-1], tf.shape(images)[-3:]], 0))
-  seeds = tf.random.experimental.stateless_split(seed, tf.shape(flat)[0])
-  out = tf.map_fn(lambda args: fn(args[0], args[1]), (flat, seeds),
-                  fn_output_signature=dtype)
-  out = tf.reshape(out, tf.concat([leading, tf.shape(out)[1:]], 0))
-  if rank == 4:
-    out.set_shape(images.shape[:1].concatenate(out.shape[1:]))
-  return out
+    return utils.apply_to_image_or_images(lambda x: fn(x, None), images,
+                                          dtype=dtype)
+  return utils.apply_to_image_or_images(fn, images, seed=seed, dtype=dtype)
 
 
 def _leading_shape(images: tf.Tensor) -> tf.Tensor:

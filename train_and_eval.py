@@ -417,14 +417,9 @@ def main(argv):
   try:
     config = make_config()
     run(config)
-  except utils.UsageError as e:
-    logging.flush()
-    sys.exit(f'Error: {e}')
-  except Exception as e:  # pylint: disable=broad-except
-    # A diverged run or a lost worker is not a bug: say what happened and
-    # where, without a trace.
-    if type(e).__name__ not in ('DivergenceError', 'ClusterError'):
-      raise
+  except (utils.UsageError, utils.RunAbortedError) as e:
+    # A mistake, a diverged run or a lost worker is not a bug: say what
+    # happened and where, without a trace.
     logging.flush()
     sys.exit(f'Error: {e}')
 

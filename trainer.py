@@ -88,11 +88,11 @@ class TrainerConfig:
   loss_scaling: bool = False
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(utils.RunAbortedError):
   """The training loss became NaN or infinite."""
 
 
-class ClusterError(RuntimeError):
+class ClusterError(utils.RunAbortedError):
   """Another worker of a multi-worker job failed or cannot be reached."""
 
 
@@ -281,14 +281,14 @@ class Trainer:
       status = self.checkpoint.restore(latest)
       saved = {name.split('/', 1)[0]
                for name, _ in tf.train.list_variables(latest)}
-      if hasattr(self.checkpoint, 'data') and 'data' not in saved:
-        # Written without a seed (or by another strategy): the weights are
-        # restored, the input pipeline starts afresh.
-        logging.warning('%s holds no input pipeline state; the data order '
-                        'restarts.', latest)
-        status.expect_partial()
-        status.assert_nontrivial_match()
-      elif not hasattr(self.checkpoint, 'data') and 'data' in saved:
+      wanted = hasattr(self.checkpoint, 'data')
+      if wanted != ('data' in saved):
+        # The input pipeline's state is missing on one side (written without
+        # a seed or by another strategy, or not wanted now): everything else
+        # is restored, the data order restarts.
+        if wanted:
+          logging.warning('%s holds no input pipeline state; the data order '
+                          'restarts.', latest)
         status.expect_partial()
         status.assert_nontrivial_match()
       else:

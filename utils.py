@@ -37,6 +37,14 @@ class UsageError(ValueError):
   """
 
 
+class RunAbortedError(RuntimeError):
+  """A run stopped by its circumstances, not by a bug or a user's mistake.
+
+  A diverged loss or a lost worker: `train_and_eval.py` prints these as one
+  line without a traceback, like `UsageError`.
+  """
+
+
 def error_summary(error: BaseException) -> str:
   """The first meaningful line of an exception's message.
 
@@ -162,33 +170,45 @@ def matching_kwargs(fn: Callable[..., Any],
   return {k: v for k, v in values.items() if k in params}
 
 
-def apply_to_image_or_images(fn: Callable[[tf.Tensor], tf.Tensor],
-                             images: tf.Tensor) -> tf.Tensor:
+def apply_to_image_or_images(fn: Callable[..., tf.Tensor],
+                             images: tf.Tensor,
+                             seed: tf.Tensor | None = None,
+                             dtype: tf.DType | None = None) -> tf.Tensor:
   """Applies a per-image function to an image or a stack of images.
 
-  Rank 3 calls `fn` once; rank 4 maps it over the first axis (each image gets
-  its own randomness); a higher rank folds all leading axes into one, maps,
-  and restores them.
+  Rank 3 calls `fn` once; a higher rank folds all leading axes into one,
+  maps `fn` over it (each image gets its own randomness) and restores them.
 
   Args:
-    fn: maps one `[H, W, C]` image to one image.
+    fn: maps one `[H, W, C]` image to one image; called as `fn(image,
+      image_seed)` when `seed` is given.
     images: `[H, W, C]`, `[N, H, W, C]` or `[..., H, W, C]`.
+    seed: int `[2]` seed of stateless random ops, or None; every image of a
+      stack gets its own seed split from it.
+    dtype: the dtype `fn` returns, when it is not that of `images`.
 
   Returns:
     The transformed image(s), with the same leading axes.
   """
   rank = images.shape.rank
   if rank == 3:
-    return fn(images)
-  if rank == 4:
-    return tf.map_fn(fn, images)
+    return fn(images) if seed is None else fn(images, seed)
   if rank is None or rank < 3:
     raise ValueError(f'Expected an image of rank >= 3, got shape '
                      f'{images.shape}.')
-  leading = tf.shape(images)[:-3]
-  flat = tf.reshape(images, tf.concat([[-1], tf.shape(images)[-3:]], 0))
-  out = tf.map_fn(fn, flat)
-  return tf.reshape(out, tf.concat([leading, tf.shape(out)[1:]], 0))
+  flat = images if rank == 4 else tf.reshape(
+      images, tf.concat([[-1], tf.shape(images)[-3:]], 0))
+  signature = dtype or images.dtype
+  if seed is None:
+    out = tf.map_fn(fn, flat, fn_output_signature=signature)
+  else:
+    seeds = tf.random.experimental.stateless_split(seed, tf.shape(flat)[0])
+    out = tf.map_fn(lambda args: fn(*args), (flat, seeds),
+                    fn_output_signature=signature)
+  if rank == 4:
+    return out
+  return tf.reshape(out, tf.concat([tf.shape(images)[:-3],
+                                    tf.shape(out)[1:]], 0))
 
 
 def apply_with_probability(probability: float,

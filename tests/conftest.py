@@ -18,6 +18,8 @@ import os
 import pathlib
 import sys
 
+import pytest
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Tests must never look for a TPU through cloud metadata servers.
 os.environ.pop('TPU_NAME', None)
@@ -34,3 +36,12 @@ import tensorflow as tf  # noqa: E402  (after the environment is set)
 _cpus = tf.config.list_physical_devices('CPU')
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+@pytest.fixture(scope='session')
+def data_dir(tmp_path_factory):
+  """The tiny Fashion-MNIST look-alike (`testdata.NUM_TRAIN`/`NUM_TEST`)."""
+  import testdata  # noqa: PLC0415  (imports this module)
+  return testdata.write_fashion_mnist(
+      str(tmp_path_factory.mktemp('fmnist')), testdata.NUM_TRAIN,
+      testdata.NUM_TEST)

@@ -36,12 +36,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from testdata import (
+  NUM_TEST,
+  NUM_TRAIN,
   checkpoint_steps,
   free_port,
   listed_checkpoints,
   mirrored_strategy,
   run_main,
-  write_fashion_mnist,
+  tiny_supervised_args,
 )
 
 import datasets
@@ -51,26 +53,10 @@ import train_and_eval
 import trainer as trainer_lib
 import utils
 
-NUM_TRAIN, NUM_TEST = 96, 40
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')),
-                             NUM_TRAIN, NUM_TEST)
-
 
 def train_args(data_dir, workdir, *extra):
-  """A tiny supervised run: 6 steps per epoch of 16 images."""
-  return [
-      '--task', 'supervised', '--dataset', 'fashion_mnist',
-      '--dataset_dir', data_dir, '--train_split', 'trainval',
-      '--val_split', 'test', '--architecture', 'vgg19',
-      '--filters_factor', '1', '--preprocessing', 'resize,-1_to_1',
-      '--resize_size', '32', '--batch_size', '16', '--lr', '0.05',
-      '--lr_scale_batch_size', '256', '--nouse_tpu',
-      '--iterations_per_loop', '2', '--save_checkpoints_steps', '4',
-      '--serving_input_shape', 'None,32,32,3', '--workdir', workdir, *extra]
+  """A tiny supervised run: 6 steps per epoch, a checkpoint every 4."""
+  return tiny_supervised_args(data_dir, workdir, *extra)
 
 
 def with_flag(args, name, value):
