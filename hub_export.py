@@ -39,6 +39,8 @@ import time
 from absl import logging
 import tensorflow as tf
 
+import utils
+
 ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 
 _TMP_SUFFIX = '.tmp'
@@ -114,6 +116,29 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
 
     self.regularization_losses = [
         make_penalty(o) for o in owners if getattr(o, 'losses', None)]
+
+
+def check_serving_shape(serve_fn: ServeFn,
+                        input_shape: Sequence[int | None]) -> None:
+  """Fails now if `serve_fn` could not be exported for `input_shape`.
+
+  Tracing the module's forward pass takes a second or two; learning at the
+  first export, hours into a run, that the shape does not fit (VGG's fc6
+  needs a fixed size, the patch networks take patches) costs more.
+
+  Raises:
+    utils.UsageError: naming --serving_input_shape, its value and the
+      network's reason.
+  """
+  spec = tf.TensorSpec(list(input_shape), tf.float32)
+  try:
+    tf.function(lambda x: serve_fn(x, training=False),
+                autograph=False).get_concrete_function(spec)
+  except (ValueError, TypeError, tf.errors.OpError) as e:
+    shown = ','.join('None' if d is None else str(d) for d in input_shape)
+    raise utils.UsageError(
+        f'--serving_input_shape {shown} does not fit the network of the '
+        f'hub module: {utils.error_summary(e)}') from None
 
 
 def export_hub_module(serve_fn: ServeFn,

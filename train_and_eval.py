@@ -16,7 +16,13 @@
 
 This is the only module that reads flags. They become one frozen `Config`,
 written to `<workdir>/config.json`, from which explicit arguments are handed
-to the data set, the task, the networks and the trainer.
+to the data set, the preprocessing, the task, the networks and the trainer.
+
+Flags are matched to the arguments of what they configure by name: a task's
+constructor, a preprocessing op, a network's options, `TrainerConfig`. A
+flag that is not given is left out, so its owner's default applies; the
+help texts below read those defaults (and the valid names) from the owners
+and registries, so each is written once, where it is used.
 
 Train:      python train_and_eval.py --task rotation ... --workdir W
 Evaluate:   the same command with --run_eval (follows the checkpoints of W,
@@ -25,7 +31,9 @@ Check:      the same command with --dry_run (validates the flags and data,
             builds the network, prints the resolved configuration).
 """
 
+from collections.abc import Callable
 import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -33,9 +41,59 @@ from typing import Any
 import uuid
 
 from absl import app, flags, logging
+import keras
+import tensorflow as tf
+
+import datasets
+import distribution
+import linear_eval_cached
+import models
+import optimization
+import preprocess
+from self_supervision import exemplar, jigsaw, linear_eval, patch_utils
+from self_supervision import self_supervision_lib as tasks
+import trainer as trainer_lib
+import utils
 
 # Flags absl itself defines; everything defined below is ours.
 _ABSL_FLAGS = frozenset(flags.FLAGS)
+
+
+def _shown(value: Any) -> str:
+  if isinstance(value, (tuple, list)):
+    return ','.join('None' if v is None else str(v) for v in value)
+  return repr(value) if isinstance(value, str) else str(value)
+
+
+def _default(owner: Callable[..., Any], name: str) -> str:
+  """The default of `owner`'s argument `name`, as help texts show it."""
+  return _shown(inspect.signature(owner).parameters[name].default)
+
+
+def _trainer(name: str) -> str:
+  return f'(default {_default(trainer_lib.TrainerConfig, name)})'
+
+
+def _net_defaults(name: str) -> str:
+  """'4; 8 for vgg19': the networks' defaults of one option."""
+  by_arch = {a: models.option_defaults(a)[name] for a in models.net_names()}
+  common = max(by_arch.values(), key=list(by_arch.values()).count)
+  others = [f'{_shown(v)} for {a}' for a, v in by_arch.items()
+            if v != common]
+  return '; '.join([_shown(common)] + others)
+
+
+def _choices(names) -> str:
+  return ', '.join(names)
+
+
+def _op_default(op: str, name: str) -> str:
+  return _default(preprocess.OPS.lookup(op), name)
+
+
+_Exemplar = exemplar.ExemplarTask
+_LinearEval = linear_eval.LinearEvalTask
+_LINEAR_EVAL_MODES = ('end_to_end', 'cached')
 
 # Sections of flags, as in the original. Everything the original had keeps
 # its name and effective default (SPEC A1).
@@ -60,31 +118,40 @@ flags.DEFINE_string('tpu_worker_name', 'tpu_worker', 'TPU job name (kept for '
                     'compatibility; tf.distribute does not need it).')
 flags.DEFINE_integer('num_gpus', 1, 'GPUs to train on with MirroredStrategy '
                      'when > 1.')
-flags.DEFINE_integer('iterations_per_loop', 500, 'Training steps run inside '
-                     'one compiled call (and between log lines).')
+flags.DEFINE_integer('iterations_per_loop', None, 'Training steps run inside '
+                     'one compiled call (and between log lines) '
+                     f'{_trainer("iterations_per_loop")}.')
 flags.DEFINE_bool('jit_compile', None, 'Compile steps with XLA. Default: on '
                   'for TPU, off otherwise (XLA is slower on CPUs).')
 flags.DEFINE_bool('mixed_precision', False, 'bfloat16 compute (float16 with '
                   'loss scaling on GPUs), float32 variables.')
 flags.DEFINE_integer('random_seed', None, 'Seed for initialisation, data '
                      'order and augmentation; also turns on op determinism.')
-flags.DEFINE_integer('keep_checkpoint_max', 5, 'Most recent checkpoints kept.')
-flags.DEFINE_float('keep_checkpoint_every_n_hours', 4, 'Also keep one '
-                   'checkpoint per this many hours.')
-flags.DEFINE_integer('save_checkpoints_secs', 600, 'Checkpoint cadence in '
-                     'seconds.')
+flags.DEFINE_integer('keep_checkpoint_max', None, 'Most recent checkpoints '
+                     f'kept {_trainer("keep_checkpoint_max")}.')
+flags.DEFINE_float('keep_checkpoint_every_n_hours', None, 'Also keep one '
+                   'checkpoint per this many hours '
+                   f'{_trainer("keep_checkpoint_every_n_hours")}.')
+flags.DEFINE_integer('save_checkpoints_secs', None, 'Checkpoint cadence in '
+                     f'seconds {_trainer("save_checkpoints_secs")}.')
 flags.DEFINE_integer('save_checkpoints_steps', None, 'Checkpoint cadence in '
                      'steps (in addition to --save_checkpoints_secs).')
-flags.DEFINE_float('eval_timeout_secs', 600, 'With --run_eval, stop when no '
-                   'new checkpoint appears for this long.')
-flags.DEFINE_bool('skip_corrupt_examples', False, 'Skip records whose image '
+flags.DEFINE_float('eval_timeout_secs', None, 'With --run_eval, stop when no '
+                   'new checkpoint appears for this long '
+                   f'{_trainer("eval_timeout_secs")}.')
+flags.DEFINE_integer('keep_exports', None, 'Hub modules kept under '
+                     f'<workdir>/export/hub {_trainer("keep_exports")}.')
+flags.DEFINE_integer('summary_images', None, 'Input images per task view '
+                     'written to TensorBoard at the start of training '
+                     f'{_trainer("summary_images")}.')
+flags.DEFINE_bool('skip_corrupt_examples', None, 'Skip records whose image '
                   'cannot be decoded (and count them) instead of failing.')
 
 # -- Data -------------------------------------------------------------------
-flags.DEFINE_string('dataset', None, 'imagenet, tfrecord, fashion_mnist or '
-                    'tfds:NAME.')
+flags.DEFINE_string('dataset', None, _choices(datasets.names()) + '.')
 flags.DEFINE_string('dataset_dir', None, 'Where the data set is (default for '
-                    'fashion_mnist: /usr/share/datasets/fashion-mnist).')
+                    'fashion_mnist: '
+                    f'{datasets.default_dataset_dir("fashion_mnist")}).')
 flags.DEFINE_string('train_split', 'train', 'Split to train on.')
 flags.DEFINE_string('val_split', 'val', 'Split to evaluate on.')
 flags.DEFINE_integer('batch_size', None, 'Global training batch size.')
@@ -92,74 +159,97 @@ flags.DEFINE_integer('eval_batch_size', None, 'Global evaluation batch size '
                      '(default: --batch_size).')
 
 # -- Task -------------------------------------------------------------------
-flags.DEFINE_string('task', None, 'supervised, rotation, exemplar, jigsaw, '
-                    'relative_patch_location or linear_eval.')
-flags.DEFINE_integer('embed_dim', None, 'Embedding width of the patch tasks '
-                     '(default 1000) and exemplar.')
+flags.DEFINE_string('task', None, _choices(tasks.task_names()) + '.')
+flags.DEFINE_integer('embed_dim', None, 'Embedding width: of each patch for '
+                     'the patch tasks (default '
+                     f'{_default(jigsaw.JigsawTask, "embed_dim")}), of '
+                     'exemplar (default: the pre-logits).')
 flags.DEFINE_float('margin', None, 'Triplet-loss margin (exemplar).')
-flags.DEFINE_string('embedding_normalization', 'batch', 'exemplar: L2 '
+flags.DEFINE_string('embedding_normalization', None, 'exemplar: L2 '
                     'normalise each embedding dimension across the batch '
                     '("batch", as the original) or each embedding '
-                    '("embedding").')
-flags.DEFINE_integer('perm_subset_size', 8, 'jigsaw: permutations sampled '
-                     'per replica and step in training.')
+                    '("embedding") (default '
+                    f'{_default(_Exemplar, "embedding_normalization")}).')
+flags.DEFINE_integer('perm_subset_size', None, 'jigsaw: permutations sampled '
+                     'per replica and step in training (default '
+                     f'{_default(jigsaw.JigsawTask, "perm_subset_size")}).')
 flags.DEFINE_string('permutations_path', None, 'jigsaw: permutation file '
                     '(default: permutations_100_max.bin in the repository).')
+flags.DEFINE_bool('interleave_embeddings', None, 'Patch tasks: concatenate '
+                  'the patch embeddings in the original\'s interleaved order '
+                  '(channel-major) instead of blocks; matters only for '
+                  'original weights.')
 flags.DEFINE_string('hub_module', None, 'linear_eval: the hub module to '
                     'evaluate.')
-flags.DEFINE_string('signature', 'representation', 'linear_eval: signature '
-                    'of the module whose outputs are probed.')
-flags.DEFINE_string('eval_model', 'linear', 'linear_eval: linear or mlp.')
-flags.DEFINE_integer('channels_hidden', 1000, 'linear_eval: MLP width.')
-flags.DEFINE_string('pool_mode', 'adaptive_max', 'linear_eval: '
-                    'adaptive_max, adaptive_avg, max or avg.')
-flags.DEFINE_string('combine_patches', 'avg_pool', 'linear_eval: avg_pool, '
-                    'max_pool or concat for patch inputs.')
-flags.DEFINE_string('linear_eval_mode', 'end_to_end', 'linear_eval: '
+flags.DEFINE_string('signature', None, 'linear_eval: signature of the module '
+                    'whose outputs are probed (default '
+                    f'{_default(_LinearEval, "signature")}).')
+flags.DEFINE_string('eval_model', None, 'linear_eval: '
+                    f'{_choices(linear_eval.EVAL_MODELS)} (default '
+                    f'{_default(_LinearEval, "eval_model")}).')
+flags.DEFINE_integer('channels_hidden', None, 'linear_eval: MLP width '
+                     f'(default {_default(_LinearEval, "channels_hidden")}).')
+flags.DEFINE_string('pool_mode', None, 'linear_eval: '
+                    f'{_choices(utils.POOL_MODES)} (default '
+                    f'{_default(_LinearEval, "pool_mode")}).')
+flags.DEFINE_string('combine_patches', None, 'linear_eval: how patch '
+                    'features combine, '
+                    f'{_choices(linear_eval.mf.COMBINE_MODES)} (default '
+                    f'{_default(_LinearEval, "combine_patches")}).')
+flags.DEFINE_string('linear_eval_mode', _LINEAR_EVAL_MODES[0], 'linear_eval: '
                     'end_to_end (as the original) or cached (features '
                     'computed once, heads trained on them).')
-flags.DEFINE_integer('cached_augment_passes', 0, 'linear_eval cached: '
+flags.DEFINE_integer('cached_augment_passes', None, 'linear_eval cached: '
                      'extra passes over the training split with the '
-                     'training preprocessing (one pass with the evaluation '
-                     'preprocessing is always made).')
-flags.DEFINE_string('knn_end_points', 'pre_logits', 'linear_eval cached: '
-                    'end points also evaluated by weighted k-nearest '
-                    'neighbours (comma-separated, "all", or "" for none).')
-flags.DEFINE_integer('knn_k', 20, 'linear_eval cached: neighbours per kNN '
-                     'vote.')
-flags.DEFINE_float('knn_temperature', 0.07, 'linear_eval cached: kNN vote '
-                   'weight is exp(cosine similarity / this).')
+                     'training preprocessing (default '
+                     f'{_default(_LinearEval, "cached_augment_passes")}; one '
+                     'pass with the evaluation preprocessing is always '
+                     'made).')
+flags.DEFINE_string('knn_end_points', None, 'linear_eval cached: end points '
+                    'also evaluated by weighted k-nearest neighbours '
+                    '(comma-separated, "all", or "" for none; default '
+                    f'{_default(_LinearEval, "knn_end_points")}).')
+flags.DEFINE_integer('knn_k', None, 'linear_eval cached: neighbours per kNN '
+                     f'vote (default {_default(_LinearEval, "knn_k")}).')
+flags.DEFINE_float('knn_temperature', None, 'linear_eval cached: kNN vote '
+                   'weight is exp(cosine similarity / this) (default '
+                   f'{_default(_LinearEval, "knn_temperature")}).')
 
 # -- Network ----------------------------------------------------------------
-flags.DEFINE_string('architecture', None, 'resnet50, resnet101, resnet152, '
-                    'revnet50 or vgg19.')
-flags.DEFINE_integer('filters_factor', None, 'Width multiplier (default 4; '
-                     '8 for vgg19).')
+flags.DEFINE_string('architecture', None, _choices(models.net_names()) + '.')
+flags.DEFINE_integer('filters_factor', None, 'Width multiplier (default '
+                     f'{_net_defaults("filters_factor")}).')
 flags.DEFINE_bool('last_relu', None, 'Final ReLU before pooling (default '
-                  'True).')
-flags.DEFINE_string('mode', None, 'ResNet v1 or v2 (default v2).')
-flags.DEFINE_float('weight_decay', None, 'L2 strength (default 1e-4 for the '
-                   'networks, 0 for linear-evaluation heads).')
-flags.DEFINE_bool('sync_batch_norm', False, 'Batch-norm statistics over all '
-                  'replicas instead of per replica.')
+                  f'{_net_defaults("last_relu")}).')
+flags.DEFINE_string('mode', None, 'ResNet v1 or v2 (default '
+                    f'{_net_defaults("mode")}).')
+flags.DEFINE_float('weight_decay', None, 'L2 strength (default '
+                   f'{_net_defaults("weight_decay")} for the networks, '
+                   f'{_default(_LinearEval, "weight_decay")} for '
+                   'linear-evaluation heads).')
+flags.DEFINE_bool('sync_batch_norm', None, 'Batch-norm statistics over all '
+                  'replicas instead of per replica (default '
+                  f'{_net_defaults("sync_batch_norm")}).')
 
 # -- Preprocessing ------------------------------------------------------------
 flags.DEFINE_string('preprocessing', None, 'Comma-separated preprocessing '
-                    'ops.')
+                    f'ops: {_choices(preprocess.op_names())}.')
 flags.DEFINE_string('resize_size', None, 'resize / inception sizes: "h,w" '
                     'or one number.')
 flags.DEFINE_string('crop_size', None, 'crop sizes: "h,w" or one number.')
 flags.DEFINE_integer('smaller_size', None, 'resize_small target side.')
 flags.DEFINE_float('grayscale_probability', None, 'to_gray probability '
-                   '(default 1).')
+                   '(default '
+                   f'{_op_default("to_gray", "grayscale_probability")}).')
 flags.DEFINE_bool('randomize_resize_method', None, 'Random interpolation in '
                   'resize (training only).')
 flags.DEFINE_integer('splits_per_side', None, 'crop_patches grid size.')
 flags.DEFINE_integer('patch_jitter', None, 'crop_patches jitter in pixels '
-                     '(default 0).')
+                     '(default '
+                     f'{_op_default("crop_patches", "patch_jitter")}).')
 flags.DEFINE_integer('num_of_inception_patches', None, 'Crops per image of '
                      'crop_inception_preprocess_patches.')
-flags.DEFINE_bool('legacy_resize', False, 'TF1 bilinear sampling (not '
+flags.DEFINE_bool('legacy_resize', None, 'TF1 bilinear sampling (not '
                   'equivariant with rotation) instead of TF2\'s.')
 
 # -- Optimisation -------------------------------------------------------------
@@ -171,25 +261,39 @@ flags.DEFINE_float('epochs', None, 'Training length in epochs (fractions '
                    'allowed).')
 flags.DEFINE_list('decay_epochs', None, 'Epochs at which the learning rate '
                   'decays (default: none within training).')
-flags.DEFINE_float('lr_decay_factor', 0.1, 'Decay per boundary.')
-flags.DEFINE_float('warmup_epochs', 0, 'Linear warm-up length in epochs.')
-flags.DEFINE_string('optimizer', 'sgd', 'sgd (momentum 0.9) or adam.')
+flags.DEFINE_float('lr_decay_factor', None, 'Decay per boundary '
+                   f'{_trainer("lr_decay_factor")}.')
+flags.DEFINE_float('warmup_epochs', None, 'Linear warm-up length in epochs '
+                   f'{_trainer("warmup_epochs")}.')
+flags.DEFINE_string('optimizer', None,
+                    f'{_choices(optimization.OPTIMIZERS.names())} '
+                    '(sgd: TF1 momentum 0.9; adam: TF1 defaults) '
+                    f'{_trainer("optimizer")}.')
 
 # -- Export -------------------------------------------------------------------
 flags.DEFINE_string('serving_input_key', 'image', 'Input key of the hub '
                     'module signatures.')
-flags.DEFINE_string('serving_input_shape', 'None,None,None,3', 'Input shape '
-                    'of the hub module.')
+flags.DEFINE_string('serving_input_shape', None, 'Input shape of the hub '
+                    f'module {_trainer("serving_input_shape")}.')
 
 FLAGS = flags.FLAGS
+
+# Flags defined in this file.
+_OWN_FLAGS = frozenset(FLAGS) - _ABSL_FLAGS
 
 _REQUIRED = ('workdir', 'dataset', 'task', 'batch_size', 'epochs', 'lr',
              'lr_scale_batch_size', 'preprocessing')
 
+# What the entry point hands to the owners itself, rather than a flag.
+ENTRY_TASK_ARGS = ('num_classes', 'net_kwargs')
+ENTRY_TRAINER_ARGS = ('loss_scaling',)
+# Network options the tasks set themselves (the patch networks' strides).
+TASK_NET_ARGS = tuple(patch_utils.PATCH_NET_OVERRIDES)
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  """Every resolved setting of one run (flags plus effective defaults)."""
+  """Every flag of one run, as given (None: unset, the owner's default)."""
   values: tuple[tuple[str, Any], ...]
 
   def __getattr__(self, name):
@@ -201,21 +305,29 @@ class Config:
   def as_dict(self) -> dict[str, Any]:
     return dict(self.values)
 
+  def given(self, names) -> dict[str, Any]:
+    """The set values among `names` (unset ones are left out)."""
+    values = self.as_dict()
+    return {n: values[n] for n in names
+            if n in values and values[n] is not None}
+
 
 def make_config() -> Config:
-  """Turns the parsed flags into the frozen configuration."""
-  import utils  # pylint: disable=g-import-not-at-top
+  """Turns the parsed flags into the frozen configuration.
+
+  Only what no owner checks is checked here: required flags, the flags
+  whose values this module interprets, and the batch sizes.
+
+  Raises:
+    utils.UsageError: naming the flag.
+  """
   values = {name: FLAGS[name].value for name in _OWN_FLAGS}
   missing = [f'--{n}' for n in _REQUIRED if values.get(n) is None]
   if missing:
     raise utils.UsageError(f'Missing required flag(s): {", ".join(missing)}.')
-  values['workdir'] = os.path.expanduser(values['workdir'])
-  if values['dataset_dir']:
-    values['dataset_dir'] = os.path.expanduser(values['dataset_dir'])
-  if values['hub_module']:
-    values['hub_module'] = os.path.expanduser(values['hub_module'])
-  if values['eval_batch_size'] is None:
-    values['eval_batch_size'] = values['batch_size']
+  for name in ('workdir', 'dataset_dir', 'hub_module'):
+    if values[name]:
+      values[name] = os.path.expanduser(values[name])
   if values['jit_compile'] is None:
     values['jit_compile'] = values['use_tpu']
   if values['tpu_name'] is None:
@@ -227,61 +339,22 @@ def make_config() -> Config:
       raise utils.UsageError(
           f'--decay_epochs must be numbers, got '
           f'{",".join(values["decay_epochs"])}.') from None
-  values['serving_input_shape'] = utils.str2intlist(
-      values['serving_input_shape'], name='serving_input_shape')
+  if values['serving_input_shape'] is not None:
+    values['serving_input_shape'] = utils.str2intlist(
+        values['serving_input_shape'], name='serving_input_shape')
   for name in ('batch_size', 'eval_batch_size'):
-    if values[name] <= 0:
+    if values[name] is not None and values[name] <= 0:
       raise utils.UsageError(f'--{name} must be positive, got '
                              f'{values[name]}.')
-  for name in ('lr', 'epochs'):
-    if not values[name] > 0:
-      raise utils.UsageError(f'--{name} must be positive, got '
-                             f'{values[name]:g}.')
-  if values['warmup_epochs'] < 0:
-    raise utils.UsageError('--warmup_epochs must not be negative.')
-  if values['warmup_epochs'] > values['epochs']:
+  if values['linear_eval_mode'] not in _LINEAR_EVAL_MODES:
     raise utils.UsageError(
-        f'--warmup_epochs {values["warmup_epochs"]:g} exceeds --epochs '
-        f'{values["epochs"]:g}: the learning rate would never reach --lr.')
-  for name, choices in (('linear_eval_mode', ('end_to_end', 'cached')),
-                        ('embedding_normalization', ('batch', 'embedding')),
-                        ('optimizer', ('sgd', 'adam'))):
-    if values[name] not in choices:
-      raise utils.UsageError(
-          f'Unknown --{name} {values[name]!r}. Valid choices: '
-          f'{", ".join(choices)}.')
-  if values['iterations_per_loop'] < 1:
-    raise utils.UsageError('--iterations_per_loop must be at least 1.')
+        f'Unknown --linear_eval_mode {values["linear_eval_mode"]!r}. Valid '
+        f'choices: {", ".join(_LINEAR_EVAL_MODES)}.')
   return Config(tuple(sorted(values.items())))
-
-
-# Flags defined in this file.
-_OWN_FLAGS = frozenset(FLAGS) - _ABSL_FLAGS
-
-
-def net_kwargs(config: Config) -> dict[str, Any]:
-  """Arguments for `models.get_net`; unset ones keep the network default."""
-  names = ('filters_factor', 'mode', 'last_relu', 'weight_decay',
-           'sync_batch_norm')
-  return {n: getattr(config, n) for n in names
-          if getattr(config, n) is not None}
-
-
-def preprocess_args(config: Config) -> dict[str, Any]:
-  """The preprocessing ops' flag values."""
-  names = ('resize_size', 'crop_size', 'smaller_size',
-           'grayscale_probability', 'randomize_resize_method',
-           'splits_per_side', 'patch_jitter', 'num_of_inception_patches',
-           'legacy_resize')
-  return {n: getattr(config, n) for n in names
-          if getattr(config, n) is not None}
 
 
 def check_workdir(workdir: str) -> None:
   """Creates the workdir if needed and checks that it can be written."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  import utils  # pylint: disable=g-import-not-at-top
   probe = os.path.join(workdir, f'.write_probe_{uuid.uuid4().hex}')
   try:
     tf.io.gfile.makedirs(workdir)
@@ -294,33 +367,35 @@ def check_workdir(workdir: str) -> None:
     ) from None
 
 
-def build_trainer(config: Config):
+def trainer_config(config: Config, **resolved: Any
+                   ) -> trainer_lib.TrainerConfig:
+  """`TrainerConfig` from the set flags and the values resolved here."""
+  fields = [f.name for f in dataclasses.fields(trainer_lib.TrainerConfig)]
+  values = config.given(fields)
+  for name in ('decay_epochs', 'serving_input_shape'):
+    if name in values:
+      values[name] = tuple(values[name])
+  values.update(resolved)
+  return trainer_lib.TrainerConfig(**values)
+
+
+def build_trainer(config: Config) -> trainer_lib.Trainer:
   """Validates the data and builds the strategy, task and trainer."""
-  import keras  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  import datasets  # pylint: disable=g-import-not-at-top
-  from self_supervision import self_supervision_lib  # pylint: disable=g-import-not-at-top
-  import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-  import utils  # pylint: disable=g-import-not-at-top
-
   # Names first: they are cheap to check and the commonest mistakes.
-  task_cls = self_supervision_lib.get_task_class(config.task)
-  dataset_dir = config.dataset_dir or datasets.default_dataset_dir(
-      config.dataset)
-  if not dataset_dir:
-    raise utils.UsageError(f'--dataset_dir is required for --dataset '
-                           f'{config.dataset}.')
-  data = datasets.get_dataset(config.dataset, dataset_dir)
+  task_cls = tasks.get_task_class(config.task)
+  data = datasets.get_dataset(config.dataset, config.dataset_dir)
   splits = [config.val_split] if config.run_eval else [config.train_split,
                                                       config.val_split]
   for split in dict.fromkeys(splits):
     data.check(split)
+  pipeline = preprocess.build_pipeline(
+      config.preprocessing, device_ops=task_cls.device_ops,
+      **config.given(preprocess.op_arg_names()))
 
   if config.random_seed is not None:
     keras.utils.set_random_seed(config.random_seed)
     tf.config.experimental.enable_op_determinism()
-  strategy = trainer_lib.make_strategy(
+  strategy = distribution.make_strategy(
       use_tpu=config.use_tpu, tpu_name=config.tpu_name, master=config.master,
       num_gpus=config.num_gpus, tf_config=os.environ.get('TF_CONFIG'))
   loss_scaling = False
@@ -331,43 +406,19 @@ def build_trainer(config: Config):
         'mixed_float16' if on_gpu else 'mixed_bfloat16')
     loss_scaling = on_gpu
 
-  task_values = config.as_dict()
+  task_values = config.given(config.as_dict())
   task_values['num_classes'] = data.num_classes
-  task_values['net_kwargs'] = net_kwargs(config)
-  task_values['batch_size'] = config.batch_size
-  task_kwargs = utils.matching_kwargs(task_cls.__init__, task_values)
-
-  trainer_config = trainer_lib.TrainerConfig(
-      workdir=config.workdir, train_split=config.train_split,
-      val_split=config.val_split, batch_size=config.batch_size,
-      eval_batch_size=config.eval_batch_size, epochs=config.epochs,
-      lr=config.lr, lr_scale_batch_size=config.lr_scale_batch_size,
-      decay_epochs=(tuple(config.decay_epochs) if config.decay_epochs
-                    else None),
-      warmup_epochs=config.warmup_epochs,
-      lr_decay_factor=config.lr_decay_factor, optimizer=config.optimizer,
-      preprocessing=config.preprocessing,
-      iterations_per_loop=config.iterations_per_loop,
-      jit_compile=config.jit_compile,
-      keep_checkpoint_max=config.keep_checkpoint_max,
-      keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
-      save_checkpoints_secs=config.save_checkpoints_secs,
-      save_checkpoints_steps=config.save_checkpoints_steps,
-      random_seed=config.random_seed,
-      serving_input_shape=tuple(config.serving_input_shape),
-      skip_corrupt_examples=config.skip_corrupt_examples,
-      eval_timeout_secs=config.eval_timeout_secs,
-      loss_scaling=loss_scaling)
+  task_values['net_kwargs'] = config.given(models.NET_KWARGS)
+  task_kwargs = utils.matching_kwargs(task_cls, task_values)
   return trainer_lib.Trainer(
-      trainer_config, task_factory=lambda: task_cls(**task_kwargs),
-      data_source=data, strategy=strategy,
-      preprocess_args=preprocess_args(config))
+      trainer_config(config, jit_compile=config.jit_compile,
+                     loss_scaling=loss_scaling),
+      task_factory=lambda: task_cls(**task_kwargs),
+      data_source=data, strategy=strategy, pipeline=pipeline)
 
 
 def run(config: Config) -> dict[str, Any]:
   """Runs the job the configuration describes; returns its results."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
   logging.info('Working directory: %s', config.workdir)
   if not config.dry_run:
     check_workdir(config.workdir)
@@ -378,6 +429,7 @@ def run(config: Config) -> dict[str, Any]:
     num_params = sum(int(tf.size(v)) for v in trainer.task.trainable_variables)
     summary = {
         'config': _jsonable(config.as_dict()),
+        'trainer': _jsonable(dataclasses.asdict(trainer.config)),
         'trainable_parameters': num_params,
         'steps_per_epoch': trainer.schedule.steps_per_epoch,
         'total_steps': trainer.schedule.total_steps,
@@ -397,7 +449,6 @@ def run(config: Config) -> dict[str, Any]:
     trainer.restore()
     return {'module': trainer.export()}
   if config.task == 'linear_eval' and config.linear_eval_mode == 'cached':
-    from self_supervision import linear_eval_cached  # pylint: disable=g-import-not-at-top
     return linear_eval_cached.run(trainer, run_eval=config.run_eval)
   if config.run_eval:
     return trainer.run_eval()
@@ -413,7 +464,6 @@ def main(argv):
   """Runs the job; a user's mistake ends it with one line, not a trace."""
   if len(argv) > 1:
     sys.exit(f'Error: unexpected arguments: {" ".join(argv[1:])}')
-  import utils  # pylint: disable=g-import-not-at-top
   try:
     config = make_config()
     run(config)

@@ -244,8 +244,8 @@ POOLING_TARGET_DIMENSIONS = 9000
 POOL_MODES = ('adaptive_max', 'adaptive_avg', 'max', 'avg')
 
 
-def adaptive_pool(x: tf.Tensor, num_target_dimensions: int = 9000,
-                  mode: str = 'adaptive_max') -> tf.Tensor:
+def adaptive_pool(x: tf.Tensor, num_target_dimensions: int,
+                  mode: str) -> tf.Tensor:
   """Pools a feature map `[N, H, W, K]` down to about the target size.
 
   Only the height and the channel count choose the pooling (square maps are

@@ -184,9 +184,10 @@ def checks(results):
 
 
 def plot(results, path):
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  # matplotlib comes with the `bench` extra only; the stages run without it.
+  import matplotlib  # noqa: PLC0415
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt  # noqa: PLC0415
   fig, ax = plt.subplots(figsize=(8, 5))
   # One shared depth axis (VGG adds block5 and fc6 before pre_logits).
   axis = [e for e in sort_end_points({e for r in results for e in r['top1']})
@@ -208,9 +209,11 @@ def plot(results, path):
 
 
 def versions():
-  import keras  # pylint: disable=g-import-not-at-top
-  import numpy  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # The driver only starts subprocesses; TensorFlow is imported for the
+  # version line of the report alone.
+  import keras  # noqa: PLC0415
+  import numpy  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415
   cpu = platform.processor() or platform.machine()
   try:
     with open('/proc/cpuinfo') as f:

@@ -72,7 +72,8 @@ def run_command(args: list[str], log_path: pathlib.Path) -> float:
 
 
 def latest_export(workdir: pathlib.Path) -> str:
-  import hub_export  # pylint: disable=g-import-not-at-top
+  # hub_export imports TensorFlow, which the driver needs only here.
+  import hub_export  # noqa: PLC0415
   exports = hub_export.list_exports(str(workdir))
   if not exports:
     sys.exit(f'No hub export under {workdir}.')

@@ -32,6 +32,8 @@ other stage strides (the patch tasks) passes them as keyword arguments.
 Weight decay shows up in `net.losses`.
 """
 
+import functools
+import inspect
 from typing import Any
 
 import keras
@@ -40,21 +42,34 @@ from models import resnet, revnet, vggnet
 import utils
 
 # The keyword arguments every network accepts (some ignore a few; see the
-# network classes). A value of None means "the network's default".
+# network classes, where their defaults are written). A value of None means
+# "the network's default".
 NET_KWARGS = ('filters_factor', 'mode', 'last_relu', 'root_conv_stride',
               'strides', 'weight_decay', 'sync_batch_norm')
 
 _NETS = utils.Registry('architecture', flag='--architecture')
-_NETS.register('resnet50')(resnet.resnet50)
-_NETS.register('resnet101')(resnet.resnet101)
-_NETS.register('resnet152')(resnet.resnet152)
-_NETS.register('revnet50')(revnet.revnet50)
-_NETS.register('vgg19')(vggnet.vgg19)
+_NETS.register('resnet50')(functools.partial(
+    resnet.ResNet, (3, 4, 6, 3), name='resnet50'))
+_NETS.register('resnet101')(functools.partial(
+    resnet.ResNet, (3, 4, 23, 3), name='resnet101'))
+_NETS.register('resnet152')(functools.partial(
+    resnet.ResNet, (3, 8, 36, 3), name='resnet152'))
+_NETS.register('revnet50')(functools.partial(revnet.RevNet, name='revnet50'))
+_NETS.register('vgg19')(vggnet.VGG19)
 
 
 def net_names() -> list[str]:
   """The valid architecture names, sorted."""
   return _NETS.names()
+
+
+def option_defaults(architecture: str) -> dict[str, Any]:
+  """The default of every option of `NET_KWARGS` for one network.
+
+  Read from the network class's signature, where the defaults live.
+  """
+  params = inspect.signature(_NETS.lookup(architecture)).parameters
+  return {name: params[name].default for name in NET_KWARGS}
 
 
 def get_net(architecture: str, num_classes: int | None = None,
@@ -65,12 +80,10 @@ def get_net(architecture: str, num_classes: int | None = None,
     architecture: one of `net_names()`.
     num_classes: width of the logits layer; None or 0 for no logits (the
       output is then the pre-logits).
-    **kwargs: any of `NET_KWARGS`: filters_factor (width multiplier;
-      default 4, VGG 8), mode (`v1`/`v2`, default v2; ResNet only),
-      last_relu (default True), root_conv_stride (default 2), strides
-      (stages 2-4, default (2, 2, 2); a sequence or "2,2,1"), weight_decay
-      (default 1e-4), sync_batch_norm (default False). None values mean the
-      default.
+    **kwargs: any of `NET_KWARGS`: filters_factor (width multiplier), mode
+      (`v1`/`v2`; ResNet only), last_relu, root_conv_stride, strides
+      (stages 2-4; a sequence or "2,2,1"), weight_decay, sync_batch_norm.
+      None values mean the network's default (`option_defaults`).
 
   Returns:
     The network, a `keras.Model`.

@@ -255,18 +255,3 @@ class ResNet(layers.Backbone):
       if self.last_relu:
         x = keras.ops.relu(x)
     return self._pool_and_classify(x, end_points)
-
-
-def resnet50(num_classes: int | None = None, **kwargs) -> ResNet:
-  """ResNet-50: (3, 4, 6, 3) bottleneck units; see `ResNet` for kwargs."""
-  return ResNet((3, 4, 6, 3), num_classes, name='resnet50', **kwargs)
-
-
-def resnet101(num_classes: int | None = None, **kwargs) -> ResNet:
-  """ResNet-101: (3, 4, 23, 3) bottleneck units; see `ResNet` for kwargs."""
-  return ResNet((3, 4, 23, 3), num_classes, name='resnet101', **kwargs)
-
-
-def resnet152(num_classes: int | None = None, **kwargs) -> ResNet:
-  """ResNet-152: (3, 8, 36, 3) bottleneck units; see `ResNet` for kwargs."""
-  return ResNet((3, 8, 36, 3), num_classes, name='resnet152', **kwargs)

@@ -189,8 +189,3 @@ class RevNet(layers.Backbone):
     if self.last_relu:
       x = keras.ops.relu(x)
     return self._pool_and_classify(x, end_points)
-
-
-def revnet50(num_classes: int | None = None, **kwargs) -> RevNet:
-  """RevNet-50; see `RevNet` for the keyword arguments."""
-  return RevNet(num_classes, **kwargs)

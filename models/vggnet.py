@@ -217,8 +217,3 @@ def _check_static_size(shape) -> tuple[int, int]:
         'final feature map); got an unknown height or width in input shape '
         f'{tuple(shape)}. Set a fixed serving_input_shape.')
   return int(height), int(width)
-
-
-def vgg19(num_classes: int | None = None, **kwargs) -> VGG19:
-  """VGG19 with batch norm; see `VGG19` for the keyword arguments."""
-  return VGG19(num_classes, **kwargs)

@@ -14,6 +14,16 @@
 
 """The tasks: pretext tasks, the supervised baseline and linear evaluation.
 
-`self_supervision_lib.get_task_class(name)` imports a task's module when it
-is first asked for.
+Importing the package imports every task module, and each registers its
+task in `self_supervision_lib.TASKS`; `get_task_class(name)` looks it up.
+A new task is a new module here, listed below.
 """
+
+from self_supervision import (  # noqa: F401  (they register their tasks)
+  exemplar,
+  jigsaw,
+  linear_eval,
+  relative_patch_location,
+  rotation,
+  supervised,
+)

@@ -38,7 +38,8 @@ import tensorflow as tf
 from self_supervision import self_supervision_lib as lib
 import utils
 
-NORMALIZATIONS = ('batch', 'embedding')
+# --embedding_normalization -> the axis normalised over.
+NORMALIZATIONS = {'batch': 0, 'embedding': 1}
 
 
 def pairwise_squared_distances(embeddings: tf.Tensor) -> tf.Tensor:
@@ -103,12 +104,11 @@ def triplet_semihard_loss(labels: tf.Tensor, embeddings: tf.Tensor,
 
 
 def normalize_embeddings(embeddings: tf.Tensor, mode: str) -> tf.Tensor:
-  """L2 normalisation across the batch (`batch`) or per row (`embedding`)."""
-  if mode not in NORMALIZATIONS:
-    raise utils.UsageError(
-        f'--embedding_normalization must be one of '
-        f'{", ".join(NORMALIZATIONS)}, got {mode!r}.')
-  return tf.math.l2_normalize(embeddings, axis=0 if mode == 'batch' else 1)
+  """L2 normalisation across the batch (`batch`) or per row (`embedding`).
+
+  `mode` is one of `NORMALIZATIONS` (the task checks the flag).
+  """
+  return tf.math.l2_normalize(embeddings, axis=NORMALIZATIONS[mode])
 
 
 @lib.register('exemplar')

@@ -17,7 +17,8 @@
 
 Row m of the permutation file says which grid tile (row-major) sits in
 puzzle slot k. The 9 tiles are embedded once; each puzzle concatenates the
-tile embeddings in the order of its permutation, and the FC head classifies
+tile embeddings in the order of its permutation, and the FC head
+(`patch_utils.PatchHead`, shared with relative patch location) classifies
 which of the (100) permutations was used.
 
 Training draws `perm_subset_size` distinct permutations per replica and step
@@ -43,8 +44,10 @@ class JigsawTask(patch_utils.PatchTask):
   """Classifies which permutation of the grid tiles a puzzle shows."""
 
   def __init__(self, *, permutations_path: str | None = None,
-               perm_subset_size: int = 8, embed_dim: int | None = None,
-               interleave: bool = False, architecture: str | None = None,
+               perm_subset_size: int = 8,
+               embed_dim: int = patch_utils.DEFAULT_EMBED_DIM,
+               interleave_embeddings: bool = False,
+               architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None,
                random_seed: int | None = None):
     """Loads the permutations and builds the patch trunk and FC head.
@@ -53,8 +56,9 @@ class JigsawTask(patch_utils.PatchTask):
       permutations_path: the permutation file (`--permutations_path`);
         None means `permutations_100_max.bin` at the repository root.
       perm_subset_size: permutations drawn per replica and training step.
-      embed_dim: per-patch embedding width (`--embed_dim`, default 1000).
-      interleave: the original's interleaved concatenation order.
+      embed_dim: per-patch embedding width (`--embed_dim`).
+      interleave_embeddings: the original's interleaved concatenation
+        order (`--interleave_embeddings`).
       architecture: the trunk's name (`--architecture`).
       net_kwargs: further arguments of `models.get_net`.
       random_seed: seed of the permutation subsets (`--random_seed`); a
@@ -71,12 +75,13 @@ class JigsawTask(patch_utils.PatchTask):
       raise utils.UsageError(
           f'--permutations_path {path} holds permutations of {length} '
           f'tiles, but the jigsaw grid has {patch_utils.NUM_PATCHES}.')
-    if perm_subset_size is None or not 1 <= perm_subset_size <= count:
+    if not 1 <= perm_subset_size <= count:
       raise utils.UsageError(
           f'--perm_subset_size must be between 1 and the {count} '
           f'permutations of {path}, got {perm_subset_size}.')
     super().__init__(num_classes=count, embed_dim=embed_dim,
-                     interleave=interleave, architecture=architecture,
+                     interleave_embeddings=interleave_embeddings,
+                     architecture=architecture,
                      net_kwargs=net_kwargs)
     self.permutations_path = path
     self.permutations = permutations

@@ -17,7 +17,8 @@
 The task loads `--hub_module` (one of our exports, or any TF2 SavedModel with
 a signature whose single input is named `image`), calls its `--signature`
 (default `representation`) in inference mode, pools every end point to about
-9000 features and trains one head per end point, all jointly (SPEC A7.8):
+9000 features (`module_features.py`) and trains one head per end point, all
+jointly (SPEC A7.8):
 
   * images `[N, H, W, 3]` go through the module as they are;
   * patches `[N, P, H, W, 3]` go through it as `N * P` images; every end
@@ -33,7 +34,10 @@ features; `mlp` is dense(`--channels_hidden`, ReLU), dropout 0.5 and dense.
 Both use Glorot-uniform kernels and the weight decay `--weight_decay` (0 when
 unset, not the networks' 1e-4). The loss is the sum over heads of their mean
 cross-entropy; since heads share nothing, this trains each head as if alone.
-Metrics: `top1_accuracy_<end point>` and `top5_accuracy_<end point>`.
+Metrics: `top1_accuracy_<end point>` and `top5_accuracy_<end point>`. Linear
+heads in float32 also have their gradients in closed form
+(`Heads.closed_form_step`), which the cached mode (`linear_eval_cached.py`)
+uses to train them on stored features.
 
 The module's variables are never trained: `trainable_variables` lists the
 heads only, and the module runs in inference mode (batch norm uses its
@@ -63,171 +67,12 @@ from absl import logging
 import keras
 import tensorflow as tf
 
+from self_supervision import module_features as mf
 from self_supervision import self_supervision_lib as lib
 import utils
 
 EVAL_MODELS = ('linear', 'mlp')
-COMBINE_MODES = ('avg_pool', 'max_pool', 'concat')
 RESULTS_CSV = 'linear_eval_results.csv'
-INPUT_KEY = 'image'
-
-
-# -- Loading the module -----------------------------------------------------
-
-
-def _format_shape(shape: Sequence[int | None] | tf.TensorShape) -> str:
-  dims = shape.as_list() if isinstance(shape, tf.TensorShape) else shape
-  return '[' + ', '.join('None' if d is None else str(d) for d in dims) + ']'
-
-
-def load_module(path: str | None, signature: str):
-  """Loads a hub module and returns it with the chosen signature.
-
-  Args:
-    path: the module directory (`--hub_module`).
-    signature: the signature to call (`--signature`).
-
-  Returns:
-    (the loaded object, the signature's concrete function).
-
-  Raises:
-    utils.UsageError: when the path is unset or not a SavedModel, when the
-      module lacks the signature (the message lists the ones it has), or
-      when the signature does not take exactly one input named `image`.
-  """
-  if not path:
-    raise utils.UsageError('--hub_module is required for --task linear_eval: '
-                           'the exported module to evaluate.')
-  if not tf.io.gfile.isdir(path):
-    raise utils.UsageError(f'--hub_module {path} does not exist (expected a '
-                           f'directory such as <workdir>/export/hub/'
-                           f'<timestamp>/module).')
-  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
-    loaded = tf.saved_model.load(path)
-  elif tf.io.gfile.exists(os.path.join(path, 'tfhub_module.pb')):
-    # An original TF1 hub module: only the hub library can read its format.
-    import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
-    loaded = hub.load(path, tags=set())
-  else:
-    raise utils.UsageError(f'--hub_module {path} is not a SavedModel (no '
-                           f'saved_model.pb in it).')
-  signatures = dict(getattr(loaded, 'signatures', {}) or {})
-  if signature not in signatures:
-    have = ', '.join(sorted(signatures)) or 'none'
-    raise utils.UsageError(
-        f'The hub module {path} (--hub_module) has no signature '
-        f'{signature!r} (--signature). Its signatures: {have}.')
-  fn = signatures[signature]
-  _, inputs = fn.structured_input_signature
-  if list(inputs) != [INPUT_KEY]:
-    raise utils.UsageError(
-        f'The {signature!r} signature of the hub module {path} takes inputs '
-        f'{sorted(inputs)}; linear evaluation needs one input named '
-        f'{INPUT_KEY!r}.')
-  return loaded, fn
-
-
-class FrozenModule(tf.Module):
-  """A loaded hub module whose variables are never trained.
-
-  It is tracked like any other object (checkpoints and exports include its
-  variables) but reports no trainable variables, so no optimiser sees them.
-  """
-
-  def __init__(self, path: str | None, signature: str):
-    """Loads the module; see `load_module` for the errors raised."""
-    super().__init__(name='frozen_hub_module')
-    self.path = path
-    self.signature = signature
-    self.loaded, self._signature_fn = load_module(path, signature)
-    variables = list(getattr(self.loaded, 'variables', None) or ())
-    if not variables:
-      variables = list(self._signature_fn.variables)
-    self._frozen_variables = tuple(variables)
-
-  @property
-  def input_spec(self) -> tf.TensorSpec:
-    """The spec of the signature's `image` input."""
-    return self._signature_fn.structured_input_signature[1][INPUT_KEY]
-
-  @property
-  def variables(self):
-    """The module's variables (checkpointed and exported)."""
-    return self._frozen_variables
-
-  @property
-  def trainable_variables(self):
-    """None: the module is frozen."""
-    return ()
-
-  def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-    """The signature's outputs on `images` (inference mode)."""
-    images = tf.cast(images, self.input_spec.dtype)
-    outputs = self._signature_fn(**{INPUT_KEY: images})
-    return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
-
-
-# -- Pooling and patches ----------------------------------------------------
-
-
-def pool_end_points(end_points: Mapping[str, tf.Tensor], pool_mode: str,
-                    num_target_dimensions: int = (
-                        utils.POOLING_TARGET_DIMENSIONS)
-                    ) -> dict[str, tf.Tensor]:
-  """Brings every end point to `[N, h, w, c]` with about 9000 features.
-
-  2-D end points become `[N, 1, 1, C]`; a map is pooled with
-  `utils.adaptive_pool` only if it has more than the target number of
-  features. Keys are visited in sorted order (the order of the results).
-
-  Raises:
-    utils.UsageError: for an end point that is neither 2-D nor 4-D.
-  """
-  pooled = {}
-  for name, x in utils.sorted_items(end_points):
-    if x.shape.rank == 2:
-      x = x[:, tf.newaxis, tf.newaxis, :]
-    if x.shape.rank != 4:
-      raise utils.UsageError(
-          f'End point {name!r} of the hub module has shape {x.shape}; '
-          f'linear evaluation takes [N, C] or [N, H, W, C] end points.')
-    if math.prod(x.shape[1:]) > num_target_dimensions:
-      x = utils.adaptive_pool(x, num_target_dimensions, pool_mode)
-    pooled[name] = x
-  return pooled
-
-
-def combine_patches(features: Mapping[str, tf.Tensor], num_patches: int,
-                    mode: str) -> dict[str, tf.Tensor]:
-  """Combines per-patch features `[N * P, h, w, c]` into `[N, h, w, c']`.
-
-  Args:
-    features: pooled features of every patch, patches of one example
-      consecutive.
-    num_patches: P.
-    mode: `avg_pool` (mean over patches), `max_pool` (maximum) or `concat`
-      (c' = c * P, channel-major: feature index `ch * P + p`).
-
-  Returns:
-    The combined features, same keys.
-  """
-  combined = {}
-  for name, x in features.items():
-    h, w, c = x.shape[1:]
-    x = tf.reshape(x, [-1, num_patches, h, w, c])
-    if mode == 'avg_pool':
-      x = tf.reduce_mean(x, axis=1)
-    elif mode == 'max_pool':
-      x = tf.reduce_max(x, axis=1)
-    elif mode == 'concat':
-      x = tf.reshape(tf.transpose(x, [0, 2, 3, 4, 1]),
-                     [-1, h, w, c * num_patches])
-    else:
-      raise utils.UsageError(
-          f'Unknown patch combination {mode!r} (in --combine_patches). '
-          f'Valid choices: {", ".join(COMBINE_MODES)}.')
-    combined[name] = x
-  return combined
 
 
 # -- Heads ------------------------------------------------------------------
@@ -240,9 +85,9 @@ def _layer_name(end_point: str) -> str:
 class Heads(keras.Model):
   """One classifier per end point, applied to a dict of features."""
 
-  def __init__(self, end_points: Sequence[str], num_classes: int,
-               eval_model: str = 'linear', channels_hidden: int = 1000,
-               weight_decay: float = 0.0, name: str = 'linear_eval_heads'):
+  def __init__(self, end_points: Sequence[str], num_classes: int, *,
+               eval_model: str, channels_hidden: int, weight_decay: float,
+               name: str = 'linear_eval_heads'):
     """Creates the layers (their variables appear on the first call).
 
     Args:
@@ -256,6 +101,7 @@ class Heads(keras.Model):
     """
     super().__init__(name=name)
     self.end_point_names = tuple(end_points)
+    self.weight_decay = weight_decay
     # Keras' L2 has no factor 0.5.
     regularizer = (keras.regularizers.L2(weight_decay / 2)
                    if weight_decay else None)
@@ -285,6 +131,53 @@ class Heads(keras.Model):
       logits[end_point] = tf.cast(x, tf.float32)
     return logits
 
+  @property
+  def has_closed_form(self) -> bool:
+    """Whether `closed_form_step` applies: one float32 dense layer a head."""
+    return all(len(layers) == 1 and layers[0].compute_dtype == 'float32'
+               for layers in self.head_layers)
+
+  def closed_form_step(self, features: Mapping[str, tf.Tensor],
+                       labels: tf.Tensor
+                       ) -> tuple[tf.Tensor, list[tf.Tensor], list[Any]]:
+    """Loss and gradients of linear heads, without a gradient tape.
+
+    For logits z = x K + b and the mean cross-entropy over B examples, the
+    gradients are dK = x^T (softmax(z) - onehot(y)) / B and db = the column
+    sums of the same, plus wd * K from the penalty 0.5 * wd * |K|^2: the
+    tape's results, up to summation order. The kernel's gradient is
+    computed as (d^T x)^T, which reads x in its stored order; the tape's
+    x^T d takes twice as long on CPU, and these products dominate the step.
+
+    Args:
+      features: end point -> `[B, D]` flat features of the batch.
+      labels: `[B]` int32 labels.
+
+    Returns:
+      (summed mean cross-entropy of the heads, gradients, their variables).
+
+    Raises:
+      ValueError: for MLP heads or mixed precision (`has_closed_form`).
+    """
+    if not self.has_closed_form:
+      raise ValueError('closed_form_step needs linear float32 heads.')
+    batch = tf.cast(tf.shape(labels)[0], tf.float32)
+    losses, grads, variables = [], [], []
+    for end_point, (layer,) in zip(self.end_point_names, self.head_layers):
+      x = features[end_point]
+      kernel, bias = layer.kernel, layer.bias
+      logits = tf.matmul(x, kernel) + bias
+      loss, dlogits = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+          features=logits, labels=labels)
+      dlogits /= batch
+      dkernel = tf.transpose(tf.matmul(dlogits, x, transpose_a=True))
+      if self.weight_decay:
+        dkernel += self.weight_decay * tf.convert_to_tensor(kernel)
+      losses.append(tf.reduce_mean(loss))
+      grads += [dkernel, tf.reduce_sum(dlogits, axis=0)]
+      variables += [kernel, bias]
+    return tf.add_n(losses), grads, variables
+
 
 def _in_one_replica(fn, *args):
   """Runs `fn` in replica context and returns the first replica's result.
@@ -308,13 +201,13 @@ def _in_one_replica(fn, *args):
 class LinearEvalTask(lib.Task):
   """Linear (or MLP) classifiers on every end point of a frozen module."""
 
-  def __init__(self, *, hub_module: str | None, num_classes: int,
+  def __init__(self, *, num_classes: int, hub_module: str | None = None,
                signature: str = 'representation',
-               eval_model: str = 'linear', channels_hidden: int | None = 1000,
+               eval_model: str = 'linear', channels_hidden: int = 1000,
                pool_mode: str = 'adaptive_max',
                combine_patches: str = 'avg_pool',
-               weight_decay: float | None = None,
-               knn_end_points: str | None = 'pre_logits',
+               weight_decay: float = 0.0,
+               knn_end_points: str = 'pre_logits',
                knn_k: int = 20, knn_temperature: float = 0.07,
                cached_augment_passes: int = 0):
     """Loads the module and checks the options.
@@ -329,8 +222,9 @@ class LinearEvalTask(lib.Task):
       eval_model: `linear` or `mlp` (`--eval_model`).
       channels_hidden: hidden width of `mlp` (`--channels_hidden`).
       pool_mode: one of `utils.POOL_MODES` (`--pool_mode`).
-      combine_patches: one of `COMBINE_MODES` (`--combine_patches`).
-      weight_decay: L2 strength of the heads; None (unset) means 0.
+      combine_patches: one of `module_features.COMBINE_MODES`
+        (`--combine_patches`).
+      weight_decay: L2 strength of the heads (not the networks' default).
       knn_end_points: cached mode: comma-separated end points evaluated by
         k-nearest neighbours, `all`, or empty for none.
       knn_k: cached mode: neighbours per vote.
@@ -345,7 +239,7 @@ class LinearEvalTask(lib.Task):
     super().__init__()
     for value, valid, flag in ((eval_model, EVAL_MODELS, 'eval_model'),
                                (pool_mode, utils.POOL_MODES, 'pool_mode'),
-                               (combine_patches, COMBINE_MODES,
+                               (combine_patches, mf.COMBINE_MODES,
                                 'combine_patches')):
       if value not in valid:
         raise utils.UsageError(
@@ -354,7 +248,7 @@ class LinearEvalTask(lib.Task):
     if eval_model == 'mlp' and not (channels_hidden and channels_hidden > 0):
       raise utils.UsageError(f'--channels_hidden must be positive for '
                              f'--eval_model mlp, got {channels_hidden}.')
-    if weight_decay is not None and weight_decay < 0:
+    if weight_decay < 0:
       raise utils.UsageError(f'--weight_decay must not be negative, got '
                              f'{weight_decay:g}.')
     if knn_k < 1:
@@ -367,15 +261,15 @@ class LinearEvalTask(lib.Task):
                              f'negative, got {cached_augment_passes}.')
     self.num_classes = num_classes
     self.eval_model = eval_model
-    self.channels_hidden = channels_hidden or 1000
+    self.channels_hidden = channels_hidden
     self.pool_mode = pool_mode
     self.combine_mode = combine_patches
-    self.weight_decay = weight_decay or 0.0
-    self.knn_end_points = knn_end_points or ''
+    self.weight_decay = weight_decay
+    self.knn_end_points = knn_end_points
     self.knn_k = knn_k
     self.knn_temperature = knn_temperature
     self.cached_augment_passes = cached_augment_passes
-    self.module = FrozenModule(hub_module, signature)
+    self.module = mf.FrozenModule(hub_module, signature)
     self.heads: Heads | None = None
     self.input_shape: list[int] | None = None
     self._end_point_shapes: dict[str, list[int | None]] = {}
@@ -403,7 +297,7 @@ class LinearEvalTask(lib.Task):
       raise utils.UsageError(
           f'linear_eval takes images [H, W, C] or patches [P, H, W, C] per '
           f'example, but --preprocessing produces '
-          f'{_format_shape(example_shape)}.')
+          f'{mf.format_shape(example_shape)}.')
     image_shape = example_shape[-3:]
     what = 'patches' if len(example_shape) == 4 else 'images'
     spec = self.module.input_spec.shape
@@ -412,9 +306,9 @@ class LinearEvalTask(lib.Task):
     if not accepted:
       raise utils.UsageError(
           f'The hub module {self.hub_module} (--hub_module) takes images of '
-          f'shape {_format_shape(spec)} in its {self.module.signature!r} '
+          f'shape {mf.format_shape(spec)} in its {self.module.signature!r} '
           f'signature, but --preprocessing produces {what} of shape '
-          f'{_format_shape(image_shape)}.')
+          f'{mf.format_shape(image_shape)}.')
 
   def initialize(self, batch: Mapping[str, tf.Tensor]) -> None:
     """Checks the input against the module and creates the heads."""
@@ -432,9 +326,9 @@ class LinearEvalTask(lib.Task):
         self.features, tf.zeros([1] + example_shape, tf.float32))
     logging.info('Linear evaluation of %s (%s) on %s: %s',
                  self.hub_module, self.module.signature,
-                 _format_shape(example_shape),
-                 ', '.join(f'{k} {_format_shape(self._end_point_shapes[k])} '
-                           f'-> {_format_shape(v.shape[1:])}'
+                 mf.format_shape(example_shape),
+                 ', '.join(f'{k} {mf.format_shape(self._end_point_shapes[k])} '
+                           f'-> {mf.format_shape(v.shape[1:])}'
                            for k, v in pooled.items()))
     if self.heads is None:
       self.heads = Heads(sorted(pooled), self.num_classes,
@@ -486,13 +380,13 @@ class LinearEvalTask(lib.Task):
     if images.shape.rank == 5:
       num_patches = images.shape[1]
       reps = self._representation(utils.flatten_leading(images, 2))
-      pooled = pool_end_points(reps, self.pool_mode)
-      return combine_patches(pooled, num_patches, self.combine_mode)
+      pooled = mf.pool_end_points(reps, self.pool_mode)
+      return mf.combine_patches(pooled, num_patches, self.combine_mode)
     if images.shape.rank != 4:
       raise utils.UsageError(
           f'linear_eval takes images [N, H, W, C] or patches '
           f'[N, P, H, W, C], got shape {images.shape}.')
-    return pool_end_points(self._representation(images), self.pool_mode)
+    return mf.pool_end_points(self._representation(images), self.pool_mode)
 
   # -- Per step --------------------------------------------------------------
 

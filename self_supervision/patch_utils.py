@@ -31,7 +31,7 @@ Concatenation order. By default the K embeddings are concatenated as blocks,
 `[patch_1 | patch_2 | ... | patch_K]` (SPEC C3.4). The original interleaved
 them (feature `c * K + k` is channel c of the k-th listed patch); the two
 differ only by a fixed permutation of the first FC layer's inputs, so
-`interleave=True` matters only for loading original weights.
+`--interleave_embeddings` matters only for loading original weights.
 """
 
 from collections.abc import Mapping
@@ -277,17 +277,17 @@ class PatchTask(lib.Task):
   `permutations_and_labels`.
   """
 
-  def __init__(self, *, num_classes: int, embed_dim: int | None = None,
-               interleave: bool = False, architecture: str | None = None,
+  def __init__(self, *, num_classes: int, embed_dim: int = DEFAULT_EMBED_DIM,
+               interleave_embeddings: bool = False,
+               architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):
     """Builds the trunk (with the patch strides) and the FC head.
 
     Args:
       num_classes: outputs of the FC head.
-      embed_dim: per-patch embedding width (the trunk's logits); None means
-        the default 1000.
-      interleave: concatenate embeddings in the original's interleaved
-        order instead of blocks.
+      embed_dim: per-patch embedding width (the trunk's logits).
+      interleave_embeddings: concatenate embeddings in the original's
+        interleaved order instead of blocks.
       architecture: the trunk's name (`--architecture`).
       net_kwargs: further arguments of `models.get_net`.
 
@@ -295,13 +295,12 @@ class PatchTask(lib.Task):
       utils.UsageError: for a non-positive embed_dim.
     """
     super().__init__(architecture=architecture, net_kwargs=net_kwargs)
-    embed_dim = DEFAULT_EMBED_DIM if embed_dim is None else embed_dim
     if isinstance(embed_dim, bool) or int(embed_dim) != embed_dim or (
         embed_dim <= 0):
       raise utils.UsageError(
           f'--embed_dim must be a positive integer, got {embed_dim!r}.')
     self.embed_dim = int(embed_dim)
-    self.interleave = bool(interleave)
+    self.interleave_embeddings = bool(interleave_embeddings)
     self.net = self.build_net(self.embed_dim, **PATCH_NET_OVERRIDES)
     self.head = PatchHead(
         num_classes,
@@ -347,7 +346,7 @@ class PatchTask(lib.Task):
     embeddings = self.embed(utils.flatten_leading(images), training)
     permutations, row_labels = self.permutations_and_labels(training)
     combined = combine_patch_embeddings(embeddings, permutations,
-                                        interleave=self.interleave)
+                                        interleave=self.interleave_embeddings)
     logits = self.head(combined, training=training)
     batch_size = tf.shape(images)[0]
     num_rows = tf.shape(permutations)[0]

@@ -42,19 +42,22 @@ PAIRS = np.array([(i, CENTRE) for i in range(patch_utils.NUM_PATCHES)
 class RelativePatchLocationTask(patch_utils.PatchTask):
   """8-way classification of a neighbour's position next to the centre."""
 
-  def __init__(self, *, embed_dim: int | None = None,
-               interleave: bool = False, architecture: str | None = None,
+  def __init__(self, *, embed_dim: int = patch_utils.DEFAULT_EMBED_DIM,
+               interleave_embeddings: bool = False,
+               architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):
     """Builds the patch trunk and the 8-way FC head.
 
     Args:
-      embed_dim: per-patch embedding width (`--embed_dim`, default 1000).
-      interleave: the original's interleaved concatenation order.
+      embed_dim: per-patch embedding width (`--embed_dim`).
+      interleave_embeddings: the original's interleaved concatenation
+        order (`--interleave_embeddings`).
       architecture: the trunk's name (`--architecture`).
       net_kwargs: further arguments of `models.get_net`.
     """
     super().__init__(num_classes=len(PAIRS), embed_dim=embed_dim,
-                     interleave=interleave, architecture=architecture,
+                     interleave_embeddings=interleave_embeddings,
+                     architecture=architecture,
                      net_kwargs=net_kwargs)
 
   def permutations_and_labels(self, training: bool):

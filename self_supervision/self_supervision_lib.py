@@ -28,13 +28,12 @@ Batches are dicts of tensors as produced by `datasets.py`:
     makes evaluation see every example of a split exactly once. Training
     batches carry ones.
 
-Tasks are registered by name in `TASKS`; their modules are imported when the
-name is first looked up, so importing this module stays cheap.
+Tasks are registered by name in `TASKS` when their modules are imported;
+importing the package (`self_supervision/__init__.py`) imports all of them.
 """
 
 from collections.abc import Mapping, Sequence
 import dataclasses
-import importlib
 from typing import Any
 
 import keras
@@ -45,20 +44,10 @@ import utils
 
 TASKS = utils.Registry('task', flag='--task')
 
-# Task name -> module of `self_supervision` that registers it.
-_TASK_MODULES = {
-    'supervised': 'supervised',
-    'rotation': 'rotation',
-    'relative_patch_location': 'relative_patch_location',
-    'jigsaw': 'jigsaw',
-    'exemplar': 'exemplar',
-    'linear_eval': 'linear_eval',
-}
-
 
 def task_names() -> list[str]:
-  """Names accepted by `--task`."""
-  return sorted(_TASK_MODULES)
+  """Names accepted by `--task` (every module of the package registers)."""
+  return TASKS.names()
 
 
 def get_task_class(name: str) -> type['Task']:
@@ -67,11 +56,6 @@ def get_task_class(name: str) -> type['Task']:
   Raises:
     utils.UsageError: for an unknown name, listing the valid ones.
   """
-  if name not in _TASK_MODULES:
-    raise utils.UsageError(
-        f'Unknown task {name!r} (in --task). Valid choices: '
-        f'{", ".join(task_names())}.')
-  importlib.import_module(f'self_supervision.{_TASK_MODULES[name]}')
   return TASKS.lookup(name)
 
 
@@ -102,11 +86,9 @@ class Task:
       step on the accelerator when they end the `--preprocessing` list
       (instead of on the host). They must give the same result on a batch as
       per example. See `device_preprocess`.
-    default_output_name: what the hub module's `default` signature returns.
   """
 
   device_ops: Sequence[str] = ()
-  default_output_name: str = 'default'
 
   def __init__(self, *, architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):

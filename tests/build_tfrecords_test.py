@@ -34,16 +34,13 @@ import utils
 Image = pytest.importorskip('PIL.Image')
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO.parent / 'shared' / 'data' / 'imagenet-sample'
 CLASSES = ['fish', 'bird', 'misc']  # Sorted: bird=1, fish=2, misc=3.
 
 
-def _sample_files():
-  """12 sample files: every one that is not an RGB JPEG, then RGB ones."""
-  if not SAMPLE_DIR.is_dir():
-    pytest.skip(f'{SAMPLE_DIR} is absent.')
+def _sample_files(photos):
+  """12 photos: up to 8 that are not RGB JPEGs, then RGB ones."""
   odd, plain = [], []
-  for path in sorted(SAMPLE_DIR.iterdir()):
+  for path in sorted(photos.iterdir()):
     with Image.open(path) as image:
       is_plain = image.format == 'JPEG' and image.mode == 'RGB'
     (plain if is_plain else odd).append(path)
@@ -51,13 +48,13 @@ def _sample_files():
 
 
 @pytest.fixture(scope='module')
-def image_tree(tmp_path_factory):
-  """train/<class>/ and val/<class>/ folders from the sample images.
+def image_tree(tmp_path_factory, photos):
+  """train/<class>/ and val/<class>/ folders from the photos.
 
-  The sample has grey JPEGs but no PNG or CMYK files, so one PNG and one
-  CMYK JPEG, both named .JPEG, are made from sample images.
+  The photos have grey JPEGs but no PNG or CMYK files, so one PNG and one
+  CMYK JPEG, both named .JPEG, are made from a photo.
   """
-  files, odd = _sample_files()
+  files, odd = _sample_files(photos)
   root = tmp_path_factory.mktemp('images')
   expected = {}  # file name -> (class, original RGB pixels or None)
   for i, path in enumerate(files):
@@ -76,7 +73,7 @@ def image_tree(tmp_path_factory):
   expected['disguised_png.JPEG'] = ('bird', pixels)
   expected['cmyk.JPEG'] = ('fish', pixels)
   (root / 'train' / 'misc' / '.DS_Store').write_bytes(b'junk')
-  return root, expected, [p.name for p in odd]
+  return root, expected, [p.name for p in odd], photos
 
 
 def _read_shards(files):
@@ -92,8 +89,8 @@ def _read_shards(files):
 
 
 def test_convert_and_read_back(image_tree, tmp_path):
-  root, expected, odd = image_tree
-  assert odd, 'the sample should contain non-RGB JPEGs'
+  root, expected, odd, photos = image_tree
+  assert odd, 'the photos should contain non-RGB JPEGs'
   info = build_tfrecords.convert(
       str(root / 'train'), str(root / 'val'), str(tmp_path), train_shards=3,
       validation_shards=2, seed=1)
@@ -142,7 +139,7 @@ def test_convert_and_read_back(image_tree, tmp_path):
       assert error < 8, (filename, error)
     elif filename not in odd:
       # Plain RGB JPEGs are stored byte for byte.
-      source_path = SAMPLE_DIR / filename
+      source_path = photos / filename
       assert encoded == source_path.read_bytes()
   assert seen == set(expected)
 
@@ -160,7 +157,7 @@ def test_convert_and_read_back(image_tree, tmp_path):
 
 
 def test_without_validation_directory(image_tree, tmp_path):
-  root, _, _ = image_tree
+  root, _, _, _ = image_tree
   info = build_tfrecords.convert(str(root / 'train'), None, str(tmp_path),
                                  train_shards=1)
   assert sorted(info['splits']) == ['trainval']

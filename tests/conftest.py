@@ -45,3 +45,11 @@ def data_dir(tmp_path_factory):
   return testdata.write_fashion_mnist(
       str(tmp_path_factory.mktemp('fmnist')), testdata.NUM_TRAIN,
       testdata.NUM_TEST)
+
+
+@pytest.fixture(scope='session')
+def photos(tmp_path_factory):
+  """A folder of JPEG photos (`testdata.photo_dir`)."""
+  import testdata  # noqa: PLC0415  (imports this module)
+  return pathlib.Path(testdata.photo_dir(str(tmp_path_factory.mktemp(
+      'photos'))))

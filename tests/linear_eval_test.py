@@ -27,8 +27,11 @@ import pytest
 import tensorflow as tf
 from testdata import mirrored_strategy
 
+import checkpointing
 import hub_export
-from self_supervision import linear_eval, linear_eval_cached
+import linear_eval_cached
+import preprocess
+from self_supervision import knn, linear_eval, module_features
 import trainer as trainer_lib
 import utils
 
@@ -125,8 +128,8 @@ def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
       workdir=str(workdir), train_split='train', val_split='test',
       batch_size=batch_size, eval_batch_size=16, epochs=epochs, lr=lr,
       lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0,
-      lr_decay_factor=0.1, optimizer='sgd', preprocessing=preprocessing,
-      iterations_per_loop=100, jit_compile=False, keep_checkpoint_max=2,
+      lr_decay_factor=0.1, optimizer='sgd', iterations_per_loop=100,
+      jit_compile=False, keep_checkpoint_max=2,
       keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
       save_checkpoints_steps=None, random_seed=1,
       serving_input_shape=(None, SIZE, SIZE, 3), summary_images=0,
@@ -137,7 +140,8 @@ def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
       config, task_factory=lambda: linear_eval.LinearEvalTask(**kwargs),
       data_source=data or ToySource(),
       strategy=strategy or tf.distribute.get_strategy(),
-      preprocess_args=preprocess_args or {})
+      pipeline=preprocess.build_pipeline(preprocessing,
+                                         **(preprocess_args or {})))
 
 
 def _read_results(workdir):
@@ -173,14 +177,14 @@ def test_pooling_sizes_of_appendix_b(shape):
   for mode, side in (('max', max_side), ('avg', max_side),
                      ('adaptive_max', adaptive_side),
                      ('adaptive_avg', adaptive_side)):
-    pooled = linear_eval.pool_end_points({'x': x}, mode)['x']
+    pooled = module_features.pool_end_points({'x': x}, mode)['x']
     assert pooled.shape.as_list() == [1, side, side, c], mode
 
 
 def test_small_end_points_are_not_pooled_and_2d_become_4d():
   end_points = {'pre_logits': tf.zeros([2, 8192]),
                 'small': tf.zeros([2, 8, 8, 128])}
-  pooled = linear_eval.pool_end_points(end_points, 'max')
+  pooled = module_features.pool_end_points(end_points, 'max')
   assert list(pooled) == ['pre_logits', 'small']
   assert pooled['pre_logits'].shape == [2, 1, 1, 8192]
   assert pooled['small'].shape == [2, 8, 8, 128]
@@ -188,7 +192,7 @@ def test_small_end_points_are_not_pooled_and_2d_become_4d():
 
 def test_adaptive_pool_rejects_unknown_mode():
   with pytest.raises(utils.UsageError, match='--pool_mode.*adaptive_max'):
-    utils.adaptive_pool(tf.zeros([1, 4, 4, 1]), mode='median')
+    utils.adaptive_pool(tf.zeros([1, 4, 4, 1]), 9000, mode='median')
 
 
 def test_pooled_values_are_window_maxima():
@@ -222,11 +226,11 @@ def test_patch_combination_shapes(module_dir, mode, channels):
 def test_patch_combination_values():
   x = tf.reshape(tf.range(2 * 3 * 2, dtype=tf.float32), [6, 1, 1, 2])
   # Example 0 has patches [0, 1], [2, 3], [4, 5] (two channels each).
-  avg = linear_eval.combine_patches({'e': x}, 3, 'avg_pool')['e']
+  avg = module_features.combine_patches({'e': x}, 3, 'avg_pool')['e']
   np.testing.assert_allclose(avg[0, 0, 0], [2, 3])
-  top = linear_eval.combine_patches({'e': x}, 3, 'max_pool')['e']
+  top = module_features.combine_patches({'e': x}, 3, 'max_pool')['e']
   np.testing.assert_allclose(top[1, 0, 0], [10, 11])
-  cat = linear_eval.combine_patches({'e': x}, 3, 'concat')['e']
+  cat = module_features.combine_patches({'e': x}, 3, 'concat')['e']
   # Channel-major, patch-minor: index ch * P + p.
   np.testing.assert_allclose(cat[0, 0, 0], [0, 2, 4, 1, 3, 5])
 
@@ -329,7 +333,7 @@ def test_cached_agrees_with_end_to_end(module_dir, tmp_path):
   assert sorted(d.split('-')[0] for d in stored) == ['test', 'train']
   rows = _read_results(workdir)
   assert len(rows) == 3 and all(r['knn_top1_accuracy'] for r in rows)
-  assert os.path.exists(os.path.join(workdir, trainer_lib.DONE_FILE))
+  assert os.path.exists(os.path.join(workdir, checkpointing.DONE_FILE))
 
   # --run_eval: evaluates the saved heads on the stored features, exports.
   again = make_trainer(tmp_path / 'cached', module_dir, knn_end_points='')
@@ -347,7 +351,8 @@ def test_closed_form_linear_step_matches_the_tape():
   features = {'a': tf.constant(rng.normal(size=[8, 6]), tf.float32),
               'b': tf.constant(5 + 3 * rng.normal(size=[8, 4]), tf.float32)}
   labels = tf.constant(rng.integers(0, NUM_CLASSES, size=[8]), tf.int32)
-  heads = linear_eval.Heads(['a', 'b'], NUM_CLASSES, weight_decay=0.1)
+  heads = linear_eval.Heads(['a', 'b'], NUM_CLASSES, eval_model='linear',
+                            channels_hidden=1, weight_decay=0.1)
   heads(features)
   with tf.GradientTape() as tape:
     logits = heads(features, training=True)
@@ -356,9 +361,8 @@ def test_closed_form_linear_step_matches_the_tape():
                      for k in ('a', 'b')])
     total = loss + tf.add_n(heads.losses)
   expected = tape.gradient(total, heads.trainable_variables)
-  layers = [h[0] for h in heads.head_layers]
-  ours, grads, variables = linear_eval_cached._linear_heads_step(  # pylint: disable=protected-access
-      layers, ['a', 'b'], features, labels, weight_decay=0.1)
+  assert heads.has_closed_form
+  ours, grads, variables = heads.closed_form_step(features, labels)
   np.testing.assert_allclose(ours, loss, rtol=1e-5)
   by_id = {id(v): g for v, g in zip(heads.trainable_variables, expected)}
   assert len(variables) == len(by_id) == 4
@@ -380,11 +384,11 @@ def test_knn_weighted_votes():
   test = np.array([[1, 0.05], [0.05, 1]], np.float32)
   # With k=5 class 1 has more voters, but the two close class-0 neighbours
   # outweigh them at a low temperature.
-  top1, top5 = linear_eval_cached.knn_accuracy(
+  top1, top5 = knn.knn_accuracy(
       train, labels, test, np.array([0, 1]), num_classes=2, k=5,
       temperature=0.07)
   assert (top1, top5) == (1.0, 1.0)
-  top1, _ = linear_eval_cached.knn_accuracy(
+  top1, _ = knn.knn_accuracy(
       train, labels, test, np.array([0, 1]), num_classes=2, k=5,
       temperature=100.0)
   assert top1 == 0.5

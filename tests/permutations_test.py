@@ -53,6 +53,10 @@ def test_shipped_file_is_the_default_and_well_spread():
   assert minimum >= 2
 
 
+@pytest.mark.skipif(
+    not PUBLISHED.exists(),
+    reason=f'{PUBLISHED} is absent: the published permutation file is not '
+    'ours to ship; CI has it (../shared/data).')
 def test_published_file_is_a_drop_in():
   assert hashlib.sha256(PUBLISHED.read_bytes()).hexdigest() == (
       PUBLISHED_SHA256)

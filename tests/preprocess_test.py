@@ -14,8 +14,6 @@
 
 """Tests of the preprocessing ops (SPEC A5) and slim's Inception path."""
 
-import pathlib
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -23,9 +21,6 @@ import tensorflow as tf
 import inception_preprocessing
 import preprocess
 import utils
-
-PHOTOS = pathlib.Path(__file__).resolve().parents[2] / 'shared' / 'data' / (
-    'imagenet-sample')
 
 # Small flag values for the generic op tests.
 OP_ARGS = dict(resize_size=32, crop_size=24, smaller_size=40,
@@ -387,14 +382,14 @@ def test_standardization_per_image_and_per_patch():
 # -- Inception preprocessing ---------------------------------------------------
 
 
-def _photos(count=3):
-  files = sorted(PHOTOS.glob('*.JPEG'))[:count]
-  assert files, f'no photos in {PHOTOS}'
+def _photos(directory, count=3):
+  files = sorted(directory.glob('*.JPEG'))[:count]
+  assert len(files) == count, f'too few photos in {directory}'
   return [tf.io.decode_jpeg(f.read_bytes(), channels=3) for f in files]
 
 
-def test_inception_on_photos():
-  for photo in _photos():
+def test_inception_on_photos(photos):
+  for photo in _photos(photos):
     for is_training in (True, False):
       out = _run('inception_preprocess', is_training, photo.numpy(),
                  resize_size=224)['image']
@@ -430,10 +425,10 @@ def _slim_order_train(image, height, width):
   return (image - 0.5) * 2.0
 
 
-def test_inception_train_equals_slim_order_of_operations():
+def test_inception_train_equals_slim_order_of_operations(photos):
   # Our path crops uint8 and distorts colours in [0, 255]; with the same
   # random draws it must match slim's order up to float rounding.
-  for seed, photo in enumerate(_photos()):
+  for seed, photo in enumerate(_photos(photos)):
     tf.random.set_seed(seed)
     ours = inception_preprocessing.preprocess_for_train(photo, 96, 80)
     tf.random.set_seed(seed)
@@ -441,8 +436,8 @@ def test_inception_train_equals_slim_order_of_operations():
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=2e-5)
 
 
-def test_inception_train_is_repeatable_under_global_seed():
-  photo = _photos(1)[0]
+def test_inception_train_is_repeatable_under_global_seed(photos):
+  photo = _photos(photos, 1)[0]
   fn = preprocess.get_preprocess_fn('inception_preprocess', True,
                                     resize_size=64)
   outs = []

@@ -20,6 +20,7 @@ losses, XLA compatibility, export) in seconds; one test runs a real
 ResNet-50 patch trunk. The `slow` tests run the shipped config scripts.
 """
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -101,8 +102,10 @@ def fake_nets(monkeypatch):
 
 
 def make_task(name, architecture='tiny', **kwargs):
-  return lib.get_task_class(name)(
-      architecture=architecture, net_kwargs={'filters_factor': 1}, **kwargs)
+  task_cls = lib.get_task_class(name)
+  trunk = utils.matching_kwargs(task_cls, {
+      'architecture': architecture, 'net_kwargs': {'filters_factor': 1}})
+  return task_cls(**trunk, **kwargs)
 
 
 def patch_batch(batch_size=2, size=16, seed=0):
@@ -115,8 +118,28 @@ def patch_batch(batch_size=2, size=16, seed=0):
   }
 
 
-# name -> (constructor arguments, batch)
-def task_cases():
+@pytest.fixture(scope='module')
+def tiny_module(tmp_path_factory):
+  """A hub module of `TinyNet` (16x16 inputs), for linear evaluation."""
+  net = TinyNet(3)
+  net(tf.zeros([1, 16, 16, 3]))
+  return hub_export.export_hub_module(
+      net, {'net': net}, str(tmp_path_factory.mktemp('tiny') / 'module'),
+      [None, 16, 16, 3])
+
+
+@dataclasses.dataclass
+class Case:
+  """How to build and check one task in the registry-driven tests."""
+  kwargs: dict
+  batch: dict
+  default_width: int  # Of the hub module's `default` output.
+  default_key: str = 'logits'  # The `representation` key equal to it.
+  representation: tuple = ('pre_logits', 'logits', 'block4')
+
+
+# Every registered task needs a case: `test_every_task_has_a_case`.
+def task_cases(module_dir=None):
   rng = np.random.default_rng(1)
   rotation_batch = {
       'image': tf.constant(rng.normal(size=(2, 4, 16, 16, 3)), tf.float32),
@@ -125,12 +148,25 @@ def task_cases():
   exemplar_batch = {
       'image': tf.constant(rng.normal(size=(3, 4, 16, 16, 3)), tf.float32),
       'label': tf.zeros([3], tf.int32), 'mask': tf.ones([3])}
+  image_batch = {
+      'image': tf.constant(rng.normal(size=(4, 16, 16, 3)), tf.float32),
+      'label': tf.constant([0, 1, 2, 4]), 'mask': tf.ones([4])}
+  heads = tuple(f'logits_{e}' for e in END_POINTS + ('logits',))
   return {
-      'rotation': ({}, rotation_batch),
-      'relative_patch_location': ({'embed_dim': 8}, patch_batch()),
-      'jigsaw': ({'embed_dim': 8}, patch_batch()),
-      'exemplar': ({'embed_dim': 8, 'margin': 0.5}, exemplar_batch),
+      'supervised': Case({'num_classes': 5}, image_batch, 5),
+      'rotation': Case({}, rotation_batch, 4),
+      'relative_patch_location': Case({'embed_dim': 8}, patch_batch(), 8),
+      'jigsaw': Case({'embed_dim': 8}, patch_batch(), 8),
+      'exemplar': Case({'embed_dim': 8, 'margin': 0.5}, exemplar_batch, 8),
+      'linear_eval': Case(
+          {'hub_module': module_dir, 'num_classes': 5, 'pool_mode': 'max'},
+          image_batch, 5, default_key='logits_pre_logits',
+          representation=heads),
   }
+
+
+def test_every_task_has_a_case():
+  assert sorted(task_cases()) == lib.task_names()
 
 
 # -- Rotation -----------------------------------------------------------------
@@ -321,9 +357,20 @@ def test_patch_head_settings():
       for k in (head.hidden.kernel, head.classifier.kernel))
   np.testing.assert_allclose(float(tf.add_n(head.losses)), expected,
                              rtol=1e-5)
-  # Dropout only in training.
-  x = tf.random.normal([4, 20])
-  np.testing.assert_allclose(head(x, training=False), head(x, training=False))
+  # Dropout (rate 0.5) only in training: inference is deterministic,
+  # training calls differ from it and from each other. Batch norm is kept
+  # out of the comparison by using its moving statistics in both modes.
+  x = tf.random.normal([64, 20])
+  inference = head(x, training=False).numpy()
+  np.testing.assert_array_equal(inference, head(x, training=False).numpy())
+  hidden = keras.ops.relu(head.batch_norm(head.hidden(x), training=False))
+  dropped = head.dropout(hidden, training=True).numpy()
+  kept = dropped != 0
+  assert 0.3 < kept.mean() < 0.7
+  # Kept units are scaled by 1 / (1 - rate).
+  np.testing.assert_allclose(dropped[kept], 2 * hidden.numpy()[kept],
+                             rtol=1e-5)
+  assert not np.allclose(head.dropout(hidden, training=True), dropped)
 
 
 def test_jigsaw_rejects_bad_options(fake_nets, tmp_path):
@@ -404,7 +451,7 @@ def test_triplet_loss_ignores_zero_weights():
 
 def test_exemplar_padding_does_not_change_the_loss(fake_nets):
   task = make_task('exemplar', embed_dim=8, margin=0.5)
-  _, batch = task_cases()['exemplar']
+  batch = task_cases()['exemplar'].batch
   full = task.compute(batch, training=False)
   assert full.metrics == {}
   real = {k: v[:2] for k, v in batch.items()}
@@ -428,11 +475,12 @@ def test_exemplar_options(fake_nets):
 # -- Every task: training steps, export ---------------------------------------
 
 
-@pytest.mark.parametrize('name', list(task_cases()))
+@pytest.mark.parametrize('name', lib.task_names())
 @pytest.mark.parametrize('jit_compile', [False, True])
-def test_training_step(fake_nets, name, jit_compile):
-  kwargs, batch = task_cases()[name]
-  task = make_task(name, **kwargs)
+def test_training_step(fake_nets, tiny_module, name, jit_compile):
+  case = task_cases(tiny_module)[name]
+  batch = case.batch
+  task = make_task(name, **case.kwargs)
   task.initialize(batch)
   optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
   optimizer.build(task.trainable_variables)
@@ -456,23 +504,23 @@ def test_training_step(fake_nets, name, jit_compile):
   assert all(changed)
 
 
-@pytest.mark.parametrize('name', list(task_cases()))
-def test_hub_export(fake_nets, tmp_path, name):
-  kwargs, batch = task_cases()[name]
-  task = make_task(name, **kwargs)
-  task.initialize(batch)
+@pytest.mark.parametrize('name', lib.task_names())
+def test_hub_export(fake_nets, tiny_module, tmp_path, name):
+  case = task_cases(tiny_module)[name]
+  task = make_task(name, **case.kwargs)
+  task.initialize(case.batch)
   path = hub_export.export_hub_module(
-      task.serve, task.checkpoint_items(), str(tmp_path / 'module'),
+      task.serve, task.export_items(), str(tmp_path / 'module'),
       [None, 16, 16, 3])
   module = tf.saved_model.load(path)
   assert set(module.signatures) == {'default', 'representation'}
   images = tf.random.normal([5, 16, 16, 3])
   default = module.signatures['default'](image=images)['default']
-  expected_width = {'rotation': 4}.get(name, 8)
-  assert default.shape == (5, expected_width)
+  assert default.shape == (5, case.default_width)
   representation = module.signatures['representation'](image=images)
-  assert {'pre_logits', 'logits', 'block4'} <= set(representation)
-  np.testing.assert_allclose(default, representation['logits'], rtol=1e-5)
+  assert set(case.representation) <= set(representation)
+  np.testing.assert_allclose(default, representation[case.default_key],
+                             rtol=1e-5)
   # For the patch tasks the module is the per-patch trunk, without the
   # combination step and the FC head.
   expected, _ = task.serve(images)

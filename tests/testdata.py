@@ -16,12 +16,13 @@
 
 import gzip
 import os
+import shutil
 import socket
 import struct
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, SHARED_DATA
 import numpy as np
 import tensorflow as tf
 
@@ -137,3 +138,70 @@ def tiny_supervised_args(data_dir: str, workdir: str, *extra: str,
       '--iterations_per_loop', '2',
       '--save_checkpoints_steps', str(save_checkpoints_steps),
       '--serving_input_shape', 'None,32,32,3', '--workdir', workdir, *extra]
+
+
+# The ImageNet photos of `../shared/data` (CI has them; a user's clone does
+# not, and the project may not ship them).
+IMAGENET_SAMPLE = SHARED_DATA / 'imagenet-sample'
+
+
+def _photo_like(rng: np.random.Generator, height: int, width: int,
+                channels: int) -> np.ndarray:
+  """Smooth colour fields, edges and sensor noise: a photo's statistics."""
+  y, x = np.mgrid[0:height, 0:width] / max(height, width)
+  image = np.zeros((height, width, channels))
+  for c in range(channels):
+    for _ in range(4):
+      fx, fy, phase = rng.uniform(0.5, 6), rng.uniform(0.5, 6), rng.uniform(
+          0, 2 * np.pi)
+      image[..., c] += rng.uniform(20, 50) * np.sin(
+          2 * np.pi * (fx * x + fy * y) + phase)
+  for _ in range(6):  # Objects: filled ellipses with sharp edges.
+    cy, cx = rng.uniform(0, 1, 2)
+    ry, rx = rng.uniform(0.05, 0.3, 2)
+    inside = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 < 1
+    image[inside] += rng.uniform(-80, 80, channels)
+  image += 128 + rng.normal(0, 6, image.shape)
+  return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def write_photos(directory: str, seed: int = 0) -> list[str]:
+  """Twelve JPEG photos of the kinds a real image folder holds.
+
+  Four are greyscale JPEGs; the RGB ones have differing sizes and aspect
+  ratios, baseline and progressive encodings and chroma subsamplings.
+
+  Returns:
+    The written paths, sorted.
+  """
+  from PIL import Image  # noqa: PLC0415  (only the tests that need it)
+  rng = np.random.default_rng(seed)
+  os.makedirs(directory, exist_ok=True)
+  kinds = [('L', {}), ('RGB', {}), ('RGB', {'progressive': True}),
+           ('RGB', {'subsampling': 0})]
+  paths = []
+  for i in range(12):
+    mode, options = kinds[i % len(kinds)]
+    height, width = [(375, 500), (500, 333), (240, 320), (300, 300),
+                     (180, 640), (427, 640)][i % 6]
+    pixels = _photo_like(rng, height, width, 1 if mode == 'L' else 3)
+    image = Image.fromarray(pixels[..., 0] if mode == 'L' else pixels, mode)
+    path = os.path.join(directory, f'synthetic_{i:02d}_{mode}.JPEG')
+    image.save(path, format='JPEG', quality=int(rng.integers(75, 96)),
+               **options)
+    paths.append(path)
+  return sorted(paths)
+
+
+def photo_dir(directory: str) -> str:
+  """A folder of photos: the ImageNet sample where present, and ours.
+
+  The real photos sort first, so tests that take the first few use them
+  when they are there (in CI); a clone without `../shared` uses the
+  generated ones (`write_photos`), which have the same variety.
+  """
+  write_photos(directory)
+  if IMAGENET_SAMPLE.is_dir():
+    for path in sorted(IMAGENET_SAMPLE.iterdir())[:24]:
+      shutil.copy(path, os.path.join(directory, path.name))
+  return directory

@@ -124,9 +124,11 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument('--seed', type=int, default=0, help='Random seed.')
   args = parser.parse_args(argv)
 
-  # The file format lives with the code that reads it.
+  # The file format lives with the code that reads it. Imported here, after
+  # the repository root is put on the path (the tool runs as a script), and
+  # only to write: selecting and --help need no TensorFlow.
   sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-  from self_supervision import patch_utils  # pylint: disable=g-import-not-at-top
+  from self_supervision import patch_utils  # noqa: PLC0415
 
   perms = select_permutations(args.count, args.length,
                               criterion=args.criterion, seed=args.seed)

@@ -1,0 +1,178 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Checkpoints of a working directory: their keys, cadence, restore, end.
+
+* Keys: every variable is saved under a readable path such as
+  `net/resnet50/block1/unit1/conv_a/kernel` (`checkpoint_variables`).
+* Cadence: a checkpoint every `--save_checkpoints_steps` steps and/or
+  `--save_checkpoints_secs` seconds, and always at the last step
+  (`SaveCadence`).
+* Restore: the latest complete checkpoint of the workdir; saves killed
+  half-way leave `ckpt-N_temp` files that nothing reads, and they are
+  removed before training resumes (`remove_incomplete_checkpoints`).
+* End: when training reaches its last step the chief writes
+  `TRAINING_IS_DONE` (the original's evaluator waited for this file, which
+  nothing wrote), so `--run_eval` knows when to stop.
+"""
+
+from collections.abc import Mapping
+import os
+import time
+from typing import Any
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+DONE_FILE = 'TRAINING_IS_DONE'
+
+# Top-level key of the input pipeline's state in a checkpoint.
+INPUT_STATE_KEY = 'data'
+
+
+def checkpoint_variables(items: Mapping[str, Any],
+                         optimizer: keras.optimizers.Optimizer
+                         ) -> dict[str, tf.Variable]:
+  """Every variable to checkpoint, keyed by a stable, readable name.
+
+  Checkpoints are keyed by variable path rather than by the object graph:
+  Keras 3 layers kept in Python lists are invisible to `tf.train.Checkpoint`'s
+  object tracking, which silently dropped the batch-norm statistics of every
+  residual unit.
+
+  Args:
+    items: prefix -> object with `variables` (a task's checkpoint items).
+    optimizer: the optimiser, whose slots go under `optimizer/`.
+
+  Returns:
+    Name -> variable; a variable shared by two items is saved once.
+  """
+  named: dict[str, tf.Variable] = {}
+  seen: set[int] = set()
+
+  def add(prefix, variables):
+    for v in variables:
+      if id(v) in seen:
+        continue
+      seen.add(id(v))
+      base = f'{prefix}/{getattr(v, "path", None) or v.name.split(":")[0]}'
+      name, i = base, 1
+      while name in named:
+        name, i = f'{base}_{i}', i + 1
+      named[name] = v
+
+  for prefix, item in items.items():
+    add(prefix, item.variables)
+  add('optimizer', optimizer.variables)
+  return named
+
+
+def checkpoint_step(path: str) -> int:
+  """The step of a checkpoint path `.../ckpt-<step>`."""
+  return int(path.rsplit('-', 1)[-1])
+
+
+def remove_incomplete_checkpoints(workdir: str) -> None:
+  """Deletes what a save killed half-way left behind (never read anyway)."""
+  for name in tf.io.gfile.listdir(workdir):
+    name = name.rstrip('/')
+    if name.startswith('ckpt-') and '_temp' in name:
+      path = os.path.join(workdir, name)
+      logging.info('Removing %s, left by an interrupted checkpoint save.',
+                   path)
+      try:
+        if tf.io.gfile.isdir(path):
+          tf.io.gfile.rmtree(path)
+        else:
+          tf.io.gfile.remove(path)
+      except tf.errors.NotFoundError:
+        pass
+
+
+def restore_latest(checkpoint: tf.train.Checkpoint,
+                   workdir: str) -> str | None:
+  """Restores the latest checkpoint of `workdir` into `checkpoint`, if any.
+
+  The input pipeline's state may be missing on one side: written without a
+  seed or by a strategy whose iterators cannot be saved, or not wanted now.
+  Then everything else is restored and the data order restarts.
+
+  Returns:
+    The restored path, or None when the workdir has no checkpoint.
+
+  Raises:
+    AssertionError: (from TensorFlow) when the checkpoint does not hold the
+      variables of `checkpoint`, e.g. one of another task or network.
+  """
+  latest = tf.train.latest_checkpoint(workdir)
+  if not latest:
+    return None
+  status = checkpoint.restore(latest)
+  saved = {name.split('/', 1)[0]
+           for name, _ in tf.train.list_variables(latest)}
+  wanted = hasattr(checkpoint, INPUT_STATE_KEY)
+  if wanted != (INPUT_STATE_KEY in saved):
+    if wanted:
+      logging.warning('%s holds no input pipeline state; the data order '
+                      'restarts.', latest)
+    status.expect_partial()
+    status.assert_nontrivial_match()
+  else:
+    status.assert_existing_objects_matched()
+  return latest
+
+
+def write_done_file(workdir: str, step: int) -> None:
+  """Marks the workdir's training as complete at `step`."""
+  with tf.io.gfile.GFile(os.path.join(workdir, DONE_FILE), 'w') as f:
+    f.write(f'{step}\n')
+
+
+def is_done(workdir: str) -> bool:
+  """Whether training in `workdir` has written `TRAINING_IS_DONE`."""
+  return tf.io.gfile.exists(os.path.join(workdir, DONE_FILE))
+
+
+class SaveCadence:
+  """When to write the next checkpoint: by steps, by time, and at the end."""
+
+  def __init__(self, *, every_steps: int | None, every_secs: float | None,
+               step: int, clock=time.time):
+    """Starts counting from a save (or a restore) at `step`.
+
+    Args:
+      every_steps: save after this many steps (None or 0: never by steps).
+      every_secs: save after this many seconds (None or 0: never by time).
+      step: the step of the last save or restore.
+      clock: returns the time in seconds (for tests).
+    """
+    self._every_steps = every_steps
+    self._every_secs = every_secs
+    self._clock = clock
+    self.saved(step)
+
+  def saved(self, step: int) -> None:
+    """Records a save at `step`, now."""
+    self._last_step = step
+    self._last_time = self._clock()
+
+  def due(self, step: int, total: int) -> bool:
+    """Whether to save at `step` of a run of `total` steps."""
+    if step >= total:
+      return True
+    if self._every_steps and step - self._last_step >= self._every_steps:
+      return True
+    return bool(self._every_secs and
+                self._clock() - self._last_time >= self._every_secs)

@@ -1,0 +1,352 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Slim-format TFRecords: ImageNet and your own converted data sets.
+
+`SlimTFRecordSource` reads `tf.train.Example`s with a JPEG and a label and
+keeps the name of every record's file, so a corrupt image, a truncated file
+or a bad label is reported with the file it came from. `ImageNetSource`
+knows the slim shard names and the paper's split scheme (SPEC A4);
+`TFRecordSource` reads any data set described by a `dataset_info.json`
+(`dataset_info.py`).
+"""
+
+from collections.abc import Mapping, Sequence
+import concurrent.futures
+import posixpath
+
+import tensorflow as tf
+
+from data_sources import dataset_info
+from data_sources.base import (
+  SPLITS,
+  DataSource,
+  check_dir_exists,
+  check_split_name,
+  epoch_orders,
+  shuffle_buffer,
+  warn_if,
+)
+import utils
+
+# Input pipeline constants of the original (SPEC A4 / C1 item 7).
+READ_BUFFER_BYTES = 8 * 1024 * 1024
+FILE_CYCLE_LENGTH = 64
+
+# ImageNet in the slim layout: shard counts and the paper's split scheme.
+IMAGENET_TRAIN_SHARDS = 1024
+IMAGENET_VALIDATION_SHARDS = 128
+IMAGENET_VAL_FIRST_SHARD = 984
+IMAGENET_SPLIT_SIZES = {
+    'train': 1_231_121,
+    'val': 50_046,
+    'trainval': 1_281_167,
+    'test': 50_000,
+}
+IMAGENET_NUM_CLASSES = 1000
+
+# TFRecord framing: 8 bytes length, 4 bytes length CRC, data, 4 bytes CRC.
+_TFRECORD_OVERHEAD_BYTES = 16
+
+
+def _file_sizes(files: Sequence[str]) -> list[int]:
+  """Sizes in bytes, stat'ed in parallel (each is a request on GCS)."""
+  with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+    return list(pool.map(lambda f: tf.io.gfile.stat(f).length, files))
+
+
+class SlimTFRecordSource(DataSource):
+  """Slim-format TFRecords: `tf.train.Example`s with a JPEG and a label.
+
+  The features read are `image/encoded` (JPEG) and `image/class/label`
+  (int64), as written by slim's converter and by ours.
+
+  Every record keeps the name of its file, so that a corrupt image, a
+  truncated file or a bad label can be reported with the file it came from.
+  """
+
+  def __init__(self, *, split_files: Mapping[str, Sequence[str]],
+               split_sizes: Mapping[str, int], num_classes: int,
+               class_names: list[str] | None, label_offset: int,
+               description: str):
+    """Creates the source.
+
+    Args:
+      split_files: split name -> the files of that split, in order.
+      split_sizes: split name -> number of examples.
+      num_classes: number of classes (labels after the offset are in
+        `[0, num_classes)`).
+      class_names: names by 0-based label, or None.
+      label_offset: subtracted from the stored labels.
+      description: names the data set in error messages.
+    """
+    self._split_files = {k: list(v) for k, v in split_files.items()}
+    self._split_sizes = dict(split_sizes)
+    self.num_classes = num_classes
+    self.class_names = class_names
+    self._label_offset = label_offset
+    self._description = description
+    self._sizes_cache: dict[str, int] = {}
+
+  def files(self, split: str) -> list[str]:
+    """The files of `split`, in order."""
+    check_split_name(split)
+    if split not in self._split_files:
+      raise utils.UsageError(
+          f'{self._description} has no {split!r} split. Available: '
+          f'{", ".join(s for s in SPLITS if s in self._split_files)}.')
+    return self._split_files[split]
+
+  def num_examples(self, split: str) -> int:
+    """See base class."""
+    self.files(split)
+    return self._split_sizes[split]
+
+  def check(self, split: str) -> None:
+    """Checks that every file of `split` exists.
+
+    Raises:
+      UsageError: naming the first missing file and how many are missing.
+    """
+    files = self.files(split)
+    missing = [f for f in files if not tf.io.gfile.exists(f)]
+    if missing:
+      raise utils.UsageError(
+          f'{self._description}: {len(missing)} of the {len(files)} files of '
+          f'split {split!r} are missing; the first is {missing[0]}.')
+
+  def _sizes(self, files: Sequence[str]) -> list[int]:
+    todo = [f for f in files if f not in self._sizes_cache]
+    if todo:
+      self._sizes_cache.update(zip(todo, _file_sizes(todo)))
+    return [self._sizes_cache[f] for f in files]
+
+  def _read_file(self, skip_corrupt: bool):
+    """Returns a function: (filename, size) -> dataset of (filename, record).
+
+    TFRecordDataset's DataLossError for a truncated or corrupt file does not
+    name the file. So errors are swallowed per file and the bytes of the
+    records that were read are compared with the file size at its end: a
+    mismatch means records were lost, reported with the file name.
+    """
+
+    def read(filename, size):
+      records = tf.data.TFRecordDataset(
+          filename, buffer_size=READ_BUFFER_BYTES).ignore_errors()
+      records = records.map(lambda r: (r, False))
+      end = tf.data.Dataset.from_tensors((tf.constant(b''), True))
+
+      def count_bytes(total, item):
+        record, is_end = item
+        framed = tf.cast(tf.strings.length(record),
+                         tf.int64) + _TFRECORD_OVERHEAD_BYTES
+        total += tf.where(is_end, tf.constant(0, tf.int64), framed)
+        return total, (record, is_end, total)
+
+      stream = records.concatenate(end).scan(tf.constant(0, tf.int64),
+                                             count_bytes)
+
+      def verify(record, is_end, total):
+        intact = tf.logical_or(tf.logical_not(is_end), tf.equal(total, size))
+        if skip_corrupt:
+          warn_if(tf.logical_not(intact),
+                   'Skipped records of a truncated or corrupt TFRecord file',
+                   filename)
+        else:
+          tf.debugging.Assert(intact, [
+              'Truncated, corrupt or unreadable TFRecord file', filename,
+              '(read', total, 'of', size, 'bytes).'
+          ])
+        return record, is_end
+
+      stream = stream.map(verify).filter(lambda record, is_end: not is_end)
+      return stream.map(lambda record, is_end: (filename, record))
+
+    return read
+
+  def _parse_and_decode(self, filename, record):
+    features = tf.io.parse_single_example(record, {
+        'image/encoded': tf.io.FixedLenFeature([], tf.string),
+        'image/class/label': tf.io.FixedLenFeature([], tf.int64),
+    })
+    image = tf.io.decode_jpeg(features['image/encoded'], channels=3)
+    label = tf.cast(features['image/class/label'] - self._label_offset,
+                    tf.int32)
+    return filename, image, label, tf.constant(True)
+
+  def _decode(self, skip_corrupt: bool, deterministic: bool):
+    """Returns a transformation decoding (filename, record) streams.
+
+    A failing op in a tf.data map aborts the pipeline with a message that
+    does not say which record failed. Each record is therefore decoded in a
+    one-element dataset whose errors are dropped, followed by a failure
+    marker: the first element that comes out is the decoded example or the
+    marker, and the marker is turned into an error naming the file.
+    """
+
+    def try_decode(filename, record):
+      decoded = tf.data.Dataset.from_tensors((filename, record)).map(
+          self._parse_and_decode).ignore_errors()
+      failed = tf.data.Dataset.from_tensors(
+          (filename, tf.zeros([0, 0, 3], tf.uint8), tf.constant(-1),
+           tf.constant(False)))
+      return decoded.concatenate(failed).take(1)
+
+    num_classes = self.num_classes
+
+    def check_label(filename, image, label):
+      tf.debugging.Assert(
+          tf.logical_and(label >= 0, label < num_classes), [
+              'Label out of range [0,', num_classes, ') after subtracting '
+              f'the label offset {self._label_offset}:', label, 'in file',
+              filename
+          ])
+      return {'image': image, 'label': label}
+
+    def apply(ds):
+      ds = ds.interleave(try_decode, cycle_length=tf.data.AUTOTUNE,
+                         block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+                         deterministic=deterministic)
+      if skip_corrupt:
+        def count(skipped, item):
+          ok = item[-1]
+          skipped += tf.cast(tf.logical_not(ok), tf.int64)
+          warn_if(tf.logical_not(ok), 'Skipping corrupt image record in',
+                   item[0], '(', skipped,
+                   'skipped so far in this input pipeline)')
+          return skipped, item
+
+        ds = ds.scan(tf.constant(0, tf.int64), count)
+        ds = ds.filter(lambda filename, image, label, ok: ok)
+      else:
+        def fail_if_corrupt(filename, image, label, ok):
+          tf.debugging.Assert(ok, [
+              'Corrupt record (cannot parse it or decode its JPEG image) in '
+              'file', filename
+          ])
+          return filename, image, label
+
+        ds = ds.map(fail_if_corrupt)
+        return ds.map(check_label)
+      return ds.map(lambda filename, image, label, ok: check_label(
+          filename, image, label))
+
+    return apply
+
+  def _records(self, files: Sequence[str], *, training: bool,
+               seed: int | None, deterministic: bool,
+               skip_corrupt: bool, cycle_length: int) -> tf.data.Dataset:
+    sizes = self._sizes(files)
+    names = tf.constant(list(files), tf.string)
+    sizes = tf.constant(sizes, tf.int64)
+    if training:
+      ds = epoch_orders(len(files), seed).map(
+          lambda i: (tf.gather(names, i), tf.gather(sizes, i)))
+    else:
+      ds = tf.data.Dataset.from_tensor_slices((names, sizes))
+    return ds.interleave(
+        self._read_file(skip_corrupt),
+        cycle_length=max(1, min(cycle_length, len(files))), block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+  def _examples(self, split, *, training, seed, num_pipelines, pipeline_id,
+                skip_corrupt_examples):
+    files = self.files(split)
+    deterministic = (seed is not None) or not training
+    shard_files = training and len(files) >= num_pipelines
+    if shard_files and num_pipelines > 1:
+      files = files[pipeline_id::num_pipelines]
+    ds = self._records(files, training=training, seed=seed,
+                       deterministic=deterministic,
+                       skip_corrupt=skip_corrupt_examples,
+                       cycle_length=FILE_CYCLE_LENGTH)
+    if not shard_files and num_pipelines > 1:
+      # Evaluation always shards examples, so that counts are exact.
+      ds = ds.shard(num_pipelines, pipeline_id)
+    if training:
+      ds = ds.shuffle(shuffle_buffer(self.num_examples(split)), seed=seed)
+    return ds.apply(self._decode(skip_corrupt_examples, deterministic))
+
+  def _padding_example(self, split):
+    # The first good record, read sequentially and simply: opening
+    # FILE_CYCLE_LENGTH files for one example would cost up to 64 read
+    # buffers, and errors are reported by the main stream anyway.
+    ds = tf.data.TFRecordDataset(self.files(split))
+    ds = ds.map(lambda record: self._parse_and_decode('', record)[1:3])
+    ds = ds.ignore_errors().take(1)
+    return ds.map(lambda image, label: {'image': image, 'label': label})
+
+
+def shard_name(prefix: str, index: int, num_shards: int) -> str:
+  """`train-00003-of-01024` style shard file names."""
+  return f'{prefix}-{index:05d}-of-{num_shards:05d}'
+
+
+class ImageNetSource(SlimTFRecordSource):
+  """ImageNet in slim TFRecords, with the paper's split scheme (SPEC A4)."""
+
+  def __init__(self, dataset_dir: str):
+    """Creates the source; no file is touched until `check`/`make`."""
+    self.dataset_dir = dataset_dir
+    train = [
+        posixpath.join(dataset_dir,
+                       shard_name('train', i, IMAGENET_TRAIN_SHARDS))
+        for i in range(IMAGENET_TRAIN_SHARDS)
+    ]
+    test = [
+        posixpath.join(dataset_dir, shard_name('validation', i,
+                                               IMAGENET_VALIDATION_SHARDS))
+        for i in range(IMAGENET_VALIDATION_SHARDS)
+    ]
+    super().__init__(
+        split_files={
+            'train': train[:IMAGENET_VAL_FIRST_SHARD],
+            'val': train[IMAGENET_VAL_FIRST_SHARD:],
+            'trainval': train,
+            'test': test,
+        },
+        # Read at construction so tests can substitute tiny sizes.
+        split_sizes=dict(IMAGENET_SPLIT_SIZES),
+        num_classes=IMAGENET_NUM_CLASSES,
+        class_names=None,
+        label_offset=1,
+        description=f'ImageNet in {dataset_dir}')
+
+  def check(self, split: str) -> None:
+    """Checks the directory and every shard of `split` (one listing)."""
+    files = self.files(split)
+    check_dir_exists(self.dataset_dir, 'imagenet')
+    present = set(tf.io.gfile.listdir(self.dataset_dir))
+    missing = [f for f in files if posixpath.basename(f) not in present]
+    if missing:
+      raise utils.UsageError(
+          f'ImageNet shard {missing[0]} is missing ({len(missing)} of the '
+          f'{len(files)} shards of split {split!r} are missing in '
+          f'--dataset_dir {self.dataset_dir}).')
+
+
+class TFRecordSource(SlimTFRecordSource):
+  """Slim-format TFRecords described by a `dataset_info.json`."""
+
+  def __init__(self, dataset_dir: str):
+    """Reads and validates `<dataset_dir>/dataset_info.json`."""
+    check_dir_exists(dataset_dir, 'tfrecord')
+    self.dataset_dir = dataset_dir
+    info = dataset_info.read(dataset_dir, valid_splits=SPLITS)
+    super().__init__(split_files=info.split_files,
+                     split_sizes=info.split_sizes,
+                     num_classes=info.num_classes,
+                     class_names=info.class_names,
+                     label_offset=info.label_offset,
+                     description=f'The data set in {dataset_dir}')

@@ -1,0 +1,179 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Exact evaluation: metric sums, the results record, following checkpoints.
+
+* `MetricSums` adds the `(sum, count)` pairs that a task's metrics are made
+  of over replicas and batches, so every metric is an exact mean over the
+  real examples of a split (padding has count 0).
+* `record` writes one evaluation to TensorBoard (`<workdir>/eval`) and as a
+  row of `<workdir>/eval_results.csv`.
+* `follow_checkpoints` is the `--run_eval` loop's schedule: which checkpoint
+  to evaluate next, which ones were replaced before their turn, and when to
+  stop. It is a pure generator over injected I/O, so it is tested without a
+  trainer.
+"""
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+import csv
+import os
+import time
+from typing import Any
+
+from absl import logging
+import tensorflow as tf
+
+from checkpointing import checkpoint_step
+
+EVAL_RESULTS = 'eval_results.csv'
+EVAL_SUMMARY_DIR = 'eval'
+
+
+class MetricSums:
+  """Running sums and counts of metrics given as `(sum, count)` pairs."""
+
+  def __init__(self):
+    self._sums: dict[str, float] = {}
+    self._counts: dict[str, float] = {}
+
+  def add(self, pairs: Mapping[str, tuple[Any, Any]]) -> None:
+    """Adds one batch's `name -> (sum, count)` (tensors or numbers)."""
+    for name, (total, count) in pairs.items():
+      self._sums[name] = self._sums.get(name, 0.0) + float(total)
+      self._counts[name] = self._counts.get(name, 0.0) + float(count)
+
+  def means(self) -> dict[str, float]:
+    """Name -> sum / count (NaN without examples), sorted by name.
+
+    `num_examples` is the count of `loss`, which every evaluation step
+    reports with one count per real example.
+    """
+    metrics = {k: self._sums[k] / self._counts[k] if self._counts[k]
+               else float('nan') for k in sorted(self._sums)}
+    metrics['num_examples'] = self._counts.get('loss', 0.0)
+    return metrics
+
+
+def append_csv(path: str, row: Mapping[str, Any]) -> None:
+  """Appends a row to a CSV file, rewriting the header if new columns appear.
+
+  The file is replaced atomically, so a reader never sees half a table.
+  """
+  rows = []
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      rows = list(csv.DictReader(f))
+  rows.append(dict(row))
+  fields: list[str] = []
+  for r in rows:
+    for k in r:
+      if k not in fields:
+        fields.append(k)
+  tmp = path + '.tmp'
+  with tf.io.gfile.GFile(tmp, 'w') as f:
+    writer = csv.DictWriter(f, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def record(workdir: str, metrics: Mapping[str, float], *, step: int,
+           split: str, checkpoint: str | None,
+           extra: Mapping[str, Any] | None = None) -> None:
+  """Logs one evaluation, writes it to TensorBoard and `eval_results.csv`.
+
+  Args:
+    workdir: the working directory.
+    metrics: metric name -> value.
+    step: the evaluated checkpoint's step.
+    split: the evaluated split.
+    checkpoint: the evaluated checkpoint's path (its file name is
+      recorded), or None.
+    extra: further columns of the CSV row (e.g. the evaluation mode).
+  """
+  logging.info('Evaluation of %s (step %d) on %s: %s', checkpoint, step,
+               split, ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
+  writer = tf.summary.create_file_writer(
+      os.path.join(workdir, EVAL_SUMMARY_DIR))
+  with writer.as_default(step=step):
+    for name, value in metrics.items():
+      tf.summary.scalar(name, value)
+  writer.flush()
+  row = {'step': step,
+         'checkpoint': os.path.basename(checkpoint) if checkpoint else '',
+         'split': split, **(extra or {}), **metrics}
+  append_csv(os.path.join(workdir, EVAL_RESULTS), row)
+
+
+def follow_checkpoints(*, read_state: Callable[[], tuple[str | None,
+                                                         Sequence[str]]],
+                       training_done: Callable[[], bool],
+                       timeout_secs: float, poll_secs: float = 1.0,
+                       clock: Callable[[], float] = time.time,
+                       sleep: Callable[[float], None] = time.sleep
+                       ) -> Iterator[tuple[str, list[str]]]:
+  """The checkpoints `--run_eval` evaluates, newest first, as they appear.
+
+  Each step yields the latest checkpoint if it is newer than the last one
+  yielded, with the listed checkpoints between the two that were never
+  yielded (written while the consumer was busy; they are skipped). The
+  generator stops after yielding the latest checkpoint of a finished
+  training, when training is done and nothing newer is listed, or when no
+  new checkpoint has appeared for `timeout_secs`.
+
+  Args:
+    read_state: returns (latest checkpoint path or None, every listed
+      checkpoint path), e.g. from `tf.train.get_checkpoint_state`.
+    training_done: whether training wrote its done file.
+    timeout_secs: how long to wait for a new checkpoint.
+    poll_secs: pause between two looks at the state.
+    clock: the time in seconds.
+    sleep: waits for the given seconds.
+
+  Yields:
+    (checkpoint path, skipped checkpoint paths in step order).
+  """
+  last: str | None = None
+  seen: set[str] = set()
+  last_new = clock()
+
+  def newer(path: str | None) -> bool:
+    return bool(path) and path != last and (
+        last is None or checkpoint_step(path) > checkpoint_step(last))
+
+  while True:
+    latest, listed = read_state()
+    if newer(latest):
+      low = checkpoint_step(last) if last else -1
+      skipped = sorted(
+          (p for p in listed if p not in seen and p != latest and
+           low < checkpoint_step(p) < checkpoint_step(latest)),
+          key=checkpoint_step)
+      seen.update(listed)
+      last = latest
+      yield latest, skipped
+      last_new = clock()
+      if training_done() and not newer(read_state()[0]):
+        return
+      continue
+    if training_done():
+      # Training may have saved its final checkpoint since the state was
+      # read; the done file is written after it.
+      if not newer(read_state()[0]):
+        return
+      continue
+    if clock() - last_new >= timeout_secs:
+      logging.info('No new checkpoint for %g s; stopping.', timeout_secs)
+      return
+    sleep(poll_secs)

@@ -1,0 +1,189 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A frozen hub module's end points as features for probes.
+
+Linear evaluation (`linear_eval.py`) calls the `--signature` of a module in
+inference mode and pools every end point to about 9000 features (SPEC A7.8,
+A7.9); patches `[N, P, H, W, 3]` go through the module as `N * P` images and
+their pooled features are combined per example (`combine_patches`).
+"""
+
+from collections.abc import Mapping, Sequence
+import math
+import os
+
+import tensorflow as tf
+
+import utils
+
+COMBINE_MODES = ('avg_pool', 'max_pool', 'concat')
+INPUT_KEY = 'image'
+
+
+def format_shape(shape: Sequence[int | None] | tf.TensorShape) -> str:
+  """`[None, 224, 224, 3]`, for messages."""
+  dims = shape.as_list() if isinstance(shape, tf.TensorShape) else shape
+  return '[' + ', '.join('None' if d is None else str(d) for d in dims) + ']'
+
+
+def load_module(path: str | None, signature: str):
+  """Loads a hub module and returns it with the chosen signature.
+
+  Args:
+    path: the module directory (`--hub_module`).
+    signature: the signature to call (`--signature`).
+
+  Returns:
+    (the loaded object, the signature's concrete function).
+
+  Raises:
+    utils.UsageError: when the path is unset or not a SavedModel, when the
+      module lacks the signature (the message lists the ones it has), or
+      when the signature does not take exactly one input named `image`.
+  """
+  if not path:
+    raise utils.UsageError('--hub_module is required for --task linear_eval: '
+                           'the exported module to evaluate.')
+  if not tf.io.gfile.isdir(path):
+    raise utils.UsageError(f'--hub_module {path} does not exist (expected a '
+                           f'directory such as <workdir>/export/hub/'
+                           f'<timestamp>/module).')
+  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+    loaded = tf.saved_model.load(path)
+  elif tf.io.gfile.exists(os.path.join(path, 'tfhub_module.pb')):
+    # An original TF1 hub module: only the hub library can read its format.
+    # Imported here because nothing else needs it and it costs a second.
+    import tensorflow_hub as hub  # noqa: PLC0415
+    loaded = hub.load(path, tags=set())
+  else:
+    raise utils.UsageError(f'--hub_module {path} is not a SavedModel (no '
+                           f'saved_model.pb in it).')
+  signatures = dict(getattr(loaded, 'signatures', {}) or {})
+  if signature not in signatures:
+    have = ', '.join(sorted(signatures)) or 'none'
+    raise utils.UsageError(
+        f'The hub module {path} (--hub_module) has no signature '
+        f'{signature!r} (--signature). Its signatures: {have}.')
+  fn = signatures[signature]
+  _, inputs = fn.structured_input_signature
+  if list(inputs) != [INPUT_KEY]:
+    raise utils.UsageError(
+        f'The {signature!r} signature of the hub module {path} takes inputs '
+        f'{sorted(inputs)}; linear evaluation needs one input named '
+        f'{INPUT_KEY!r}.')
+  return loaded, fn
+
+
+class FrozenModule(tf.Module):
+  """A loaded hub module whose variables are never trained.
+
+  It is tracked like any other object (checkpoints and exports include its
+  variables) but reports no trainable variables, so no optimiser sees them.
+  """
+
+  def __init__(self, path: str | None, signature: str):
+    """Loads the module; see `load_module` for the errors raised."""
+    super().__init__(name='frozen_hub_module')
+    self.path = path
+    self.signature = signature
+    self.loaded, self._signature_fn = load_module(path, signature)
+    variables = list(getattr(self.loaded, 'variables', None) or ())
+    if not variables:
+      variables = list(self._signature_fn.variables)
+    self._frozen_variables = tuple(variables)
+
+  @property
+  def input_spec(self) -> tf.TensorSpec:
+    """The spec of the signature's `image` input."""
+    return self._signature_fn.structured_input_signature[1][INPUT_KEY]
+
+  @property
+  def variables(self):
+    """The module's variables (checkpointed and exported)."""
+    return self._frozen_variables
+
+  @property
+  def trainable_variables(self):
+    """None: the module is frozen."""
+    return ()
+
+  def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The signature's outputs on `images` (inference mode)."""
+    images = tf.cast(images, self.input_spec.dtype)
+    outputs = self._signature_fn(**{INPUT_KEY: images})
+    return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+
+
+# -- Pooling and patches ----------------------------------------------------
+
+
+def pool_end_points(end_points: Mapping[str, tf.Tensor], pool_mode: str,
+                    num_target_dimensions: int = (
+                        utils.POOLING_TARGET_DIMENSIONS)
+                    ) -> dict[str, tf.Tensor]:
+  """Brings every end point to `[N, h, w, c]` with about 9000 features.
+
+  2-D end points become `[N, 1, 1, C]`; a map is pooled with
+  `utils.adaptive_pool` only if it has more than the target number of
+  features. Keys are visited in sorted order (the order of the results).
+
+  Raises:
+    utils.UsageError: for an end point that is neither 2-D nor 4-D.
+  """
+  pooled = {}
+  for name, x in utils.sorted_items(end_points):
+    if x.shape.rank == 2:
+      x = x[:, tf.newaxis, tf.newaxis, :]
+    if x.shape.rank != 4:
+      raise utils.UsageError(
+          f'End point {name!r} of the hub module has shape {x.shape}; '
+          f'linear evaluation takes [N, C] or [N, H, W, C] end points.')
+    if math.prod(x.shape[1:]) > num_target_dimensions:
+      x = utils.adaptive_pool(x, num_target_dimensions, pool_mode)
+    pooled[name] = x
+  return pooled
+
+
+def combine_patches(features: Mapping[str, tf.Tensor], num_patches: int,
+                    mode: str) -> dict[str, tf.Tensor]:
+  """Combines per-patch features `[N * P, h, w, c]` into `[N, h, w, c']`.
+
+  Args:
+    features: pooled features of every patch, patches of one example
+      consecutive.
+    num_patches: P.
+    mode: `avg_pool` (mean over patches), `max_pool` (maximum) or `concat`
+      (c' = c * P, channel-major: feature index `ch * P + p`).
+
+  Returns:
+    The combined features, same keys.
+  """
+  combined = {}
+  for name, x in features.items():
+    h, w, c = x.shape[1:]
+    x = tf.reshape(x, [-1, num_patches, h, w, c])
+    if mode == 'avg_pool':
+      x = tf.reduce_mean(x, axis=1)
+    elif mode == 'max_pool':
+      x = tf.reduce_max(x, axis=1)
+    elif mode == 'concat':
+      x = tf.reshape(tf.transpose(x, [0, 2, 3, 4, 1]),
+                     [-1, h, w, c * num_patches])
+    else:
+      raise utils.UsageError(
+          f'Unknown patch combination {mode!r} (in --combine_patches). '
+          f'Valid choices: {", ".join(COMBINE_MODES)}.')
+    combined[name] = x
+  return combined
