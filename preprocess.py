@@ -12,11 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Preprocessing ops selected by `--preprocessing` (SPEC A5).
+"""Preprocessing ops selected by `--preprocessing` (SPEC A5, B4).
 
-`--preprocessing` is a comma-separated list of op names, applied left to
-right. Each op is registered in `OPS` (the modules of `preprocess_ops/`) as
-a factory that takes `is_training` and the flag values it needs
+`--preprocessing` lists ops applied left to right, in either of the two
+originals' syntaxes: revisiting's comma-separated names, whose arguments
+come from flags (`resize,flip_lr,-1_to_1` with `--resize_size 224`), or
+S4L's `|`-separated calls with their arguments written in place
+(`inception_crop|resize(224)|flip_lr|-1_to_1`, `copy_label(name=y)`). Written
+arguments override the flags. `parse_ops` reads both.
+
+Each op is registered in `OPS` (the modules of `preprocess_ops/`) as a
+factory that takes `is_training` and the flag values it needs
 (`resize_size`, `crop_size`, ...) and returns a function on a data dict.
 The same list serves training and evaluation; every op decides how it
 behaves in evaluation (SPEC A5.2).
@@ -51,6 +57,7 @@ from collections.abc import Iterable, Mapping
 import dataclasses
 import functools
 import inspect
+import re
 from typing import Any
 
 import tensorflow as tf
@@ -75,16 +82,90 @@ def op_arg_names() -> frozenset[str]:
   """Every flag value some op takes (the keyword arguments of the ops)."""
   names = set()
   for name in op_names():
-    names.update(inspect.signature(OPS.lookup(name)).parameters)
+    params = set(inspect.signature(OPS.lookup(name)).parameters)
+    names.update(params - set(base.INLINE_ONLY.get(name, ())))
   return frozenset(names - {'is_training'})
 
 
-def _split_names(preprocessing: str | None) -> list[str]:
-  """Op names of a `--preprocessing` string; blanks around names dropped."""
-  if not preprocessing:
-    return []
-  names = (name.strip() for name in preprocessing.split(','))
-  return [name for name in names if name]
+@dataclasses.dataclass(frozen=True)
+class OpCall:
+  """One op of a `--preprocessing` string, with its written arguments."""
+  text: str
+  name: str
+  args: tuple[str, ...] = ()
+  kwargs: tuple[tuple[str, str], ...] = ()
+
+
+_CALL = re.compile(r'^([A-Za-z0-9_\-]+)(?:\((.*)\))?$', re.DOTALL)
+
+
+def _top_level_split(text: str, separator: str) -> list[str]:
+  """Splits at `separator`s that are not inside parentheses."""
+  parts, depth, start = [], 0, 0
+  for i, char in enumerate(text):
+    if char == '(':
+      depth += 1
+    elif char == ')':
+      depth -= 1
+    elif char == separator and depth == 0:
+      parts.append(text[start:i])
+      start = i + 1
+  parts.append(text[start:])
+  return parts
+
+
+def parse_ops(preprocessing: str | None) -> tuple[list[OpCall], str]:
+  """The op calls of a `--preprocessing` string and its separator.
+
+  Blanks around names and empty entries are dropped. The separator is `|`
+  when the string has one outside parentheses, else `,`.
+
+  Raises:
+    utils.UsageError: for unbalanced parentheses or a malformed call.
+  """
+  text = preprocessing or ''
+  if text.count('(') != text.count(')'):
+    raise utils.UsageError(
+        f'--preprocessing {text!r} has unbalanced parentheses.')
+  separator = '|' if len(_top_level_split(text, '|')) > 1 else ','
+  calls = []
+  for part in _top_level_split(text, separator):
+    part = part.strip()
+    if not part:
+      continue
+    match = _CALL.match(part)
+    if not match:
+      raise utils.UsageError(
+          f'Cannot read {part!r} in --preprocessing {text!r}: expected an '
+          f'op name, or name(arguments) in the `|`-separated syntax.')
+    name, inner = match.group(1), match.group(2)
+    args, kwargs = [], []
+    for item in ([] if inner is None else inner.split(',')):
+      item = item.strip()
+      if '=' in item:
+        key, value = (x.strip() for x in item.split('=', 1))
+        kwargs.append((key, value))
+      elif item:
+        args.append(item)
+    calls.append(OpCall(text=part, name=name, args=tuple(args),
+                        kwargs=tuple(kwargs)))
+  return calls, separator
+
+
+def _written_kwargs(call: OpCall) -> dict[str, Any]:
+  """The factory arguments an op call writes (none for a bare name)."""
+  if not call.args and not call.kwargs:
+    return {}
+  convert = base.INLINE_ARGS.get(call.name)
+  if convert is None:
+    raise utils.UsageError(
+        f'The preprocessing op {call.name!r} takes no arguments, got '
+        f'{call.text!r} in --preprocessing.')
+  try:
+    return convert(list(call.args), dict(call.kwargs))
+  except (ValueError, IndexError) as e:
+    raise utils.UsageError(
+        f'Bad arguments in {call.text!r} (--preprocessing): {e}') from None
 
 
 def get_preprocess_fn(preprocessing: str | None, is_training: bool,
@@ -95,19 +176,22 @@ def get_preprocess_fn(preprocessing: str | None, is_training: bool,
   mistake surfaces before any data is read.
 
   Args:
-    preprocessing: comma-separated op names, e.g. "inception_preprocess,
-      rotate". Empty names are skipped; an empty string gives the identity.
+    preprocessing: the ops, e.g. "inception_preprocess,rotate" or
+      "inception_crop|resize(224)|rotate". Empty entries are skipped; an
+      empty string gives the identity.
     is_training: build the training variant of every op.
     **op_args: flag values of the ops (`resize_size="224"`,
       `crop_size=24`, ...); each op takes those its signature names. None
-      means unset: the op's own default applies.
+      means unset: the op's own default applies. Arguments written in the
+      string win.
 
   Returns:
     A function mapping a data dict to the preprocessed data dict.
 
   Raises:
     utils.UsageError: for an unknown op name (listing the valid ones) or a
-      flag value an op needs that is missing or malformed.
+      flag value or written argument an op needs that is missing or
+      malformed.
     TypeError: for an argument that no op takes (a programming error).
   """
   unknown = sorted(set(op_args) - op_arg_names())
@@ -115,10 +199,18 @@ def get_preprocess_fn(preprocessing: str | None, is_training: bool,
     raise TypeError(f'No preprocessing op takes {", ".join(unknown)}.')
   values = {k: v for k, v in op_args.items() if v is not None}
   ops = []
-  for name in _split_names(preprocessing):
-    factory = OPS.lookup(name)
+  for call in parse_ops(preprocessing)[0]:
+    factory = OPS.lookup(call.name)
+    params = inspect.signature(factory).parameters
     kwargs = utils.matching_kwargs(factory, values)
-    ops.append((name, factory(is_training=is_training, **kwargs)))
+    written = _written_kwargs(call)
+    bad = sorted(set(written) - set(params))
+    if bad:
+      raise utils.UsageError(
+          f'The preprocessing op {call.name!r} has no argument '
+          f'{", ".join(bad)} (in {call.text!r}).')
+    kwargs.update(written)
+    ops.append((call.name, factory(is_training=is_training, **kwargs)))
 
   def preprocess_fn(data: Mapping[str, tf.Tensor]) -> Data:
     data = dict(data)
@@ -150,14 +242,15 @@ def split_device_ops(preprocessing: str | None,
     device_ops: names of ops the task can apply to a batch on the device.
 
   Returns:
-    (host ops, device ops) as comma-separated strings; either may be empty.
+    (host ops, device ops) in the string's syntax; either may be empty.
   """
-  names = _split_names(preprocessing)
+  calls, separator = parse_ops(preprocessing)
   device_ops = set(device_ops)
-  split = len(names)
-  while split > 0 and names[split - 1] in device_ops:
+  split = len(calls)
+  while split > 0 and calls[split - 1].name in device_ops:
     split -= 1
-  return ','.join(names[:split]), ','.join(names[split:])
+  return (separator.join(c.text for c in calls[:split]),
+          separator.join(c.text for c in calls[split:]))
 
 
 @dataclasses.dataclass(frozen=True)

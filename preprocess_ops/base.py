@@ -21,7 +21,7 @@ flag values it takes are the keyword arguments of its signature, matched
 to the flags by name, with their defaults written there and nowhere else.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -32,6 +32,37 @@ Data = dict[str, tf.Tensor]
 Op = Callable[[Data], Data]
 
 OPS = utils.Registry('preprocessing op', flag='--preprocessing')
+
+# Op name -> turns the arguments written after the name in a
+# `--preprocessing` string, as in S4L's `resize(224)` (positional strings and
+# `key=value` pairs), into keyword arguments of the op's factory. They
+# override the flag values. Ops without an entry take no written arguments.
+InlineArgs = Callable[[Sequence[str], dict[str, str]], dict[str, Any]]
+INLINE_ARGS: dict[str, InlineArgs] = {}
+
+# Op name -> factory arguments that only written arguments set (no flag has
+# their name; `value_range(-1, 1)`).
+INLINE_ONLY: dict[str, tuple[str, ...]] = {}
+
+
+def inline_args(name: str, convert: InlineArgs,
+                only: tuple[str, ...] = ()) -> None:
+  """Declares how op `name` reads written arguments (see `INLINE_ARGS`)."""
+  INLINE_ARGS[name] = convert
+  if only:
+    INLINE_ONLY[name] = only
+
+
+def sizes_to(flag: str) -> InlineArgs:
+  """Written sizes `(224)` or `(224, 160)` as the value of `flag`."""
+
+  def convert(args, kwargs):
+    values = dict(kwargs)
+    if args:
+      values[flag] = ','.join(args)
+    return values
+
+  return convert
 
 # Optional per-example seed of the random ops (see `preprocess`). The
 # composed function removes it from its output.

@@ -26,12 +26,14 @@ from preprocess_ops.base import (
   Op,
   central_crop_image,
   check_image_rank,
+  inline_args,
   map_image,
   map_image_seeded,
   per_image,
   per_image_mask,
   positive_int_arg,
   size_arg,
+  sizes_to,
   uniform,
 )
 import utils
@@ -80,6 +82,19 @@ def resize(is_training: bool, resize_size: Any = None,
       lambda x, seed: per_image(random_method, x, seed, tf.float32))
 
 
+def _resize_args(args, kwargs):
+  # S4L: `resize(224)`, `resize(224, 160)`; the word randomize_method
+  # anywhere turns on the random interpolation.
+  sizes = [a for a in args if a != 'randomize_method']
+  values = sizes_to('resize_size')(sizes, kwargs)
+  if len(sizes) != len(args):
+    values['randomize_resize_method'] = True
+  return values
+
+
+inline_args('resize', _resize_args)
+
+
 @OPS.register('resize_small')
 def resize_small(is_training: bool, smaller_size: Any = None) -> Op:
   """Aspect-preserving area resize so that the shorter side is smaller_size.
@@ -103,6 +118,9 @@ def resize_small(is_training: bool, smaller_size: Any = None) -> Op:
     return tf.image.resize(image, new_size, method='area')
 
   return map_image(fn)
+
+
+inline_args('resize_small', sizes_to('smaller_size'))
 
 
 @OPS.register('crop')
@@ -136,6 +154,9 @@ def crop(is_training: bool, crop_size: Any = None) -> Op:
   return map_image(lambda x: utils.apply_to_image_or_images(central, x))
 
 
+inline_args('crop', sizes_to('crop_size'))
+
+
 @OPS.register('central_crop')
 def central_crop(is_training: bool, crop_size: Any = None) -> Op:
   """Central crop of `crop_size` in training and evaluation; dtype kept."""
@@ -143,6 +164,36 @@ def central_crop(is_training: bool, crop_size: Any = None) -> Op:
   height, width = size_arg(crop_size, 'crop_size', 'central_crop')
   return map_image(lambda x: utils.apply_to_image_or_images(
       lambda image: central_crop_image(image, height, width), x))
+
+
+inline_args('central_crop', sizes_to('crop_size'))
+
+
+@OPS.register('multi_crop')
+def multi_crop(is_training: bool, crop_size: Any = None) -> Op:
+  """Five crops of `crop_size`, stacked `[5, h, w, C]` (S4L).
+
+  Centre, top-left, top-right, bottom-left, bottom-right; the same in
+  evaluation. The centre crop's offsets are floor((H - h) / 2).
+  """
+  del is_training
+  height, width = size_arg(crop_size, 'crop_size', 'multi_crop')
+
+  def crops(image):
+    shape = tf.shape(image)
+    bottom, right = shape[0] - height, shape[1] - width
+    corners = [(bottom // 2, right // 2), (0, 0), (0, right), (bottom, 0),
+               (bottom, right)]
+    stack = tf.stack([tf.image.crop_to_bounding_box(image, top, left, height,
+                                                    width)
+                      for top, left in corners])
+    stack.set_shape([5, height, width, image.shape[-1]])
+    return stack
+
+  return map_image(crops)
+
+
+inline_args('multi_crop', sizes_to('crop_size'))
 
 
 @OPS.register('inception_crop')

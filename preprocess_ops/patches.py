@@ -23,11 +23,13 @@ from preprocess_ops.base import (
   OPS,
   Op,
   check_image_rank,
+  inline_args,
   leading_shape,
   map_image_seeded,
   per_image,
   positive_int_arg,
   size_arg,
+  sizes_to,
   split_seed,
   static_hw,
   uniform,
@@ -73,6 +75,63 @@ def crop_inception_preprocess_patches(is_training: bool,
     return tf.tile(patch[tf.newaxis], [count, 1, 1, 1])
 
   return map_image_seeded(fn)
+
+
+def _patches_args(args, kwargs):
+  # S4L: `crop_inception_patches(8, 224)`: the count, then the size.
+  values = dict(kwargs)
+  if args:
+    values['num_of_inception_patches'] = args[0]
+  if args[1:]:
+    values['resize_size'] = ','.join(args[1:])
+  return values
+
+
+inline_args('crop_inception_preprocess_patches', _patches_args)
+
+
+@OPS.register('crop_inception_patches')
+def crop_inception_patches(is_training: bool, resize_size: Any = None,
+                           num_of_inception_patches: Any = None,
+                           legacy_resize: bool = False) -> Op:
+  """P independent `inception_crop`s resized to `resize_size` (S4L).
+
+  Each crop is drawn like `inception_crop`'s and resized bilinearly; the
+  stack `[P, h, w, C]` is float32 in the input's range ([0, 255] for
+  decoded images, so `hsvnoise` can follow). As in S4L the crops are random
+  in evaluation too (SPEC C4.10); S4L's evaluation pipelines do not use it.
+
+  Args:
+    is_training: unused (random in both).
+    resize_size: `--resize_size` of every crop.
+    num_of_inception_patches: `--num_of_inception_patches` (P).
+    legacy_resize: TF1 bilinear sampling.
+
+  Returns:
+    The op.
+  """
+  del is_training
+  op = 'crop_inception_patches'
+  size = size_arg(resize_size, 'resize_size', op)
+  count = positive_int_arg(num_of_inception_patches,
+                           'num_of_inception_patches', op)
+  whole_image = tf.constant([[[0.0, 0.0, 1.0, 1.0]]], tf.float32)
+
+  def fn(image, seed):
+    seeds = split_seed(seed, count)
+    crops = []
+    for i in range(count):
+      crop, _ = inception_preprocessing.distorted_bounding_box_crop(
+          image, whole_image, seed=seeds[i])
+      crops.append(inception_preprocessing.resize_bilinear(
+          tf.cast(crop, tf.float32), size, legacy_resize))
+    return tf.stack(crops)
+
+  return map_image_seeded(
+      lambda x, seed: per_image(fn, x, seed, tf.float32))
+
+
+inline_args('crop_inception_patches', _patches_args)
 
 
 @OPS.register('crop_patches')
@@ -169,3 +228,6 @@ def inception_preprocess(is_training: bool, resize_size: Any = None,
 
   return map_image_seeded(
       lambda x, seed: per_image(fn, x, seed, tf.float32))
+
+
+inline_args('inception_preprocess', sizes_to('resize_size'))

@@ -12,16 +12,19 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Ops on pixel values: value ranges, greyscale, standardisation."""
+"""Ops on pixel values and labels: value ranges, colour, standardisation."""
 
 import tensorflow as tf
 
 from preprocess_ops.base import (
   OPS,
+  Data,
   Op,
   check_image_rank,
+  inline_args,
   map_image,
   map_image_seeded,
+  per_image,
   per_image_mask,
   uniform,
 )
@@ -113,3 +116,105 @@ def standardization(is_training: bool) -> Op:
   del is_training
   return map_image(lambda x: tf.image.per_image_standardization(
       tf.cast(x, tf.float32)))
+
+
+def _to_gray_args(args, kwargs):
+  return {'grayscale_probability': float(args[0])} if args else dict(kwargs)
+
+
+inline_args('to_gray', _to_gray_args)
+
+
+@OPS.register('value_range')
+def value_range(is_training: bool, vmin: float | None = None,
+                vmax: float | None = None) -> Op:
+  """float32 vmin + x / 255 * (vmax - vmin), S4L's `value_range(vmin, vmax)`.
+
+  `0_to_1` and `-1_to_1` are `value_range(0, 1)` and `value_range(-1, 1)`.
+  """
+  del is_training
+  if vmin is None or vmax is None:
+    raise utils.UsageError(
+        "The preprocessing op 'value_range' needs its range written in "
+        '--preprocessing, e.g. value_range(-1, 1).')
+  low, scale = float(vmin), (float(vmax) - float(vmin)) / 255.0
+  return map_image(lambda x: tf.cast(x, tf.float32) * scale + low)
+
+
+def _value_range_args(args, kwargs):
+  values = dict(zip(('vmin', 'vmax'), args), **kwargs)
+  return {k: float(v) for k, v in values.items()}
+
+
+inline_args('value_range', _value_range_args, only=('vmin', 'vmax'))
+
+
+@OPS.register('standardize')
+def standardize(is_training: bool) -> Op:
+  """S4L's `standardize`: one standardisation of the whole tensor.
+
+  Unlike `standardization`, which standardises every image of a stack on
+  its own, this treats a stack as one image (SPEC B4, C4.10; kept).
+  """
+  del is_training
+  return map_image(lambda x: tf.image.per_image_standardization(
+      tf.cast(x, tf.float32)))
+
+
+@OPS.register('copy_label')
+def copy_label(is_training: bool, label_key: str = 'copy_label') -> Op:
+  """Copies `label` to `label_key`, before an op (`rotate`) replaces it."""
+  del is_training
+
+  def op(data: Data) -> Data:
+    data[label_key] = data['label']
+    return data
+
+  return op
+
+
+def _copy_label_args(args, kwargs):
+  # S4L's form is copy_label(new_name); name= is accepted too.
+  name = args[0] if args else kwargs.get('name')
+  return {'label_key': name} if name else {}
+
+
+inline_args('copy_label', _copy_label_args, only=('label_key',))
+
+
+# S4L's ranges of the HSV noise, as in the Exemplar paper (SPEC B4).
+_HUE_SHIFT = (-0.1, 0.1)
+_SV_POWER = (-2.0, 2.0)
+_SV_SCALE = (-0.5, 0.5)
+_SV_SHIFT = (-0.1, 0.1)
+
+
+@OPS.register('hsvnoise')
+def hsvnoise(is_training: bool) -> Op:
+  """Random hue shift and saturation and value curves, per image.
+
+  Input in [0, 255]. In HSV: H <- (1 + H + dh) mod 1, and for S and V each
+  x <- x^(2^p) * 2^m + a with their own p ~ U[-2, 2], m ~ U[-0.5, 0.5],
+  a ~ U[-0.1, 0.1]; clipped to [0, 1] and back to RGB in float [0, 255].
+  As in S4L there is no evaluation variant (its configs use it in training
+  pipelines only).
+  """
+  del is_training
+
+  def noise(rgb, seed):
+    hue_seed, power_seed, scale_seed, shift_seed = (
+        [None] * 4 if seed is None else
+        tf.unstack(tf.random.experimental.stateless_split(seed, 4)))
+    hsv = tf.image.rgb_to_hsv(tf.cast(rgb, tf.float32) / 255.0)
+    hue, sv = hsv[..., :1], hsv[..., 1:]
+    hue = tf.math.floormod(1.0 + hue + uniform([], hue_seed, *_HUE_SHIFT),
+                           1.0)
+    power = 2.0 ** uniform([2], power_seed, *_SV_POWER)
+    scale = 2.0 ** uniform([2], scale_seed, *_SV_SCALE)
+    shift = uniform([2], shift_seed, *_SV_SHIFT)
+    sv = sv ** power * scale + shift
+    hsv = tf.clip_by_value(tf.concat([hue, sv], axis=-1), 0.0, 1.0)
+    return tf.image.hsv_to_rgb(hsv) * 255.0
+
+  return map_image_seeded(
+      lambda x, seed: per_image(noise, x, seed, tf.float32))
