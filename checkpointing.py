@@ -22,6 +22,8 @@
 * Restore: the latest complete checkpoint of the workdir; saves killed
   half-way leave `ckpt-N_temp` files that nothing reads, and they are
   removed before training resumes (`remove_incomplete_checkpoints`).
+* Warm start: a fresh run can take the task's weights from another
+  checkpoint (`--path_to_initial_ckpt`, `--vars_to_restore`, SPEC B1).
 * End: when training reaches its last step the chief writes
   `TRAINING_IS_DONE` (the original's evaluator waited for this file, which
   nothing wrote), so `--run_eval` knows when to stop.
@@ -29,12 +31,15 @@
 
 from collections.abc import Mapping
 import os
+import re
 import time
 from typing import Any
 
 from absl import logging
 import keras
 import tensorflow as tf
+
+import utils
 
 DONE_FILE = 'TRAINING_IS_DONE'
 
@@ -176,3 +181,73 @@ class SaveCadence:
       return True
     return bool(self._every_secs and
                 self._clock() - self._last_time >= self._every_secs)
+
+
+def _key(name: str) -> str:
+  """The key `tf.train.Checkpoint(**{name: variable})` saves `name` under."""
+  return name.replace('.', '..').replace('/', '.S') + (
+      '/.ATTRIBUTES/VARIABLE_VALUE')
+
+
+def warm_start(variables: Mapping[str, tf.Variable], path: str,
+               pattern: str, check_only: bool = False,
+               check_names: bool = True) -> list[str]:
+  """Assigns the values of checkpoint `path` to the variables it matches.
+
+  Args:
+    variables: checkpoint name -> variable (`checkpoint_variables`); the
+      optimiser's slots are never taken, so optimisation starts afresh.
+    path: a checkpoint (prefix) or a directory, whose latest is taken.
+    pattern: a regular expression; the variables whose names match it
+      from their start are restored (S4L's `--vars_to_restore`, `.*`).
+    check_only: only check that the warm start would work.
+    check_names: with `check_only`, also check the names and shapes (not
+      only that the checkpoint can be read).
+
+  Returns:
+    The restored (or, checking, the matching) names.
+
+  Raises:
+    utils.UsageError: for a missing checkpoint, an invalid pattern, no
+      variable matched, or a shape that differs.
+  """
+  if tf.io.gfile.isdir(path):
+    path = tf.train.latest_checkpoint(path) or path
+  try:
+    reader = tf.train.load_checkpoint(path)
+  except (tf.errors.OpError, ValueError) as e:
+    raise utils.UsageError(
+        f'--path_to_initial_ckpt {path} is not a readable checkpoint: '
+        f'{utils.error_summary(e)}') from None
+  if check_only and not check_names:
+    return []
+  try:
+    regex = re.compile(pattern)
+  except re.error as e:
+    raise utils.UsageError(f'--vars_to_restore {pattern!r} is not a regular '
+                           f'expression: {e}.') from None
+  shapes = reader.get_variable_to_shape_map()
+  restored, mismatched = [], []
+  for name, variable in variables.items():
+    if name.startswith('optimizer/') or not regex.match(name):
+      continue
+    key = _key(name)
+    if key not in shapes:
+      continue
+    if list(shapes[key]) != variable.shape.as_list():
+      mismatched.append(f'{name} {shapes[key]} vs {variable.shape}')
+      continue
+    if not check_only:
+      variable.assign(reader.get_tensor(key))
+    restored.append(name)
+  if mismatched:
+    raise utils.UsageError(
+        f'--path_to_initial_ckpt {path}: shapes differ for '
+        f'{", ".join(mismatched[:5])}.')
+  if not restored:
+    raise utils.UsageError(
+        f'--path_to_initial_ckpt {path} holds no variable of this task '
+        f'matching --vars_to_restore {pattern!r}.')
+  if not check_only:
+    logging.info('Warm start: %d variables from %s.', len(restored), path)
+  return restored

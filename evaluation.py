@@ -14,6 +14,9 @@
 
 """Exact evaluation: metric sums, the results record, following checkpoints.
 
+* `SplitEvaluator` runs a task over every example of a split exactly once
+  under any strategy: each input pipeline pads its stream with masked
+  examples (the original silently dropped the last partial batch).
 * `MetricSums` adds the `(sum, count)` pairs that a task's metrics are made
   of over replicas and batches, so every metric is an exact mean over the
   real examples of a split (padding has count 0).
@@ -26,7 +29,9 @@
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+import contextlib
 import csv
+import math
 import os
 import time
 from typing import Any
@@ -35,6 +40,8 @@ from absl import logging
 import tensorflow as tf
 
 from checkpointing import checkpoint_step
+import distribution
+import input_streams
 
 EVAL_RESULTS = 'eval_results.csv'
 EVAL_SUMMARY_DIR = 'eval'
@@ -63,6 +70,92 @@ class MetricSums:
                else float('nan') for k in sorted(self._sums)}
     metrics['num_examples'] = self._counts.get('loss', 0.0)
     return metrics
+
+
+class SplitEvaluator:
+  """Exact evaluation of a task over a split, under a strategy."""
+
+  def __init__(self, strategy: tf.distribute.Strategy, task: Any,
+               data: Any, streams: Mapping[str, input_streams.InputStream],
+               *, eval_batch_size: int, jit_compile: bool,
+               skip_corrupt_examples: bool,
+               translate_errors: Callable[
+                   [], contextlib.AbstractContextManager[Any]] = (
+                       contextlib.nullcontext)):
+    """Prepares the evaluation step (traced on the first call).
+
+    Args:
+      strategy: the distribution strategy.
+      task: the task (`compute` in evaluation mode).
+      data: the data source.
+      streams: the task's input streams.
+      eval_batch_size: the global batch, divisible by the replicas.
+      jit_compile: compile the replica step with XLA.
+      skip_corrupt_examples: as `DataSource.make`.
+      translate_errors: a context around each step that turns data and
+        cluster failures into clear errors (the trainer's).
+    """
+    self.strategy = strategy
+    self.task = task
+    self.data = data
+    self.streams = streams
+    self.eval_batch_size = eval_batch_size
+    self.skip_corrupt_examples = skip_corrupt_examples
+    self.translate_errors = translate_errors
+
+    def replica_step(batch):
+      batch = input_streams.device_preprocess(task, streams, batch,
+                                              training=False)
+      out = task.compute(batch, training=False)
+      count = tf.reduce_sum(tf.cast(
+          input_streams.mask(task.input_streams, batch), tf.float32))
+      metrics = dict(out.metrics)
+      metrics['loss'] = (tf.cast(out.loss, tf.float32) * count, count)
+      return metrics
+
+    if jit_compile:
+      replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function
+    def eval_step(iterator):
+      per_replica = strategy.run(replica_step, args=(next(iterator),))
+      return tf.nest.map_structure(
+          lambda x: strategy.reduce('SUM', x, axis=None), per_replica)
+
+    self._step = eval_step
+
+  def __call__(self, split: str) -> dict[str, float]:
+    """Metric name -> exact mean over `split`, plus `num_examples`."""
+    num_replicas = self.strategy.num_replicas_in_sync
+    per_replica = self.eval_batch_size // num_replicas
+    steps = math.ceil(self.data.num_examples(split) / self.eval_batch_size)
+    batches_per_pipeline = steps * distribution.local_replicas(self.strategy)
+
+    def dataset_fn(input_context):
+      ds = input_streams.make_dataset(
+          self.data, self.streams, split, training=False,
+          batch_sizes=dict.fromkeys(self.streams, per_replica),
+          input_context=input_context,
+          skip_corrupt_examples=self.skip_corrupt_examples)
+      # Every replica runs the same number of steps: pipelines with fewer
+      # batches than their replicas need repeat a batch with mask 0.
+      padding = ds.take(1).map(_zero_masks).repeat()
+      return ds.concatenate(padding).take(batches_per_pipeline)
+
+    iterator = iter(
+        self.strategy.distribute_datasets_from_function(dataset_fn))
+    sums = MetricSums()
+    for _ in range(steps):
+      with self.translate_errors():
+        sums.add(self._step(iterator))
+    return sums.means()
+
+
+def _zero_masks(batch: Mapping[str, Any]) -> dict[str, Any]:
+  """`batch` (of one stream or several) with every mask set to 0."""
+  if 'mask' in batch:
+    return {**batch, 'mask': tf.zeros_like(batch['mask'])}
+  return {name: _zero_masks(stream) for name, stream in batch.items()}
 
 
 def append_csv(path: str, row: Mapping[str, Any]) -> None:

@@ -33,8 +33,10 @@ reader never sees a half-written module; only the newest `keep` are kept.
 """
 
 from collections.abc import Callable, Mapping, Sequence
+import contextlib
 import os
 import time
+from typing import Any
 
 from absl import logging
 import tensorflow as tf
@@ -44,6 +46,9 @@ import utils
 ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 
 _TMP_SUFFIX = '.tmp'
+
+# Makes the variables hold one export's weights while it is written.
+WeightsContext = Callable[[], contextlib.AbstractContextManager[Any]]
 
 
 class _HubModule(tf.__internal__.tracking.AutoTrackable):
@@ -172,19 +177,30 @@ def export_hub_module(serve_fn: ServeFn,
   return export_dir
 
 
-def export_for_checkpoint(serve_fn: ServeFn,
-                          trackables: Mapping[str, tf.Module],
-                          workdir: str,
-                          input_shape: Sequence[int | None],
-                          keep: int = 5) -> str:
+def export_for_checkpoint(
+    serve_fn: ServeFn, trackables: Mapping[str, tf.Module], workdir: str,
+    input_shape: Sequence[int | None], keep: int = 5,
+    variants: Mapping[str, WeightsContext] | None = None) -> str:
   """Exports to `<workdir>/export/hub/<timestamp>/module`, keeping `keep`.
 
   The timestamp directory is created under a temporary name and renamed once
-  the module inside it is complete, as the original's exporter laid it out.
+  the modules inside it are complete, as the original's exporter laid it
+  out.
+
+  Args:
+    serve_fn: see `export_hub_module`.
+    trackables: see `export_hub_module`.
+    workdir: the working directory.
+    input_shape: the serving input shape.
+    keep: the newest timestamp directories kept.
+    variants: module name -> a context in which the variables hold that
+      module's weights (Polyak averaging exports `module` with the averages
+      and `module_raw` with the trained weights); default: `module` alone.
 
   Returns:
-    The module directory.
+    The directory of the first module.
   """
+  variants = variants or {'module': contextlib.nullcontext}
   base = os.path.join(workdir, 'export', 'hub')
   tf.io.gfile.makedirs(base)
   stamp = _timestamp()
@@ -193,12 +209,14 @@ def export_for_checkpoint(serve_fn: ServeFn,
     stamp += 1
   tmp_stamp_dir = os.path.join(base, str(stamp) + _TMP_SUFFIX)
   tf.io.gfile.makedirs(tmp_stamp_dir)
-  export_hub_module(serve_fn, trackables,
-                    os.path.join(tmp_stamp_dir, 'module'), input_shape)
+  for name, weights in variants.items():
+    with weights():
+      export_hub_module(serve_fn, trackables,
+                        os.path.join(tmp_stamp_dir, name), input_shape)
   stamp_dir = os.path.join(base, str(stamp))
   tf.io.gfile.rename(tmp_stamp_dir, stamp_dir, overwrite=False)
   _remove_old_exports(base, keep)
-  module_dir = os.path.join(stamp_dir, 'module')
+  module_dir = os.path.join(stamp_dir, next(iter(variants)))
   logging.info('Exported hub module to %s', module_dir)
   return module_dir
 

@@ -74,7 +74,7 @@ def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
   Raises:
     utils.UsageError: for a non-positive learning rate or length, a
       negative warm-up or one beyond `epochs`, a split smaller than one
-      batch, or decay epochs that are not increasing or lie beyond `epochs`.
+      batch, or decay epochs that decrease or lie beyond `epochs`.
   """
   for name, value in (('lr', lr), ('epochs', epochs)):
     if not value > 0:
@@ -94,9 +94,10 @@ def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
   if decay_epochs is None or len(decay_epochs) == 0:
     decay_epochs = [epochs]
   decay_epochs = [float(e) for e in decay_epochs]
-  if any(b <= a for a, b in zip(decay_epochs, decay_epochs[1:])):
+  if any(b < a for a, b in zip(decay_epochs, decay_epochs[1:])):
+    # Equal entries are allowed (S4L's --schedule): both decays apply.
     raise utils.UsageError(
-        f'--decay_epochs must be increasing, got {decay_epochs}.')
+        f'--decay_epochs must be in increasing order, got {decay_epochs}.')
   if decay_epochs[-1] > epochs:
     raise utils.UsageError(
         f'--decay_epochs {decay_epochs[-1]:g} lies beyond --epochs '

@@ -28,6 +28,8 @@ setuptools.setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=['data_sources', 'models', 'preprocess_ops', 'self_supervision'],
+    # S4L's published ImageNet label lists (data_sources/label_maps/).
+    package_data={'data_sources': ['label_maps/*']},
     py_modules=[
         'checkpointing',
         'datasets',

@@ -44,13 +44,22 @@ from absl import app, flags, logging
 import keras
 import tensorflow as tf
 
+from data_sources import label_subsets
 import datasets
 import distribution
+import input_streams
 import linear_eval_cached
 import models
 import optimization
 import preprocess
-from self_supervision import exemplar, jigsaw, linear_eval, patch_utils
+from self_supervision import (
+  exemplar,
+  jigsaw,
+  linear_eval,
+  patch_utils,
+  s4l_exemplar,
+  s4l_rotation,
+)
 from self_supervision import self_supervision_lib as tasks
 import trainer as trainer_lib
 import utils
@@ -93,6 +102,8 @@ def _op_default(op: str, name: str) -> str:
 
 _Exemplar = exemplar.ExemplarTask
 _LinearEval = linear_eval.LinearEvalTask
+_S4LRotation = s4l_rotation.S4LRotationTask
+_S4LExemplar = s4l_exemplar.S4LExemplarTask
 _LINEAR_EVAL_MODES = ('end_to_end', 'cached')
 
 # Sections of flags, as in the original. Everything the original had keeps
@@ -146,6 +157,21 @@ flags.DEFINE_integer('summary_images', None, 'Input images per task view '
                      f'{_trainer("summary_images")}.')
 flags.DEFINE_bool('skip_corrupt_examples', None, 'Skip records whose image '
                   'cannot be decoded (and count them) instead of failing.')
+flags.DEFINE_integer('eval_timeout_mins', None, 'S4L\'s spelling of '
+                     '--eval_timeout_secs, in minutes.')
+flags.DEFINE_bool('polyak_averaging', None, 'Evaluate and export a moving '
+                  'average of the weights with a half-life of one epoch '
+                  '(S4L; the raw weights are exported too, as module_raw).')
+flags.DEFINE_string('path_to_initial_ckpt', None, 'Warm start: take the '
+                    'weights of a fresh run from this checkpoint (or the '
+                    'latest one of this directory).')
+flags.DEFINE_string('vars_to_restore', None, 'Warm start: restore the '
+                    'variables whose checkpoint names match this regular '
+                    'expression from their start (default '
+                    f'{_default(trainer_lib.TrainerConfig, "vars_to_restore")}'
+                    ').')
+flags.DEFINE_integer('enable_sup_data', None, 'Accepted for S4L\'s configs; '
+                     'it had no effect there either.')
 
 # -- Data -------------------------------------------------------------------
 flags.DEFINE_string('dataset', None, _choices(datasets.names()) + '.')
@@ -157,6 +183,29 @@ flags.DEFINE_string('val_split', 'val', 'Split to evaluate on.')
 flags.DEFINE_integer('batch_size', None, 'Global training batch size.')
 flags.DEFINE_integer('eval_batch_size', None, 'Global evaluation batch size '
                      '(default: --batch_size).')
+flags.DEFINE_string('test_split', None, 'With --run_eval, also evaluate the '
+                    'last checkpoint on this split (S4L).')
+flags.DEFINE_string('filename_list_template', None, 'Labelled subset: S4L\'s '
+                    'list file, e.g. label_map_count_{}_index_0, formatted '
+                    'with --num_supervised_examples (looked up as given, then '
+                    'in data_sources/label_maps/).')
+flags.DEFINE_integer('num_supervised_examples', None, 'Labelled subset: the '
+                     'number of examples of --filename_list_template.')
+flags.DEFINE_integer('labels_per_class', None, 'Labelled subset: draw this '
+                     'many examples of every class of --train_split (written '
+                     'to the working directory).')
+flags.DEFINE_float('label_fraction', None, 'Labelled subset: draw this '
+                   'fraction of --train_split, evenly over the classes.')
+flags.DEFINE_integer('label_subset_seed', None, 'Seed of the drawn labelled '
+                     'subset (default '
+                     f'{_default(label_subsets.choose, "label_subset_seed")}'
+                     ').')
+flags.DEFINE_bool('cache_dataset', None, 'Keep the labelled subset\'s records '
+                  'in memory after the first epoch (S4L).')
+flags.DEFINE_float('unsup_batch_mult', None, 'S4L: per-replica batch of the '
+                   'unlabelled stream = int(per-replica labelled batch * this) '
+                   '(default '
+                   f'{_default(input_streams.InputStream, "batch_mult")}).')
 
 # -- Task -------------------------------------------------------------------
 flags.DEFINE_string('task', None, _choices(tasks.task_names()) + '.')
@@ -214,6 +263,31 @@ flags.DEFINE_integer('knn_k', None, 'linear_eval cached: neighbours per kNN '
 flags.DEFINE_float('knn_temperature', None, 'linear_eval cached: kNN vote '
                    'weight is exp(cosine similarity / this) (default '
                    f'{_default(_LinearEval, "knn_temperature")}).')
+flags.DEFINE_integer('rot_loss_sup', None, 'S4L-Rotation: 1 to train '
+                     'rotation on the labelled images too (default '
+                     f'{_default(_S4LRotation, "rot_loss_sup")}).')
+flags.DEFINE_integer('rot_loss_unsup', None, 'S4L-Rotation: 1 to train '
+                     'rotation on the unlabelled images (default '
+                     f'{_default(_S4LRotation, "rot_loss_unsup")}).')
+flags.DEFINE_float('rot_loss_weight', None, 'S4L-Rotation: weight of the '
+                   'rotation loss (default '
+                   f'{_default(_S4LRotation, "rot_loss_weight")}).')
+flags.DEFINE_integer('triplet_loss_sup', None, 'S4L-Exemplar: 1 for the '
+                     'triplet loss on the labelled images (default '
+                     f'{_default(_S4LExemplar, "triplet_loss_sup")}).')
+flags.DEFINE_integer('triplet_loss_unsup', None, 'S4L-Exemplar: 1 for the '
+                     'triplet loss on the unlabelled images (default '
+                     f'{_default(_S4LExemplar, "triplet_loss_unsup")}).')
+flags.DEFINE_float('triplet_loss_weight', None, 'S4L-Exemplar: weight of the '
+                   'triplet loss (default '
+                   f'{_default(_S4LExemplar, "triplet_loss_weight")}).')
+flags.DEFINE_integer('triplet_embed_dim', None, 'S4L-Exemplar: embedding '
+                     'width (default '
+                     f'{_default(_S4LExemplar, "triplet_embed_dim")}).')
+flags.DEFINE_string('triplet_labels', None, 'S4L-Exemplar: "intended" '
+                    '(crops of an image are one identity) or "original" '
+                    '(the original\'s swapped grouping, SPEC C4.1) (default '
+                    f'{_default(_S4LExemplar, "triplet_labels")}).')
 
 # -- Network ----------------------------------------------------------------
 flags.DEFINE_string('architecture', None, _choices(models.net_names()) + '.')
@@ -232,8 +306,19 @@ flags.DEFINE_bool('sync_batch_norm', None, 'Batch-norm statistics over all '
                   f'{_net_defaults("sync_batch_norm")}).')
 
 # -- Preprocessing ------------------------------------------------------------
-flags.DEFINE_string('preprocessing', None, 'Comma-separated preprocessing '
-                    f'ops: {_choices(preprocess.op_names())}.')
+flags.DEFINE_string('preprocessing', None, 'Preprocessing ops, comma- or '
+                    '|-separated (S4L\'s syntax, with arguments such as '
+                    'resize(224)): ' f'{_choices(preprocess.op_names())}. '
+                    'S4L: of the unlabelled stream.')
+flags.DEFINE_string('preprocessing_eval', None, 'Preprocessing in evaluation '
+                    '(default: --preprocessing).')
+flags.DEFINE_string('sup_preprocessing', None, 'Preprocessing of the labelled '
+                    'stream (S4L; default: --preprocessing). With --task '
+                    'rotation or exemplar it selects S4L-Rotation or '
+                    'S4L-Exemplar.')
+flags.DEFINE_string('sup_preprocessing_eval', None, 'Preprocessing of the '
+                    'labelled stream in evaluation (default: '
+                    '--sup_preprocessing).')
 flags.DEFINE_string('resize_size', None, 'resize / inception sizes: "h,w" '
                     'or one number.')
 flags.DEFINE_string('crop_size', None, 'crop sizes: "h,w" or one number.')
@@ -269,6 +354,9 @@ flags.DEFINE_string('optimizer', None,
                     f'{_choices(optimization.OPTIMIZERS.names())} '
                     '(sgd: TF1 momentum 0.9; adam: TF1 defaults) '
                     f'{_trainer("optimizer")}.')
+flags.DEFINE_string('schedule', None, 'S4L\'s schedule in epochs: '
+                    '"warmup,decay1,...,decayK,end", instead of --epochs, '
+                    '--decay_epochs and --warmup_epochs.')
 
 # -- Export -------------------------------------------------------------------
 flags.DEFINE_string('serving_input_key', 'image', 'Input key of the hub '
@@ -281,8 +369,10 @@ FLAGS = flags.FLAGS
 # Flags defined in this file.
 _OWN_FLAGS = frozenset(FLAGS) - _ABSL_FLAGS
 
-_REQUIRED = ('workdir', 'dataset', 'task', 'batch_size', 'epochs', 'lr',
-             'lr_scale_batch_size', 'preprocessing')
+# --lr_scale_batch_size may be left out: no scaling (SPEC C4.6). --epochs
+# may come from --schedule.
+_REQUIRED = ('workdir', 'dataset', 'task', 'batch_size', 'lr',
+             'preprocessing')
 
 # What the entry point hands to the owners itself, rather than a flag.
 ENTRY_TASK_ARGS = ('num_classes', 'net_kwargs')
@@ -332,6 +422,8 @@ def make_config() -> Config:
     values['jit_compile'] = values['use_tpu']
   if values['tpu_name'] is None:
     values['tpu_name'] = os.environ.get('TPU_NAME') or None
+  _resolve_schedule(values)
+  _resolve_timeout(values)
   if values['decay_epochs'] is not None:
     try:
       values['decay_epochs'] = [float(x) for x in values['decay_epochs']]
@@ -351,6 +443,45 @@ def make_config() -> Config:
         f'Unknown --linear_eval_mode {values["linear_eval_mode"]!r}. Valid '
         f'choices: {", ".join(_LINEAR_EVAL_MODES)}.')
   return Config(tuple(sorted(values.items())))
+
+
+def _resolve_schedule(values: dict[str, Any]) -> None:
+  """S4L's --schedule "warmup,decay...,end" into the revisiting flags."""
+  schedule = values.pop('schedule')
+  if schedule is None:
+    if values['epochs'] is None:
+      raise utils.UsageError('Missing required flag(s): --epochs (or '
+                             '--schedule).')
+    return
+  given = [f'--{n}' for n in ('epochs', 'decay_epochs', 'warmup_epochs')
+           if values[n] is not None]
+  if given:
+    raise utils.UsageError(
+        f'--schedule sets the training length, warm-up and decays; drop '
+        f'{", ".join(given)}.')
+  try:
+    entries = [float(x) for x in schedule.split(',')]
+  except ValueError:
+    raise utils.UsageError(
+        f'--schedule must be comma-separated numbers of epochs '
+        f'("warmup,decay1,...,end"), got {schedule!r}.') from None
+  if len(entries) < 2 or any(b < a for a, b in zip(entries, entries[1:])):
+    raise utils.UsageError(
+        f'--schedule needs at least a warm-up and an end, in non-decreasing '
+        f'order ("warmup,decay1,...,end"), got {schedule!r}.')
+  values['warmup_epochs'] = entries[0]
+  values['decay_epochs'] = [str(e) for e in entries[1:-1]] or None
+  values['epochs'] = entries[-1]
+  values['schedule'] = schedule
+
+
+def _resolve_timeout(values: dict[str, Any]) -> None:
+  minutes = values.pop('eval_timeout_mins')
+  if minutes is not None:
+    if values['eval_timeout_secs'] is not None:
+      raise utils.UsageError(
+          'Give --eval_timeout_secs or --eval_timeout_mins, not both.')
+    values['eval_timeout_secs'] = 60.0 * minutes
 
 
 def check_workdir(workdir: str) -> None:
@@ -379,18 +510,95 @@ def trainer_config(config: Config, **resolved: Any
   return trainer_lib.TrainerConfig(**values)
 
 
-def build_trainer(config: Config) -> trainer_lib.Trainer:
-  """Validates the data and builds the strategy, task and trainer."""
+def task_class(config: Config) -> type[tasks.Task]:
+  """The task `--task` names; S4L's form with a labelled stream's flags."""
+  name = config.task
+  if config.sup_preprocessing is not None:
+    semi = tasks.semi_supervised_task_name(name)
+    if semi != name:
+      logging.info('--task %s with --sup_preprocessing: %s.', name, semi)
+      name = semi
+  return tasks.get_task_class(name)
+
+
+def make_streams(config: Config, task_cls: type[tasks.Task],
+                 subset: label_subsets.LabelSubset | None
+                 ) -> dict[str, input_streams.InputStream]:
+  """The task's input streams from the preprocessing and subset flags.
+
+  The unlabelled stream reads --preprocessing(_eval); the labelled one
+  --sup_preprocessing(_eval), or the former for a task without an
+  unlabelled stream (the supervised baseline).
+
+  Raises:
+    utils.UsageError: for a flag the task has no stream for.
+  """
+  names = tuple(task_cls.input_streams)
+  two = len(names) > 1
+  op_args = config.given(preprocess.op_arg_names())
+  task = task_cls._registered_name  # pylint: disable=protected-access
+  unused = []
+  if input_streams.LABELLED not in names:
+    if config.sup_preprocessing is not None:
+      unused.append('--sup_preprocessing')
+    if subset is not None:
+      unused.append('a labelled subset')
+  if unused:
+    raise utils.UsageError(
+        f'--task {task} reads the stream(s) {", ".join(names)}, on which '
+        f'{" and ".join(unused)} would have no effect.')
+  if config.unsup_batch_mult is not None and not two:
+    # S4L's supervised configs set it for the unlabelled stream they never
+    # use; that stream is not built at all (SPEC C4.7).
+    logging.info('--task %s reads one stream; --unsup_batch_mult is unused.',
+                 task)
+  streams = {}
+  for name in names:
+    if name == input_streams.LABELLED and (two or config.sup_preprocessing):
+      train, evaluation = config.sup_preprocessing, (
+          config.sup_preprocessing_eval)
+    else:
+      train, evaluation = config.preprocessing, config.preprocessing_eval
+    pipeline = preprocess.build_pipeline(
+        train, eval_preprocessing=evaluation,
+        device_ops=task_cls.device_ops, **op_args)
+    extra = {}
+    if name == input_streams.LABELLED and subset is not None:
+      extra = {'keep_ids': subset.ids, 'cache': bool(config.cache_dataset)}
+    if name == input_streams.UNLABELLED and two and (
+        config.unsup_batch_mult is not None):
+      extra = {'batch_mult': config.unsup_batch_mult}
+    streams[name] = input_streams.InputStream(pipeline, **extra)
+  return streams
+
+
+def build_trainer(config: Config) -> tuple[
+    trainer_lib.Trainer, label_subsets.LabelSubset | None]:
+  """Validates the data and builds the strategy, task and trainer.
+
+  Returns:
+    The trainer and the labelled subset (None: every label).
+  """
   # Names first: they are cheap to check and the commonest mistakes.
-  task_cls = tasks.get_task_class(config.task)
+  task_cls = task_class(config)
   data = datasets.get_dataset(config.dataset, config.dataset_dir)
   splits = [config.val_split] if config.run_eval else [config.train_split,
                                                       config.val_split]
+  if config.run_eval and config.test_split:
+    splits.append(config.test_split)
   for split in dict.fromkeys(splits):
     data.check(split)
-  pipeline = preprocess.build_pipeline(
-      config.preprocessing, device_ops=task_cls.device_ops,
-      **config.given(preprocess.op_arg_names()))
+  subset = label_subsets.choose(
+      data, config.train_split, workdir=config.workdir,
+      **config.given(['filename_list_template', 'num_supervised_examples',
+                      'labels_per_class', 'label_fraction',
+                      'label_subset_seed']))
+  if (subset is not None and config.filename_list_template is not None and
+      config.train_split != 'trainval'):
+    logging.warning('The label list %s names training images; with '
+                    '--train_split %s some may not be in the split.',
+                    subset.path, config.train_split)
+  streams = make_streams(config, task_cls, subset)
 
   if config.random_seed is not None:
     keras.utils.set_random_seed(config.random_seed)
@@ -410,11 +618,12 @@ def build_trainer(config: Config) -> trainer_lib.Trainer:
   task_values['num_classes'] = data.num_classes
   task_values['net_kwargs'] = config.given(models.NET_KWARGS)
   task_kwargs = utils.matching_kwargs(task_cls, task_values)
-  return trainer_lib.Trainer(
+  trainer = trainer_lib.Trainer(
       trainer_config(config, jit_compile=config.jit_compile,
                      loss_scaling=loss_scaling),
       task_factory=lambda: task_cls(**task_kwargs),
-      data_source=data, strategy=strategy, pipeline=pipeline)
+      data_source=data, strategy=strategy, streams=streams)
+  return trainer, subset
 
 
 def run(config: Config) -> dict[str, Any]:
@@ -422,7 +631,7 @@ def run(config: Config) -> dict[str, Any]:
   logging.info('Working directory: %s', config.workdir)
   if not config.dry_run:
     check_workdir(config.workdir)
-  trainer = build_trainer(config)
+  trainer, subset = build_trainer(config)
   trainer.build()
   trainer.check_serving_shape()
   if config.dry_run:
@@ -437,9 +646,18 @@ def run(config: Config) -> dict[str, Any]:
         'warmup_steps': trainer.schedule.warmup_steps,
         'decay_boundaries': list(trainer.schedule.boundaries),
         'replicas': trainer.num_replicas,
+        'task': trainer.task.name,
+        'streams': {name: {'batch': batch} for name, batch in
+                    trainer.train_batches.items()},
+        'labelled_examples': len(subset.ids) if subset else None,
     }
     print(json.dumps(summary, indent=2, sort_keys=True))
     return summary
+  if subset is not None:
+    logging.info('Labelled subset: %d examples (%s).', len(subset.ids),
+                 subset.path)
+    if subset.write and trainer.is_chief:
+      label_subsets.write(subset.path, subset.ids)
   name = ('eval_config.json' if config.run_eval or config.export_only
           else 'config.json')
   if trainer.is_chief:

@@ -21,9 +21,10 @@ module of every evaluated checkpoint. Its neighbours hold the rest:
 `distribution.py` picks the strategy, `optimization.py` the schedule and
 optimisers, `checkpointing.py` the checkpoint keys, cadence, restore and
 done file, `evaluation.py` the metric sums, the results record and the
-`--run_eval` schedule, `hub_export.py` the export. The preprocessing of the
-input stream comes assembled (`preprocess.Pipeline`); the trainer only
-applies its host part in `tf.data` and its device part in the step.
+`--run_eval` schedule, `hub_export.py` the export, `input_streams.py` the
+task's input streams (one, or S4L's two zipped). The preprocessing of every
+stream comes assembled (`preprocess.Pipeline`); the trainer only applies its
+host part in `tf.data` and its device part in the step.
 
 Resume order: (1) the latest checkpoint in the workdir, (2) a fresh start.
 A checkpoint is only written after a loop whose losses were all finite, so a
@@ -36,12 +37,16 @@ every checkpoint where the strategy allows it (the default strategy: one CPU
 or GPU), so a run that is killed and restarted ends with the same weights as
 one that never was. Other strategies resume the data order from scratch.
 
+With Polyak averaging (`polyak.py`) evaluation uses the averaged weights,
+and every export writes `module` with them and `module_raw` with the
+trained ones.
+
 Other loops (the heads of cached linear evaluation, `linear_eval_cached.py`)
 reuse the outer loop by passing `train(make_steps=...)`: logging, summaries,
 the divergence check, checkpoint cadence, the final save and the done file
 stay here.
 
-The module is longer than most here (about 600 lines) because its one class
+The module is longer than most here (about 640 lines) because its one class
 keeps together what shares the compiled steps, the strategy and the task's
 variables: the training loop, exact evaluation and the `--run_eval` loop.
 """
@@ -64,7 +69,9 @@ import datasets
 import distribution
 import evaluation
 import hub_export
+import input_streams
 import optimization
+import polyak
 from self_supervision import self_supervision_lib
 import utils
 
@@ -86,7 +93,7 @@ class TrainerConfig:
   batch_size: int
   epochs: float
   lr: float
-  lr_scale_batch_size: float | None
+  lr_scale_batch_size: float | None = None  # None or 0: no scaling.
   eval_batch_size: int | None = None  # None: batch_size.
   decay_epochs: tuple[float, ...] | None = None
   warmup_epochs: float = 0.0
@@ -105,6 +112,10 @@ class TrainerConfig:
   keep_exports: int = 5
   summary_images: int = 3
   loss_scaling: bool = False
+  polyak_averaging: bool = False
+  path_to_initial_ckpt: str | None = None
+  vars_to_restore: str = '.*'
+  test_split: str | None = None
 
 
 class DivergenceError(utils.RunAbortedError):
@@ -122,7 +133,7 @@ class Trainer:
                task_factory: Callable[[], self_supervision_lib.Task],
                data_source: datasets.DataSource,
                strategy: tf.distribute.Strategy,
-               pipeline: Any):
+               streams: Mapping[str, input_streams.InputStream]):
     """Builds the task and the schedule; checks what is cheap to check.
 
     Args:
@@ -130,7 +141,7 @@ class Trainer:
       task_factory: builds the task (called inside the strategy's scope).
       data_source: the data set.
       strategy: the distribution strategy (`distribution.make_strategy`).
-      pipeline: the input stream's `preprocess.Pipeline`.
+      streams: the task's input streams by name (`Task.input_streams`).
 
     Raises:
       utils.UsageError: for a batch that does not divide over the
@@ -138,7 +149,7 @@ class Trainer:
     """
     self.strategy = strategy
     self.data = data_source
-    self.pipeline = pipeline
+    self.streams = dict(streams)
     self.num_replicas = strategy.num_replicas_in_sync
     if config.batch_size % self.num_replicas:
       raise utils.UsageError(
@@ -160,18 +171,25 @@ class Trainer:
       raise utils.UsageError('--iterations_per_loop must be at least 1.')
     optimization.OPTIMIZERS.lookup(config.optimizer)
     self.schedule = optimization.make_schedule(
-        num_examples=data_source.num_examples(config.train_split),
+        num_examples=input_streams.epoch_size(data_source, self.streams,
+                                              config.train_split),
         batch_size=config.batch_size, epochs=config.epochs, lr=config.lr,
         lr_scale_batch_size=config.lr_scale_batch_size,
         decay_epochs=config.decay_epochs,
         warmup_epochs=config.warmup_epochs,
         lr_decay_factor=config.lr_decay_factor)
+    self.train_batches = input_streams.per_replica_batches(
+        self.streams, config.batch_size // self.num_replicas)
     with strategy.scope():
       self.task = task_factory()
+    if set(self.task.input_streams) != set(self.streams):
+      raise ValueError(
+          f'--task {self.task.name} reads the streams '
+          f'{sorted(self.task.input_streams)}, got {sorted(self.streams)}.')
     self.is_chief = distribution.is_chief(strategy)
     self._built = False
     self._train_loop = None
-    self._eval_step = None
+    self._evaluator = None
 
   # -- Set-up -----------------------------------------------------------------
 
@@ -187,9 +205,16 @@ class Trainer:
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
       optimizer.build(self.task.trainable_variables)
       self.optimizer = optimizer
-      self.checkpoint = tf.train.Checkpoint(
-          **checkpointing.checkpoint_variables(self.task.checkpoint_items(),
-                                               optimizer))
+      self.checkpoint_names = checkpointing.checkpoint_variables(
+          self.task.checkpoint_items(), optimizer)
+      self.averages = None
+      if self.config.polyak_averaging:
+        self.averages = polyak.Averages(
+            self.task.trainable_variables,
+            {id(v): n for n, v in self.checkpoint_names.items()},
+            decay=0.5 ** (1.0 / self.schedule.steps_per_epoch))
+        self.checkpoint_names.update(self.averages.checkpoint_names)
+      self.checkpoint = tf.train.Checkpoint(**self.checkpoint_names)
     # Every worker of a multi-worker job takes part in saving (the save is a
     # collective operation), but only the chief writes into the workdir.
     ckpt_dir = (self.config.workdir if self.is_chief else
@@ -200,30 +225,55 @@ class Trainer:
         keep_checkpoint_every_n_hours=(
             self.config.keep_checkpoint_every_n_hours or None),
         step_counter=self.optimizer.iterations)
+    if self.config.path_to_initial_ckpt:
+      # A bad warm start is found now, before anything is written; the
+      # names only matter for a fresh start (a resumed run ignores it).
+      checkpointing.warm_start(
+          self.checkpoint_names, self.config.path_to_initial_ckpt,
+          self.config.vars_to_restore, check_only=True,
+          check_names=not tf.train.latest_checkpoint(self.config.workdir))
     self._built = True
+
+  @contextlib.contextmanager
+  def averaged_weights(self):
+    """Within: the weights evaluated and exported (Polyak's, if on)."""
+    if self.averages is None:
+      yield
+    else:
+      with self.averages.swapped_in():
+        yield
 
   def check_serving_shape(self) -> None:
     """Fails now if the hub module could not take --serving_input_shape."""
     hub_export.check_serving_shape(self.task.serve,
                                    self.config.serving_input_shape)
 
-  def _dummy_batch(self) -> dict[str, tf.Tensor]:
+  def _dummy_batch(self) -> dict[str, Any]:
     """Zeros shaped like a batch of 2 examples, after device preprocessing.
 
     Shapes come from the eval pipeline's static element spec; only when a
     dimension is unknown there is one real batch read to learn it.
     """
-    ds = self.data.make(
-        self.config.val_split, preprocess_fn=self.pipeline.host[False],
-        batch_size=2, training=False)
+    ds = input_streams.make_dataset(
+        self.data, self.streams, self.config.val_split, training=False,
+        batch_sizes=dict.fromkeys(self.streams, 2))
     spec = ds.element_spec
-    if all(s.shape[1:].is_fully_defined() for s in spec.values()):
-      shapes = {k: [2] + s.shape.as_list()[1:] for k, s in spec.items()}
+    specs = tf.nest.flatten(spec)
+    if all(s.shape[1:].is_fully_defined() for s in specs):
+      zeros = [tf.zeros([2] + s.shape.as_list()[1:], s.dtype) for s in specs]
     else:
-      real = next(iter(ds))
-      shapes = {k: v.shape.as_list() for k, v in real.items()}
-    batch = {k: tf.zeros(shapes[k], s.dtype) for k, s in spec.items()}
-    return self.task.device_preprocess(batch, self.pipeline.device[False])
+      real = tf.nest.flatten(next(iter(ds)))
+      zeros = [tf.zeros_like(v) for v in real]
+    batch = tf.nest.pack_sequence_as(spec, zeros)
+    return input_streams.device_preprocess(self.task, self.streams, batch,
+                                           training=False)
+
+  @property
+  def pipeline(self) -> Any:
+    """The `preprocess.Pipeline` of a single-stream task."""
+    if len(self.streams) != 1:
+      raise ValueError(f'--task {self.task.name} has several streams.')
+    return next(iter(self.streams.values())).pipeline
 
   @property
   def step(self) -> int:
@@ -269,16 +319,17 @@ class Trainer:
       return
     setattr(self.checkpoint, checkpointing.INPUT_STATE_KEY, iterator)
 
-  def distributed_dataset(self, split: str, training: bool,
-                          per_replica_batch: int):
-    """The input stream of `split` for every replica (distributed)."""
+  def distributed_dataset(self, split: str, training: bool):
+    """The training (or evaluation) batches of every replica."""
     cfg = self.config
+    batch_sizes = (self.train_batches if training else dict.fromkeys(
+        self.streams, cfg.eval_batch_size // self.num_replicas))
 
     def dataset_fn(input_context):
-      return self.data.make(
-          split, preprocess_fn=self.pipeline.host[training],
-          batch_size=per_replica_batch, training=training,
-          seed=cfg.random_seed, input_context=input_context,
+      return input_streams.make_dataset(
+          self.data, self.streams, split, training=training,
+          batch_sizes=batch_sizes, seed=cfg.random_seed,
+          input_context=input_context,
           skip_corrupt_examples=cfg.skip_corrupt_examples)
 
     return self.strategy.distribute_datasets_from_function(dataset_fn)
@@ -286,7 +337,8 @@ class Trainer:
   # -- Training -----------------------------------------------------------
 
   def _replica_train_step(self, batch):
-    batch = self.task.device_preprocess(batch, self.pipeline.device[True])
+    batch = input_streams.device_preprocess(self.task, self.streams, batch,
+                                            training=True)
     with tf.GradientTape() as tape:
       out = self.task.compute(batch, training=True)
       penalty = self.task.regularization_loss()
@@ -299,6 +351,8 @@ class Trainer:
     variables = self.task.trainable_variables
     grads = tape.gradient(scaled, variables)
     self.optimizer.apply_gradients(zip(grads, variables))
+    if self.averages is not None:
+      self.averages.update()
     return out.loss, penalty
 
   def make_train_loop(self):
@@ -355,11 +409,14 @@ class Trainer:
     if make_steps is None:
       # The iterator exists before the restore, so that its saved state (if
       # any) is restored with the weights.
-      dataset = self.distributed_dataset(
-          cfg.train_split, True, cfg.batch_size // self.num_replicas)
+      dataset = self.distributed_dataset(cfg.train_split, training=True)
       iterator = iter(dataset)
       self._save_input_state(iterator)
-    self.restore()
+    if self.restore() is None and cfg.path_to_initial_ckpt:
+      checkpointing.warm_start(self.checkpoint_names, cfg.path_to_initial_ckpt,
+                               cfg.vars_to_restore)
+      if self.averages is not None:
+        self.averages.reset()
     total = self.schedule.total_steps
     logging.info('Training %d steps (%d per epoch, base lr %g, warm-up %d, '
                  'boundaries %s) with %d replica(s), global batch %d.',
@@ -462,7 +519,8 @@ class Trainer:
     try:
       batch = next(iter(dataset))
       batch = self.strategy.experimental_local_results(batch)[0]
-      batch = self.task.device_preprocess(batch, self.pipeline.device[True])
+      batch = input_streams.device_preprocess(self.task, self.streams, batch,
+                                              training=True)
       images = self.task.summary_images(batch)
       with writer.as_default(step=self.step):
         for name, value in images.items():
@@ -478,61 +536,21 @@ class Trainer:
 
   # -- Evaluation -----------------------------------------------------------
 
-  def _make_eval_step(self):
-    strategy = self.strategy
-
-    def replica_step(batch):
-      batch = self.task.device_preprocess(batch, self.pipeline.device[False])
-      out = self.task.compute(batch, training=False)
-      count = tf.reduce_sum(tf.cast(batch['mask'], tf.float32))
-      metrics = dict(out.metrics)
-      metrics['loss'] = (tf.cast(out.loss, tf.float32) * count, count)
-      return metrics
-
-    if self.config.jit_compile:
-      replica_step = tf.function(replica_step, jit_compile=True)
-
-    @tf.function
-    def eval_step(iterator):
-      per_replica = strategy.run(replica_step, args=(next(iterator),))
-      return tf.nest.map_structure(
-          lambda x: strategy.reduce('SUM', x, axis=None), per_replica)
-
-    return eval_step
-
   def evaluate(self, split: str | None = None) -> dict[str, float]:
-    """Evaluates the current weights on every example of `split` once.
+    """Evaluates the weights (the averages, if on) on every example once.
 
-    Each input pipeline pads its stream with masked batches, so that every
-    replica runs the same number of steps and metrics are exact means over
-    the split (the original silently dropped the last partial batch).
+    See `evaluation.SplitEvaluator`: padded, masked, exact means.
     """
     self.build()
-    cfg = self.config
-    split = split or cfg.val_split
-    per_replica = cfg.eval_batch_size // self.num_replicas
-    steps = math.ceil(self.data.num_examples(split) / cfg.eval_batch_size)
-    batches_per_pipeline = steps * distribution.local_replicas(self.strategy)
-
-    def dataset_fn(input_context):
-      ds = self.data.make(
-          split, preprocess_fn=self.pipeline.host[False],
-          batch_size=per_replica, training=False,
-          input_context=input_context,
-          skip_corrupt_examples=cfg.skip_corrupt_examples)
-      padding = ds.take(1).map(
-          lambda d: {**d, 'mask': tf.zeros_like(d['mask'])}).repeat()
-      return ds.concatenate(padding).take(batches_per_pipeline)
-
-    if self._eval_step is None:
-      self._eval_step = self._make_eval_step()
-    iterator = iter(
-        self.strategy.distribute_datasets_from_function(dataset_fn))
-    sums = evaluation.MetricSums()
-    for _ in range(steps):
-      with self._translate_errors():
-        sums.add(self._eval_step(iterator))
-    return sums.means()
+    if self._evaluator is None:
+      self._evaluator = evaluation.SplitEvaluator(
+          self.strategy, self.task, self.data, self.streams,
+          eval_batch_size=self.config.eval_batch_size,
+          jit_compile=self.config.jit_compile,
+          skip_corrupt_examples=self.config.skip_corrupt_examples,
+          translate_errors=self._translate_errors)
+    with self.averaged_weights():
+      return self._evaluator(split or self.config.val_split)
 
   def record_evaluation(self, metrics: Mapping[str, float], *, split: str,
                         checkpoint: str | None,
@@ -560,18 +578,31 @@ class Trainer:
     return metrics
 
   def export(self) -> str:
-    """Exports the current weights as a hub module under the workdir."""
+    """Exports the current weights as a hub module under the workdir.
+
+    With Polyak averaging, `module` holds the averages and `module_raw`
+    (beside it) the trained weights.
+    """
     self.build()
+    variants = None
+    if self.averages is not None:
+      variants = {'module': self.averaged_weights,
+                  'module_raw': contextlib.nullcontext}
     return hub_export.export_for_checkpoint(
         self.task.serve, self.task.export_items(), self.config.workdir,
-        self.config.serving_input_shape, keep=self.config.keep_exports)
+        self.config.serving_input_shape, keep=self.config.keep_exports,
+        variants=variants)
 
   def run_eval(self) -> dict[str, float]:
     """Follows the workdir's checkpoints: evaluates and exports each one.
 
     Stops when the final checkpoint has been evaluated and training wrote
     `TRAINING_IS_DONE`, or when no new checkpoint appears within the
-    timeout (`evaluation.follow_checkpoints`).
+    timeout (`evaluation.follow_checkpoints`). With `--test_split`, the
+    last evaluated checkpoint is then evaluated on it too.
+
+    Returns:
+      The metrics of the last checkpoint on `--val_split`.
     """
     cfg = self.config
 
@@ -583,6 +614,7 @@ class Trainer:
               list(state.all_model_checkpoint_paths))
 
     metrics: dict[str, float] = {}
+    last = None
     for path, skipped in evaluation.follow_checkpoints(
         read_state=read_state,
         training_done=lambda: checkpointing.is_done(cfg.workdir),
@@ -593,9 +625,15 @@ class Trainer:
                         ', '.join(os.path.basename(p) for p in skipped))
       try:
         metrics = self.evaluate_checkpoint(path)
+        last = path
       except (tf.errors.NotFoundError, tf.errors.DataLossError) as e:
         logging.warning('Skipped checkpoint %s, which is gone or '
                         'unreadable: %s', path, e)
+    if cfg.test_split and last:
+      # As S4L: the last checkpoint once more, on the test split.
+      self.checkpoint.restore(last).expect_partial()
+      self.record_evaluation(self.evaluate(cfg.test_split),
+                             split=cfg.test_split, checkpoint=last)
     return metrics
 
 

@@ -30,12 +30,13 @@ assertions (a corrupt record, a truncated file, a label out of range)
 become one-line errors through `input_data_error`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 import math
 import re
 import sys
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from preprocess_ops.base import SEED_KEY
@@ -117,8 +118,14 @@ class DataSource:
   """A data set with the splits `train`, `val`, `trainval` and `test`.
 
   Subclasses set `num_classes` and `class_names`, and implement
-  `num_examples`, `check` and `_examples`; the batching, padding and masking
-  contract lives here so that every source behaves the same.
+  `num_examples`, `check`, `example_ids` and `_examples`; the batching,
+  padding and masking contract lives here so that every source behaves the
+  same.
+
+  Every example has an id, unique within the data set: its file name for
+  TFRecords (`image/filename`, as S4L's label lists name ImageNet's
+  images), `<part>-<index>` for Fashion-MNIST, TFDS's `tfds_id`. A stream
+  can be restricted to a set of ids (a labelled subset, SPEC B3).
   """
 
   num_classes: int
@@ -136,14 +143,25 @@ class DataSource:
     """Raises UsageError if `split` cannot be read (missing files, ...)."""
     raise NotImplementedError
 
+  def example_ids(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The id (str) and label (int) of every example of `split`, in order.
+
+    A pass over the split's labels (no image is decoded), for drawing
+    labelled subsets.
+    """
+    raise NotImplementedError
+
   def _examples(self, split: str, *, training: bool, seed: int | None,
                 num_pipelines: int, pipeline_id: int,
-                skip_corrupt_examples: bool) -> tf.data.Dataset:
+                skip_corrupt_examples: bool,
+                keep_ids: Sequence[str] | None = None,
+                cache: bool = False) -> tf.data.Dataset:
     """Decoded examples `{'image': uint8 [H,W,3], 'label': int32}`.
 
     Training: this pipeline's share, shuffled and repeated forever.
     Evaluation: exactly the examples `i` with `i % num_pipelines ==
-    pipeline_id` of a fixed order, one pass.
+    pipeline_id` of a fixed order, one pass. With `keep_ids`, only those
+    examples, and with `cache` they are kept in memory after one pass.
     """
     raise NotImplementedError
 
@@ -154,13 +172,15 @@ class DataSource:
         skip_corrupt_examples=True).take(1)
 
   def eval_steps(self, split: str, batch_size: int,
-                 num_pipelines: int = 1) -> int:
+                 num_pipelines: int = 1,
+                 num_examples: int | None = None) -> int:
     """Batches each input pipeline yields in evaluation (covers the split).
 
     Args:
       split: the split name.
       batch_size: the per-pipeline batch size.
       num_pipelines: the number of input pipelines.
+      num_examples: the examples evaluated (default: the split's).
 
     Returns:
       `ceil(num_examples / (num_pipelines * batch_size))`.
@@ -169,7 +189,9 @@ class DataSource:
       raise utils.UsageError(
           f'batch_size and num_pipelines must be positive, got {batch_size} '
           f'and {num_pipelines}.')
-    return math.ceil(self.num_examples(split) / (num_pipelines * batch_size))
+    if num_examples is None:
+      num_examples = self.num_examples(split)
+    return math.ceil(num_examples / (num_pipelines * batch_size))
 
   def make(self,
            split: str,
@@ -180,7 +202,9 @@ class DataSource:
            training: bool,
            seed: int | None = None,
            input_context: tf.distribute.InputContext | None = None,
-           skip_corrupt_examples: bool = False) -> tf.data.Dataset:
+           skip_corrupt_examples: bool = False,
+           keep_ids: Sequence[str] | None = None,
+           cache: bool = False) -> tf.data.Dataset:
     """Builds the input pipeline of one split for one input pipeline.
 
     Args:
@@ -200,6 +224,12 @@ class DataSource:
         pipeline's share of the data.
       skip_corrupt_examples: drop undecodable records (with a warning on
         stderr) instead of failing.
+      keep_ids: only the examples with these ids (see the class
+        docstring); evaluation then pads to `len(keep_ids)` examples and
+        checks that each was found.
+      cache: with `keep_ids`, keep the kept examples' records in memory
+        after the first pass (S4L's `--cache_dataset`): later epochs replay
+        its order, reshuffled by the shuffle buffer only.
 
     Returns:
       A dataset of dicts with `image`, `label` and `mask` (float32 per
@@ -212,14 +242,21 @@ class DataSource:
     if batch_size < 1:
       raise utils.UsageError(f'batch_size must be positive, got {batch_size}.')
     self.check(split)
-    if training and self.num_examples(split) == 0:
-      # Repeating an empty split would loop forever without an element.
-      raise utils.UsageError(f'Split {split!r} has no examples to train on.')
+    count = (self.num_examples(split) if keep_ids is None
+             else len(keep_ids))
+    if count == 0:
+      # Repeating an empty split would loop forever without an element, and
+      # an empty evaluation has nothing to pad with.
+      raise utils.UsageError(
+          f'Split {split!r} has no examples to '
+          f'{"train on" if training else "evaluate"}.')
     num_pipelines, pipeline_id = pipeline_of(input_context)
     preprocess_fn = preprocess_fn or (lambda features: features)
     ds = self._examples(
         split, training=training, seed=seed, num_pipelines=num_pipelines,
-        pipeline_id=pipeline_id, skip_corrupt_examples=skip_corrupt_examples)
+        pipeline_id=pipeline_id, skip_corrupt_examples=skip_corrupt_examples,
+        keep_ids=None if keep_ids is None else tuple(keep_ids),
+        cache=cache and keep_ids is not None)
 
     def with_mask(mask):
       def fn(example):
@@ -236,8 +273,9 @@ class DataSource:
       ds = ds.enumerate().map(with_seed)
     if not training:
       ds = self._pad_eval_stream(
-          ds, split, batch_size=batch_size, num_pipelines=num_pipelines,
-          pipeline_id=pipeline_id, check_count=not skip_corrupt_examples)
+          ds, split, num_examples=count, batch_size=batch_size,
+          num_pipelines=num_pipelines, pipeline_id=pipeline_id,
+          check_count=not skip_corrupt_examples)
 
     def apply_preprocess(example):
       # The preprocessing ops see only the image and the label; the mask
@@ -258,12 +296,13 @@ class DataSource:
     return ds.prefetch(tf.data.AUTOTUNE)
 
   def _pad_eval_stream(self, ds: tf.data.Dataset, split: str, *,
-                       batch_size: int, num_pipelines: int, pipeline_id: int,
+                       num_examples: int, batch_size: int,
+                       num_pipelines: int, pipeline_id: int,
                        check_count: bool) -> tf.data.Dataset:
     """Pads one evaluation pipeline to `eval_steps * batch_size` examples."""
-    total = self.eval_steps(split, batch_size, num_pipelines) * batch_size
-    expected = examples_in_pipeline(
-        self.num_examples(split), num_pipelines, pipeline_id)
+    total = self.eval_steps(split, batch_size, num_pipelines,
+                            num_examples) * batch_size
+    expected = examples_in_pipeline(num_examples, num_pipelines, pipeline_id)
     padding = self._padding_example(split).map(
         lambda example: dict(example, mask=tf.constant(0.0))).repeat()
     ds = ds.take(expected + 1).concatenate(padding)
@@ -283,6 +322,14 @@ class DataSource:
 
       ds = ds.enumerate().map(verify)
     return ds.take(total)
+
+
+def keep_table(keep_ids: Sequence[str]) -> tf.lookup.StaticHashTable:
+  """A lookup of ids: 1 for the kept ones, 0 for every other."""
+  keys = tf.constant(list(keep_ids), tf.string)
+  return tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(
+          keys, tf.ones_like(keys, tf.int32)), default_value=0)
 
 
 def shuffle_buffer(num_examples: int) -> int:

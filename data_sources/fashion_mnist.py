@@ -87,7 +87,8 @@ def load_arrays(dataset_dir: str) -> dict[str, np.ndarray]:
   """The validated arrays of a directory, read once per process.
 
   Returns:
-    `train_images`, `train_labels`, `test_images`, `test_labels`.
+    `<part>_images`, `<part>_labels` and `<part>_ids` for the parts `train`
+    and `test`.
   """
   with _LOCK:
     if dataset_dir not in _CACHE:
@@ -111,6 +112,10 @@ def load_arrays(dataset_dir: str) -> dict[str, np.ndarray]:
               'range in ' + FILES[f'{part}_labels'] + '.')
         arrays[f'{part}_images'] = images
         arrays[f'{part}_labels'] = labels.astype(np.int32)
+        # Ids name the IDX file and the position in it: `train-00042`.
+        prefix = FILES[f'{part}_images'].split('-')[0]
+        arrays[f'{part}_ids'] = np.array(
+            [f'{prefix}-{i:05d}' for i in range(len(labels))])
       _CACHE[dataset_dir] = arrays
     return _CACHE[dataset_dir]
 
@@ -138,28 +143,35 @@ class FashionMnistSource(DataSource):
                      'files.')
     load_arrays(self.dataset_dir)
 
-  def _arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+  def _arrays(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, labels, ids) of a split."""
     check_split_name(split)
     self.check(split)
     arrays = load_arrays(self.dataset_dir)
     part = 'test' if split == 'test' else 'train'
     images, labels = arrays[f'{part}_images'], arrays[f'{part}_labels']
-    if split == 'train':
-      return (images[:TRAIN_SIZE],
-              labels[:TRAIN_SIZE])
-    if split == 'val':
-      return (images[TRAIN_SIZE:],
-              labels[TRAIN_SIZE:])
-    return images, labels
+    ids = arrays[f'{part}_ids']
+    window = {'train': slice(None, TRAIN_SIZE),
+              'val': slice(TRAIN_SIZE, None)}.get(split, slice(None))
+    return images[window], labels[window], ids[window]
 
   def num_examples(self, split: str) -> int:
     """See base class (reads the files on first use)."""
     return len(self._arrays(split)[1])
 
+  def example_ids(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """See base class."""
+    _, labels, ids = self._arrays(split)
+    return ids, labels
+
   def _examples(self, split, *, training, seed, num_pipelines, pipeline_id,
-                skip_corrupt_examples):
+                skip_corrupt_examples, keep_ids=None, cache=False):
     del skip_corrupt_examples  # Validated at load time.
-    images, labels = self._arrays(split)
+    del cache  # Always in memory.
+    images, labels, ids = self._arrays(split)
+    if keep_ids is not None:
+      kept = np.isin(ids, np.array(keep_ids))
+      images, labels = images[kept], labels[kept]
     if num_pipelines > 1:
       images = images[pipeline_id::num_pipelines]
       labels = labels[pipeline_id::num_pipelines]
@@ -179,7 +191,7 @@ class FashionMnistSource(DataSource):
 
   def _padding_example(self, split):
     # Only the first example, so the whole array is not embedded twice.
-    images, labels = self._arrays(split)
+    images, labels, _ = self._arrays(split)
     return tf.data.Dataset.from_tensors({
         'image': np.repeat(images[0][:, :, None], 3, axis=2),
         'label': labels[0],

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 import concurrent.futures
 import posixpath
 
+import numpy as np
 import tensorflow as tf
 
 from data_sources import dataset_info
@@ -35,6 +36,7 @@ from data_sources.base import (
   check_dir_exists,
   check_split_name,
   epoch_orders,
+  keep_table,
   shuffle_buffer,
   warn_if,
 )
@@ -161,8 +163,8 @@ class SlimTFRecordSource(DataSource):
         intact = tf.logical_or(tf.logical_not(is_end), tf.equal(total, size))
         if skip_corrupt:
           warn_if(tf.logical_not(intact),
-                   'Skipped records of a truncated or corrupt TFRecord file',
-                   filename)
+                  'Skipped records of a truncated or corrupt TFRecord file',
+                  filename)
         else:
           tf.debugging.Assert(intact, [
               'Truncated, corrupt or unreadable TFRecord file', filename,
@@ -223,8 +225,8 @@ class SlimTFRecordSource(DataSource):
           ok = item[-1]
           skipped += tf.cast(tf.logical_not(ok), tf.int64)
           warn_if(tf.logical_not(ok), 'Skipping corrupt image record in',
-                   item[0], '(', skipped,
-                   'skipped so far in this input pipeline)')
+                  item[0], '(', skipped,
+                  'skipped so far in this input pipeline)')
           return skipped, item
 
         ds = ds.scan(tf.constant(0, tf.int64), count)
@@ -260,22 +262,60 @@ class SlimTFRecordSource(DataSource):
         cycle_length=max(1, min(cycle_length, len(files))), block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
+  @staticmethod
+  def _record_id(record: tf.Tensor) -> tf.Tensor:
+    """The `image/filename` of a record (empty when it has none)."""
+    return tf.io.parse_single_example(record, {
+        'image/filename': tf.io.FixedLenFeature([], tf.string, ''),
+    })['image/filename']
+
+  def example_ids(self, split):
+    """See base class: `image/filename` and the 0-based label."""
+    ds = tf.data.TFRecordDataset(self.files(split),
+                                 buffer_size=READ_BUFFER_BYTES)
+
+    def parse(records):
+      features = tf.io.parse_example(records, {
+          'image/filename': tf.io.FixedLenFeature([], tf.string, ''),
+          'image/class/label': tf.io.FixedLenFeature([], tf.int64),
+      })
+      return (features['image/filename'],
+              features['image/class/label'] - self._label_offset)
+
+    ids, labels = [], []
+    for names, batch_labels in ds.batch(4096).map(parse):
+      ids.extend(n.decode() for n in names.numpy())
+      labels.append(batch_labels.numpy())
+    return np.array(ids), (np.concatenate(labels).astype(np.int32) if labels
+                           else np.zeros([0], np.int32))
+
   def _examples(self, split, *, training, seed, num_pipelines, pipeline_id,
-                skip_corrupt_examples):
+                skip_corrupt_examples, keep_ids=None, cache=False):
     files = self.files(split)
     deterministic = (seed is not None) or not training
-    shard_files = training and len(files) >= num_pipelines
+    # A cached stream is read once, in a fixed order, then replayed.
+    one_pass = not training or cache
+    shard_files = not one_pass and len(files) >= num_pipelines
     if shard_files and num_pipelines > 1:
       files = files[pipeline_id::num_pipelines]
-    ds = self._records(files, training=training, seed=seed,
-                       deterministic=deterministic,
+    ds = self._records(files, training=not one_pass, seed=seed,
+                       deterministic=deterministic or one_pass,
                        skip_corrupt=skip_corrupt_examples,
                        cycle_length=FILE_CYCLE_LENGTH)
     if not shard_files and num_pipelines > 1:
       # Evaluation always shards examples, so that counts are exact.
       ds = ds.shard(num_pipelines, pipeline_id)
+    count = self.num_examples(split)
+    if keep_ids is not None:
+      # Filtered before decoding: only the kept images are decoded.
+      table = keep_table(keep_ids)
+      ds = ds.filter(
+          lambda filename, record: table.lookup(self._record_id(record)) > 0)
+      count = len(keep_ids)
     if training:
-      ds = ds.shuffle(shuffle_buffer(self.num_examples(split)), seed=seed)
+      if cache:
+        ds = ds.cache().repeat()
+      ds = ds.shuffle(shuffle_buffer(count), seed=seed)
     return ds.apply(self._decode(skip_corrupt_examples, deterministic))
 
   def _padding_example(self, split):

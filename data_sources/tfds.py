@@ -14,12 +14,14 @@
 
 """TFDS image classification data sets, prepared in a data directory."""
 
+import numpy as np
 import tensorflow as tf
 
 from data_sources.base import (
   DataSource,
   check_dir_exists,
   check_split_name,
+  keep_table,
   shuffle_buffer,
   tile_to_rgb,
 )
@@ -114,29 +116,51 @@ class TfdsSource(DataSource):
     """See base class (the builder was checked when opened)."""
     self.tfds_split(split)
 
+  def example_ids(self, split):
+    """See base class: TFDS's `tfds_id` and the label."""
+    tfds = self._tfds
+    ds = self._builder.as_dataset(
+        split=self.tfds_split(split), shuffle_files=False,
+        read_config=tfds.ReadConfig(add_tfds_id=True),
+        decoders={self._image_key: tfds.decode.SkipDecoding()})
+    ids, labels = [], []
+    for batch in ds.batch(4096):
+      ids.extend(i.decode() for i in batch['tfds_id'].numpy())
+      labels.append(batch[self._label_key].numpy())
+    return np.array(ids), (np.concatenate(labels).astype(np.int32) if labels
+                           else np.zeros([0], np.int32))
+
   def _examples(self, split, *, training, seed, num_pipelines, pipeline_id,
-                skip_corrupt_examples):
+                skip_corrupt_examples, keep_ids=None, cache=False):
     tfds = self._tfds
     expression = self.tfds_split(split)
+    keep = keep_ids is not None
     ds = None
     if training and num_pipelines > 1:
       context = tf.distribute.InputContext(num_pipelines, pipeline_id, 1)
       try:
         ds = self._builder.as_dataset(
-            split=expression, shuffle_files=True,
+            split=expression, shuffle_files=not cache,
             read_config=tfds.ReadConfig(shuffle_seed=seed,
-                                        input_context=context))
+                                        input_context=context,
+                                        add_tfds_id=keep))
       except ValueError:
         ds = None  # Fewer files than pipelines: shard examples below.
     if ds is None:
       ds = self._builder.as_dataset(
-          split=expression, shuffle_files=training,
-          read_config=tfds.ReadConfig(shuffle_seed=seed))
+          split=expression, shuffle_files=training and not cache,
+          read_config=tfds.ReadConfig(shuffle_seed=seed, add_tfds_id=keep))
       if num_pipelines > 1:
         ds = ds.shard(num_pipelines, pipeline_id)
+    count = self.num_examples(split)
+    if keep:
+      table = keep_table(keep_ids)
+      ds = ds.filter(lambda features: table.lookup(features['tfds_id']) > 0)
+      count = len(keep_ids)
     if training:
-      ds = ds.repeat().shuffle(shuffle_buffer(self.num_examples(split)),
-                               seed=seed)
+      if cache:
+        ds = ds.cache()
+      ds = ds.repeat().shuffle(shuffle_buffer(count), seed=seed)
 
     image_key, label_key = self._image_key, self._label_key
 

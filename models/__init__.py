@@ -55,12 +55,14 @@ _NETS.register('resnet101')(functools.partial(
 _NETS.register('resnet152')(functools.partial(
     resnet.ResNet, (3, 8, 36, 3), name='resnet152'))
 _NETS.register('revnet50')(functools.partial(revnet.RevNet, name='revnet50'))
+# S4L's configs name the v2 networks so (`--architecture resnet50v2`).
+V2_ALIASES = {f'resnet{depth}v2': f'resnet{depth}' for depth in (50, 101, 152)}
 _NETS.register('vgg19')(vggnet.VGG19)
 
 
 def net_names() -> list[str]:
   """The valid architecture names, sorted."""
-  return _NETS.names()
+  return sorted(_NETS.names() + list(V2_ALIASES))
 
 
 def option_defaults(architecture: str) -> dict[str, Any]:
@@ -68,8 +70,12 @@ def option_defaults(architecture: str) -> dict[str, Any]:
 
   Read from the network class's signature, where the defaults live.
   """
-  params = inspect.signature(_NETS.lookup(architecture)).parameters
-  return {name: params[name].default for name in NET_KWARGS}
+  params = inspect.signature(
+      _NETS.lookup(V2_ALIASES.get(architecture, architecture))).parameters
+  defaults = {name: params[name].default for name in NET_KWARGS}
+  if architecture in V2_ALIASES:
+    defaults['mode'] = 'v2'
+  return defaults
 
 
 def get_net(architecture: str, num_classes: int | None = None,
@@ -77,7 +83,8 @@ def get_net(architecture: str, num_classes: int | None = None,
   """Builds a backbone network (its variables appear on the first call).
 
   Args:
-    architecture: one of `net_names()`.
+    architecture: one of `net_names()` (`resnet50v2` and its kin are
+      `resnet50` with `mode` v2, as S4L names them).
     num_classes: width of the logits layer; None or 0 for no logits (the
       output is then the pre-logits).
     **kwargs: any of `NET_KWARGS`: filters_factor (width multiplier), mode
@@ -91,6 +98,13 @@ def get_net(architecture: str, num_classes: int | None = None,
   Raises:
     UsageError: for an unknown architecture or keyword, or invalid values.
   """
+  if architecture in V2_ALIASES:
+    if kwargs.get('mode') not in (None, 'v2'):
+      raise utils.UsageError(
+          f'--architecture {architecture} is a v2 network; --mode '
+          f'{kwargs["mode"]} contradicts it.')
+    kwargs = dict(kwargs, mode='v2')
+    architecture = V2_ALIASES[architecture]
   builder = _NETS.lookup(architecture)
   unknown = sorted(set(kwargs) - set(NET_KWARGS))
   if unknown:

@@ -25,5 +25,7 @@ from self_supervision import (  # noqa: F401  (they register their tasks)
   linear_eval,
   relative_patch_location,
   rotation,
+  s4l_exemplar,
+  s4l_rotation,
   supervised,
 )

@@ -201,6 +201,8 @@ def _in_one_replica(fn, *args):
 class LinearEvalTask(lib.Task):
   """Linear (or MLP) classifiers on every end point of a frozen module."""
 
+  input_streams = ('sup',)
+
   def __init__(self, *, num_classes: int, hub_module: str | None = None,
                signature: str = 'representation',
                eval_model: str = 'linear', channels_hidden: int = 1000,

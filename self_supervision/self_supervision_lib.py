@@ -20,7 +20,8 @@ exports. The trainer (`trainer.py`) owns *how*: distribution, the optimiser,
 the loop, checkpoints, summaries and the export call. This replaces the
 original's per-task `model_fn` for TPUEstimator.
 
-Batches are dicts of tensors as produced by `datasets.py`:
+Batches are dicts of tensors as produced by `datasets.py` (for tasks with
+several input streams, a dict of such dicts by stream name):
   * `image`: the preprocessed images of the per-replica batch;
   * `label`: int32 labels (class labels, or per-image task labels that a
     preprocessing op set, e.g. `rotate`);
@@ -86,9 +87,15 @@ class Task:
       step on the accelerator when they end the `--preprocessing` list
       (instead of on the host). They must give the same result on a batch as
       per example. See `device_preprocess`.
+    input_streams: the streams the task reads (`input_streams.py`):
+      `unsup` (every image of the split; the pretext tasks) and/or `sup`
+      (the labelled images, restricted to a labelled subset when one is
+      given). With one stream, batches are that stream's dicts; with
+      several, a dict of them by stream name.
   """
 
   device_ops: Sequence[str] = ()
+  input_streams: Sequence[str] = ('unsup',)
 
   def __init__(self, *, architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):
@@ -208,14 +215,33 @@ class Task:
     return {'input': rescale_for_display(images[:4])}
 
 
-def register(name: str):
-  """Class decorator: registers a task under `name`."""
+# Task name -> the name of its semi-supervised form (S4L's configs call
+# S4L-Rotation `--task rotation`, with a labelled stream).
+SEMI_SUPERVISED_FORMS: dict[str, str] = {}
+
+
+def register(name: str, semi_supervised_form_of: str | None = None):
+  """Class decorator: registers a task under `name`.
+
+  Args:
+    name: the `--task` name.
+    semi_supervised_form_of: the task this one extends with a labelled
+      stream; `--task <that task>` with S4L's labelled-stream flags selects
+      this one (`semi_supervised_task_name`).
+  """
 
   def decorator(cls):
     cls._registered_name = name  # pylint: disable=protected-access
+    if semi_supervised_form_of:
+      SEMI_SUPERVISED_FORMS[semi_supervised_form_of] = name
     return TASKS.register(name)(cls)
 
   return decorator
+
+
+def semi_supervised_task_name(name: str) -> str:
+  """The semi-supervised form of task `name` (`name` itself if none)."""
+  return SEMI_SUPERVISED_FORMS.get(name, name)
 
 
 def rescale_for_display(images: tf.Tensor) -> tf.Tensor:

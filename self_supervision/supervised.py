@@ -31,6 +31,8 @@ from self_supervision import self_supervision_lib as lib
 class SupervisedTask(lib.Task):
   """Image classification with the data set's labels."""
 
+  input_streams = ('sup',)
+
   def __init__(self, *, num_classes: int, architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):
     """Builds the trunk.

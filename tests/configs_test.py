@@ -23,7 +23,8 @@ import pytest
 from testdata import write_fashion_mnist
 
 CONFIGS = sorted(p.relative_to(REPO / 'config').as_posix()
-                 for p in (REPO / 'config').glob('*/*.sh'))
+                 for p in (REPO / 'config').rglob('*.sh')
+                 if p.name != 'common.sh')
 
 
 @pytest.fixture(scope='module')

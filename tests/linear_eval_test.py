@@ -25,12 +25,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import testdata
 from testdata import mirrored_strategy
 
 import checkpointing
 import hub_export
 import linear_eval_cached
-import preprocess
 from self_supervision import knn, linear_eval, module_features
 import trainer as trainer_lib
 import utils
@@ -140,7 +140,7 @@ def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
       config, task_factory=lambda: linear_eval.LinearEvalTask(**kwargs),
       data_source=data or ToySource(),
       strategy=strategy or tf.distribute.get_strategy(),
-      pipeline=preprocess.build_pipeline(preprocessing,
+      streams=testdata.sup_stream(preprocessing,
                                          **(preprocess_args or {})))
 
 

@@ -35,6 +35,7 @@ from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
+import testdata
 from testdata import (
   NUM_TEST,
   NUM_TRAIN,
@@ -50,7 +51,6 @@ import checkpointing
 import datasets
 import distribution
 import hub_export
-import preprocess
 from self_supervision import self_supervision_lib
 import train_and_eval
 import trainer as trainer_lib
@@ -301,6 +301,9 @@ def bad_input_files(tmp_path_factory, data_dir):
   os.remove(os.path.join(missing_shard, 'train-00001-of-00002'))
   blocker = base / 'a_file'
   blocker.write_text('not a directory')
+  lists = base / 'lists'
+  lists.mkdir()
+  (lists / 'list_7').write_text('{"values": ["train-00001"')
   return {
       'fmnist': data_dir,
       'empty': str(empty),
@@ -313,6 +316,7 @@ def bad_input_files(tmp_path_factory, data_dir):
                                                     'representation'],
                                size=64),
       'unwritable': str(blocker / 'workdir'),
+      'lists': str(lists),
   }
 
 
@@ -322,6 +326,11 @@ def linear_eval(module):
 
 # name -> (flag changes, expected fragments of the message). Values are
 # formatted with the `bad_input_files` paths.
+# S4L-Rotation on the tiny Fashion-MNIST (the task takes both streams).
+S4L_ROTATION = {'task': 'rotation',
+                'preprocessing': 'resize(32)|-1_to_1|rotate',
+                'sup_preprocessing': 'copy_label|resize(32)|-1_to_1|rotate'}
+
 BAD_INPUT = {
     'unknown_task': ({'task': 'rotnet'}, ["Unknown task 'rotnet'",
                                           'rotation', 'jigsaw']),
@@ -401,6 +410,52 @@ BAD_INPUT = {
                                'resize_size': '64', 'splits_per_side': '3',
                                'perm_subset_size': '101'},
                               ['--perm_subset_size', '101']),
+    'missing_label_list': ({'filename_list_template': '{missing}/l_{{}}',
+                            'num_supervised_examples': '7'},
+                           ['No label list', '{missing}/l_7']),
+    'malformed_label_list': ({'filename_list_template': '{lists}/list_{{}}',
+                              'num_supervised_examples': '7'},
+                             ['{lists}/list_7', 'not valid JSON']),
+    'subset_larger_than_class': ({'labels_per_class': '50'},
+                                 ['--labels_per_class 50 exceeds']),
+    'label_list_and_sampler': ({'filename_list_template': 'l_{{}}',
+                                'num_supervised_examples': '7',
+                                'labels_per_class': '2'},
+                               ['Give one of them']),
+    'subset_without_labelled_stream': (
+        {'task': 'rotation', 'preprocessing': 'resize,-1_to_1,rotate',
+         'labels_per_class': '2'}, ['a labelled subset would have no effect']),
+    'sup_preprocessing_without_labelled_stream': (
+        {'task': 'jigsaw', 'sup_preprocessing': 'resize(32)|-1_to_1'},
+        ['--sup_preprocessing would have no effect']),
+    'zero_unsup_batch_mult': (dict(S4L_ROTATION, unsup_batch_mult='0'),
+                              ['--unsup_batch_mult 0 gives']),
+    'rotation_losses_all_off': (dict(S4L_ROTATION, rot_loss_sup='0',
+                                     rot_loss_unsup='0'),
+                                ['--rot_loss_sup 0 and --rot_loss_unsup 0']),
+    'rotation_switch_not_binary': (dict(S4L_ROTATION, rot_loss_sup='2'),
+                                   ['--rot_loss_sup must be 0 or 1']),
+    'missing_copy_label': (dict(S4L_ROTATION,
+                                sup_preprocessing='resize(32)|-1_to_1|rotate'),
+                           ['copy_label']),
+    'unknown_triplet_labels': (
+        {'task': 'exemplar', 'triplet_labels': 'swapped',
+         'preprocessing': 'crop_inception_patches(2,32)|-1_to_1',
+         'sup_preprocessing': 'crop_inception_patches(2,32)|-1_to_1'},
+        ["Unknown --triplet_labels 'swapped'", 'intended, original']),
+    'schedule_and_epochs': ({'schedule': '0,1'}, ['--schedule', '--epochs']),
+    'decreasing_schedule': ({'schedule': '0,2,1', 'epochs': None},
+                            ['--schedule', 'non-decreasing']),
+    'both_timeouts': ({'eval_timeout_secs': '5', 'eval_timeout_mins': '1'},
+                      ['--eval_timeout_secs', 'not both']),
+    'arguments_for_an_op_without': (
+        {'preprocessing': 'resize(32)|flip_lr(3)|-1_to_1'},
+        ["'flip_lr' takes no arguments"]),
+    'unbalanced_parentheses': ({'preprocessing': 'resize(32|-1_to_1'},
+                               ['unbalanced parentheses']),
+    'missing_initial_checkpoint': (
+        {'path_to_initial_ckpt': '{missing}/ckpt-3'},
+        ['--path_to_initial_ckpt {missing}/ckpt-3']),
     'unwritable_workdir': ({'workdir': '{unwritable}'},
                            ['Cannot write to --workdir {unwritable}']),
     'tpu_without_name': ({'nouse_tpu': None, 'use_tpu': 'true'},
@@ -614,7 +669,7 @@ def test_nan_loss_stops_training_and_keeps_checkpoints(data_dir, tmp_path):
           net_kwargs={'filters_factor': 1}),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=tf.distribute.get_strategy(),
-      pipeline=preprocess.build_pipeline('resize,-1_to_1', resize_size='32'))
+      streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))
   with pytest.raises(trainer_lib.DivergenceError,
                      match=r'NaN or infinite at step 5\b.*ckpt-4'):
     trainer.train()

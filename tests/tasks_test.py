@@ -98,6 +98,9 @@ def fake_nets(monkeypatch):
     return TinyNet(num_classes, **kwargs)
 
   monkeypatch.setattr(models, 'get_net', get_net)
+  resnet_defaults = models.option_defaults('resnet50')
+  monkeypatch.setattr(models, 'option_defaults',
+                      lambda architecture: dict(resnet_defaults))
   return calls
 
 
@@ -158,6 +161,20 @@ def task_cases(module_dir=None):
       'relative_patch_location': Case({'embed_dim': 8}, patch_batch(), 8),
       'jigsaw': Case({'embed_dim': 8}, patch_batch(), 8),
       'exemplar': Case({'embed_dim': 8, 'margin': 0.5}, exemplar_batch, 8),
+      's4l_rotation': Case(
+          {'num_classes': 5},
+          {'unsup': rotation_batch,
+           'sup': dict(rotation_batch, copy_label=tf.constant([1, 3]))},
+          5, default_key='classes',
+          representation=('pre_logits', 'classes', 'classes_unsup',
+                          'rotations', 'block4_unsup')),
+      's4l_exemplar': Case(
+          {'num_classes': 5, 'triplet_embed_dim': 6},
+          {'unsup': exemplar_batch,
+           'sup': dict(exemplar_batch, label=tf.constant([0, 2, 4]))},
+          5, default_key='classes',
+          representation=('pre_logits', 'classes', 'embeddings',
+                          'embeddings_unsup')),
       'linear_eval': Case(
           {'hub_module': module_dir, 'num_classes': 5, 'pool_mode': 'max'},
           image_batch, 5, default_key='logits_pre_logits',

@@ -26,6 +26,9 @@ from conftest import REPO, SHARED_DATA
 import numpy as np
 import tensorflow as tf
 
+import input_streams
+import preprocess
+
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 
@@ -205,3 +208,9 @@ def photo_dir(directory: str) -> str:
     for path in sorted(IMAGENET_SAMPLE.iterdir())[:24]:
       shutil.copy(path, os.path.join(directory, path.name))
   return directory
+
+
+def sup_stream(preprocessing, **op_args):
+  """The labelled stream of a supervised or linear-evaluation task."""
+  return {'sup': input_streams.InputStream(
+      preprocess.build_pipeline(preprocessing, **op_args))}

@@ -25,6 +25,7 @@ from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
+import testdata
 from testdata import (
   NUM_TEST,
   NUM_TRAIN,
@@ -36,7 +37,6 @@ from testdata import (
 )
 
 import datasets
-import preprocess
 from self_supervision import self_supervision_lib
 import trainer as trainer_lib
 
@@ -178,7 +178,7 @@ def make_trainer(data_dir, workdir, strategy, architecture='resnet50'):
           net_kwargs={'filters_factor': 1, 'sync_batch_norm': True}),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=strategy,
-      pipeline=preprocess.build_pipeline('resize,-1_to_1', resize_size='32'))
+      streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))
 
 
 def test_two_replicas_match_one(data_dir, tmp_path):
