@@ -151,14 +151,13 @@ inline_args('value_range', _value_range_args, only=('vmin', 'vmax'))
 
 @OPS.register('standardize')
 def standardize(is_training: bool) -> Op:
-  """S4L's `standardize`: one standardisation of the whole tensor.
+  """S4L's name of `standardization`, with the same result.
 
-  Unlike `standardization`, which standardises every image of a stack on
-  its own, this treats a stack as one image (SPEC B4, C4.10; kept).
+  S4L applied TensorFlow's per-image standardisation to the whole tensor
+  (SPEC B4, C4.10); the op standardises each image of a stack over its own
+  last three axes, so this equals `standardization`.
   """
-  del is_training
-  return map_image(lambda x: tf.image.per_image_standardization(
-      tf.cast(x, tf.float32)))
+  return standardization(is_training)
 
 
 @OPS.register('copy_label')

@@ -28,6 +28,8 @@ from models import layers, resnet, revnet, vggnet
 import utils
 
 ALL_NETS = ['resnet101', 'resnet152', 'resnet50', 'revnet50', 'vgg19']
+# S4L's names of the v2 ResNets.
+V2_ALIASES = ['resnet101v2', 'resnet152v2', 'resnet50v2']
 
 
 def _images(batch=2, size=32, seed=0):
@@ -39,7 +41,11 @@ def _num_params(variables):
 
 
 def test_net_names():
-  assert models.net_names() == ALL_NETS
+  assert models.net_names() == sorted(ALL_NETS + V2_ALIASES)
+  net = models.get_net('resnet50v2', 3, filters_factor=1)
+  assert net.mode == 'v2'
+  with pytest.raises(utils.UsageError, match='resnet50v2 is a v2 network'):
+    models.get_net('resnet50v2', 3, mode='v1')
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import pytest
 import tensorflow as tf
 
 import optimization
+import train_and_eval
 import utils
 
 # Split sizes of the paper's ImageNet splits (SPEC A4) and Fashion-MNIST.
@@ -48,7 +49,15 @@ EXPECTED = {
                                            (75_060, 125_100)),
     'evaluation/jigsaw_or_relative_patch_location.sh': (
         2502, 175_140, 0.2, 0, (75_060, 125_100)),
+    # S4L's (SPEC B10): epochs are passes over the labelled subset.
+    'supervised_imagenet_10p.sh': (500, 100_000, 0.1, 2_500,
+                                   (70_000, 80_000, 90_000)),
+    'supervised_imagenet_1p.sh': (50, 50_000, 0.01, 250,
+                                  (35_000, 40_000, 45_000)),
+    's4l_rotation.sh': (500, 100_000, 0.03, 2_500, (70_000, 80_000, 90_000)),
+    's4l_exemplar.sh': (250, 50_000, 0.1, 2_500, (35_000, 40_000, 45_000)),
 }
+NUM_CLASSES = {'imagenet': 1000, 'fashion_mnist': 10}
 
 
 def config_flags(path):
@@ -68,20 +77,33 @@ def config_flags(path):
 
 
 def schedule_for(path):
+  """The schedule a config's flags give, `--schedule` read as the trainer
+  reads it, the epoch being the labelled subset's when there is one."""
   f = config_flags(path)
-  decay = f.get('decay_epochs')
+  values = {name: f.get(name) for name in ('schedule', 'epochs',
+                                           'decay_epochs', 'warmup_epochs')}
+  if values['decay_epochs']:
+    values['decay_epochs'] = values['decay_epochs'].split(',')
+  train_and_eval._resolve_schedule(values)  # pylint: disable=protected-access
+  decay = values['decay_epochs']
+  num_examples = COUNTS[f['dataset']][f.get('train_split', 'train')]
+  if 'num_supervised_examples' in f:
+    num_examples = int(f['num_supervised_examples'])
+  if 'labels_per_class' in f:
+    num_examples = int(f['labels_per_class']) * NUM_CLASSES[f['dataset']]
   return optimization.make_schedule(
-      num_examples=COUNTS[f['dataset']][f.get('train_split', 'train')],
-      batch_size=int(f['batch_size']), epochs=float(f['epochs']),
+      num_examples=num_examples,
+      batch_size=int(f['batch_size']), epochs=float(values['epochs']),
       lr=float(f['lr']),
       lr_scale_batch_size=float(f['lr_scale_batch_size']),
-      decay_epochs=[float(x) for x in decay.split(',')] if decay else None,
-      warmup_epochs=float(f.get('warmup_epochs', 0)),
+      decay_epochs=[float(x) for x in decay] if decay else None,
+      warmup_epochs=float(values['warmup_epochs'] or 0),
       lr_decay_factor=float(f.get('lr_decay_factor', 0.1)))
 
 
 CONFIGS = sorted(p.relative_to(REPO / 'config').as_posix()
-                 for p in (REPO / 'config').glob('*/*.sh'))
+                 for p in (REPO / 'config').rglob('*.sh')
+                 if p.name != 'common.sh')
 
 
 def test_every_spec_config_is_shipped():

@@ -67,7 +67,19 @@ _EXPECTED = {
     'standardization': ((48, 64), (48, 64, 3), np.float32, (-10, 10)),
     'rotate': ((40, 40), (4, 40, 40, 3), np.uint8, (0, 255)),
     'inception_preprocess': ((48, 64), (32, 32, 3), np.float32, (-1, 1)),
+    # S4L's ops (SPEC B4).
+    'value_range': ((48, 64), (48, 64, 3), np.float32, (-2, 2)),
+    'standardize': ((48, 64), (48, 64, 3), np.float32, (-10, 10)),
+    'copy_label': ((48, 64), (48, 64, 3), np.uint8, (0, 255)),
+    'hsvnoise': ((48, 64), (48, 64, 3), np.float32, (0, 255)),
+    'multi_crop': ((48, 64), (5, 24, 24, 3), np.uint8, (0, 255)),
+    'crop_inception_patches': ((48, 64), (2, 32, 32, 3), np.float32,
+                               (0, 255)),
 }
+# How the generic test writes an op whose arguments only a call gives.
+_CALLS = {'value_range': 'value_range(-2, 2)'}
+# Random in evaluation too, as in S4L (SPEC C4.10).
+_RANDOM_IN_EVAL = ('hsvnoise', 'crop_inception_patches')
 
 
 def test_every_registered_op_is_covered():
@@ -80,8 +92,9 @@ def test_every_registered_op_is_covered():
 def test_op_eager_and_in_dataset(name, is_training):
   (height, width), shape, dtype, (low, high) = _EXPECTED[name]
   image = _image(height, width)
-  eager = _run(name, is_training, image, **OP_ARGS)
-  in_ds = _run_in_dataset(name, is_training, image, **OP_ARGS)
+  call = _CALLS.get(name, name)
+  eager = _run(call, is_training, image, **OP_ARGS)
+  in_ds = _run_in_dataset(call, is_training, image, **OP_ARGS)
   for out in (eager, in_ds):
     result = out['image']
     assert result.dtype == dtype
@@ -96,9 +109,11 @@ def test_op_eager_and_in_dataset(name, is_training):
       assert out['label'].dtype == np.int32
     else:
       assert out['label'] == 5
-  if not is_training:
-    # Every op is deterministic in evaluation (to_gray has p = 1 here), so
-    # graph (tf.data) and eager execution must agree.
+    if name == 'copy_label':
+      assert out['copy_label'] == 5
+  if not is_training and name not in _RANDOM_IN_EVAL:
+    # The other ops are deterministic in evaluation (to_gray has p = 1
+    # here), so graph (tf.data) and eager execution must agree.
     np.testing.assert_allclose(eager['image'], in_ds['image'], rtol=1e-5,
                                atol=1e-5)
   if name == 'inception_crop' and not is_training:
@@ -555,3 +570,102 @@ def test_split_pipeline_equals_whole_pipeline():
     whole = _run(preprocessing, True, image, crop_size=32)
     np.testing.assert_array_equal(split['image'][i].numpy(), whole['image'])
     np.testing.assert_array_equal(split['label'][i].numpy(), whole['label'])
+
+
+# -- S4L's syntax and ops (SPEC B4) -------------------------------------------
+
+
+def test_parse_both_syntaxes():
+  calls, separator = preprocess.parse_ops(' resize , flip_lr,-1_to_1 ')
+  assert separator == ',' and [c.name for c in calls] == [
+      'resize', 'flip_lr', '-1_to_1']
+  calls, separator = preprocess.parse_ops(
+      'copy_label(y)|crop_inception_patches(8, 224)| value_range(a=-1,b=1)')
+  assert separator == '|'
+  assert [(c.name, c.args, c.kwargs) for c in calls] == [
+      ('copy_label', ('y',), ()), ('crop_inception_patches', ('8', '224'), ()),
+      ('value_range', (), (('a', '-1'), ('b', '1')))]
+  # A single call with a comma inside is one op.
+  (call,), _ = preprocess.parse_ops('crop_inception_patches(8,224)')
+  assert call.args == ('8', '224')
+
+
+def test_written_arguments_override_flags():
+  image = _image(48, 64)
+  out = _run('resize(16)|-1_to_1', False, image, resize_size=32)
+  assert out['image'].shape == (16, 16, 3)
+  out = _run('resize(20,12)', False, image)
+  assert out['image'].shape == (20, 12, 3)
+  out = _run('resize_small(24)|crop(16)', False, image)
+  assert out['image'].shape == (16, 16, 3)
+  out = _run('copy_label(class_id)|rotate', False, _image(8, 8), label=7)
+  assert out['class_id'] == 7 and list(out['label']) == [0, 1, 2, 3]
+
+
+def test_randomize_method_anywhere_in_resize():
+  fn = preprocess.get_preprocess_fn('resize(randomize_method, 16)', True)
+  outs = {fn({'image': tf.constant(_image(40, 40, seed=1)),
+              '_seed': tf.constant([i, 0])})['image'].numpy().tobytes()
+          for i in range(12)}
+  assert len(outs) > 1  # Several interpolation methods were drawn.
+
+
+def test_value_range_and_standardize():
+  image = np.array([[[0, 255, 51]]], np.uint8)
+  out = _run('value_range(-2,2)', False, image)['image']
+  np.testing.assert_allclose(out, [[[-2, 2, -1.2]]], rtol=1e-6)
+  stack = np.stack([_image(8, 8, seed=0), 3 * _image(8, 8, seed=1) // 4])
+  s4l = _run('standardize', False, stack)['image']
+  np.testing.assert_allclose(
+      s4l, _run('standardization', False, stack)['image'], atol=1e-6)
+  for image in s4l:
+    assert abs(image.mean()) < 1e-4 and abs(image.std() - 1) < 1e-3
+
+
+def test_multi_crop_windows():
+  image = np.arange(6 * 8 * 3, dtype=np.int32).reshape(6, 8, 3)
+  crops = _run('multi_crop(4)', False, image.astype(np.uint8))['image']
+  image = image.astype(np.uint8)
+  expected = [image[1:5, 2:6], image[:4, :4], image[:4, 4:], image[2:, :4],
+              image[2:, 4:]]
+  for crop, window in zip(crops, expected):
+    np.testing.assert_array_equal(crop, window)
+
+
+def test_hsvnoise_is_per_image_seeded_and_in_range():
+  image = _image(16, 16)
+  fn = preprocess.get_preprocess_fn('hsvnoise', True)
+  a = fn({'image': tf.constant(image), '_seed': tf.constant([1, 2])})
+  b = fn({'image': tf.constant(image), '_seed': tf.constant([1, 2])})
+  c = fn({'image': tf.constant(image), '_seed': tf.constant([1, 3])})
+  np.testing.assert_array_equal(a['image'], b['image'])
+  assert not np.allclose(a['image'], c['image'])
+  stack = fn({'image': tf.constant(np.stack([image, image])),
+              '_seed': tf.constant([1, 2])})['image'].numpy()
+  assert not np.allclose(stack[0], stack[1])  # Each image its own noise.
+  assert stack.min() >= 0 and stack.max() <= 255 + 1e-3
+
+
+def test_crop_inception_patches_are_independent_crops():
+  out = _run('crop_inception_patches(3,20)', True, _image(48, 64))['image']
+  assert out.shape == (3, 20, 20, 3)
+  assert not np.allclose(out[0], out[1])
+
+
+def test_device_split_keeps_the_pipe_syntax():
+  assert preprocess.split_device_ops(
+      'copy_label|resize(32)|-1_to_1|rotate', ['rotate']) == (
+          'copy_label|resize(32)|-1_to_1', 'rotate')
+
+
+@pytest.mark.parametrize('preprocessing,message', [
+    ('resize(32', 'unbalanced parentheses'),
+    ('resize(32)|flip_lr(1)', "'flip_lr' takes no arguments"),
+    ('resize(size=32)', "'resize' has no argument size"),
+    ('resize(3x)', r'--resize_size must be'),
+    ('value_range(-1)', "needs its range written"),
+    ('resize 32', 'Cannot read'),
+])
+def test_syntax_errors(preprocessing, message):
+  with pytest.raises(utils.UsageError, match=message):
+    preprocess.get_preprocess_fn(preprocessing, True)
