@@ -58,6 +58,9 @@ DATASETS.register('imagenet')(slim_tfrecord.ImageNetSource)
 DATASETS.register('tfrecord')(slim_tfrecord.TFRecordSource)
 DATASETS.register('fashion_mnist')(fashion_mnist.FashionMnistSource)
 
+# The sources that read pseudo-labelled TFRecords.
+_PSEUDO_LABEL_SOURCES = ('imagenet', 'tfrecord')
+
 # Directories used when --dataset_dir is not given.
 _DEFAULT_DIRS = {'fashion_mnist': fashion_mnist.DEFAULT_DIR}
 
@@ -72,13 +75,17 @@ def default_dataset_dir(name: str) -> str | None:
   return _DEFAULT_DIRS.get(name)
 
 
-def get_dataset(name: str, dataset_dir: str | None) -> DataSource:
+def get_dataset(name: str, dataset_dir: str | None,
+                **label_keys: str) -> DataSource:
   """Returns the data source `name` reading from `dataset_dir`.
 
   Args:
     name: `imagenet`, `tfrecord`, `fashion_mnist` or `tfds:NAME`.
     dataset_dir: the data directory (`~` is expanded; `gs://` works); None
       uses `default_dataset_dir(name)` where there is one.
+    **label_keys: `pseudo_label_key` and `original_label_key`, for the
+      TFRecords of `tools/generate_pseudo_labels.py` (`imagenet` and
+      `tfrecord` only).
 
   Returns:
     The DataSource. Files are checked by `check(split)` and `make`.
@@ -103,4 +110,9 @@ def get_dataset(name: str, dataset_dir: str | None) -> DataSource:
   if not dataset_dir:
     raise utils.UsageError(
         f'--dataset_dir is required for --dataset {name}.')
-  return factory(os.path.expanduser(dataset_dir).rstrip('/') or '/')
+  if label_keys and name not in _PSEUDO_LABEL_SOURCES:
+    raise utils.UsageError(
+        f'--pseudo_label_key reads TFRecords (--dataset '
+        f'{" or ".join(_PSEUDO_LABEL_SOURCES)}), not --dataset {name}.')
+  return factory(os.path.expanduser(dataset_dir).rstrip('/') or '/',
+                 **label_keys)

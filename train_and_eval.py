@@ -57,8 +57,10 @@ from self_supervision import (
   jigsaw,
   linear_eval,
   patch_utils,
+  rotation_vat,
   s4l_exemplar,
   s4l_rotation,
+  vat,
 )
 from self_supervision import self_supervision_lib as tasks
 import trainer as trainer_lib
@@ -104,6 +106,8 @@ _Exemplar = exemplar.ExemplarTask
 _LinearEval = linear_eval.LinearEvalTask
 _S4LRotation = s4l_rotation.S4LRotationTask
 _S4LExemplar = s4l_exemplar.S4LExemplarTask
+_VAT = vat.VATTask
+_RotationVAT = rotation_vat.RotationVATTask
 _LINEAR_EVAL_MODES = ('end_to_end', 'cached')
 
 # Sections of flags, as in the original. Everything the original had keeps
@@ -200,6 +204,12 @@ flags.DEFINE_integer('label_subset_seed', None, 'Seed of the drawn labelled '
                      'subset (default '
                      f'{_default(label_subsets.choose, "label_subset_seed")}'
                      ').')
+flags.DEFINE_string('pseudo_label_key', None, 'TFRecords of '
+                    'tools/generate_pseudo_labels.py: the feature holding the '
+                    'pseudo label; training then takes the true label of '
+                    'the labelled images and the pseudo label of the rest.')
+flags.DEFINE_string('original_label_key', None, 'With --pseudo_label_key: '
+                    'the feature holding the true label.')
 flags.DEFINE_bool('cache_dataset', None, 'Keep the labelled subset\'s records '
                   'in memory after the first epoch (S4L).')
 flags.DEFINE_float('unsup_batch_mult', None, 'S4L: per-replica batch of the '
@@ -288,6 +298,22 @@ flags.DEFINE_string('triplet_labels', None, 'S4L-Exemplar: "intended" '
                     '(crops of an image are one identity) or "original" '
                     '(the original\'s swapped grouping, SPEC C4.1) (default '
                     f'{_default(_S4LExemplar, "triplet_labels")}).')
+flags.DEFINE_float('vat_eps', None, 'VAT: L2 norm of the perturbation per '
+                   f'example (default {_default(_VAT, "vat_eps")}).')
+flags.DEFINE_integer('vat_num_power_method_iters', None, 'VAT: power '
+                     'iterations for the adversarial direction (default '
+                     f'{_default(_VAT, "vat_num_power_method_iters")}).')
+flags.DEFINE_float('vat_weight', None, 'VAT: weight of the VAT loss '
+                   f'(default {_default(_VAT, "vat_weight")}).')
+flags.DEFINE_float('entmin_factor', None, 'VAT: weight of the entropy '
+                   'minimisation loss (default '
+                   f'{_default(_VAT, "entmin_factor")}).')
+flags.DEFINE_bool('apply_vat_to_labeled', None, '--task vat: perturb the '
+                  'labelled images too.')
+flags.DEFINE_float('sup_weight', None, '--task rotation_vat: weight of '
+                   'classification; rotation gets 1 - sup_weight - '
+                   f'vat_weight (default {_default(_RotationVAT, "sup_weight")}'
+                   ').')
 
 # -- Network ----------------------------------------------------------------
 flags.DEFINE_string('architecture', None, _choices(models.net_names()) + '.')
@@ -581,7 +607,9 @@ def build_trainer(config: Config) -> tuple[
   """
   # Names first: they are cheap to check and the commonest mistakes.
   task_cls = task_class(config)
-  data = datasets.get_dataset(config.dataset, config.dataset_dir)
+  data = datasets.get_dataset(
+      config.dataset, config.dataset_dir,
+      **config.given(['pseudo_label_key', 'original_label_key']))
   splits = [config.val_split] if config.run_eval else [config.train_split,
                                                       config.val_split]
   if config.run_eval and config.test_split:

@@ -18,7 +18,7 @@
 `--dataset tfrecord` reads it (`read`); the schema is written once, here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import dataclasses
 import json
 import posixpath
@@ -81,29 +81,45 @@ def make_dataset_info(
   Returns:
     The JSON-serialisable dict.
   """
-
-  def split(shards):
-    return {'files': [name for name, _ in shards],
-            'num_examples': sum(count for _, count in shards)}
-
   splits = {}
   num_val = val_shard_count(len(train_shards))
   if num_val:
-    splits['train'] = split(train_shards[:-num_val])
-    splits['val'] = split(train_shards[-num_val:])
+    splits['train'] = train_shards[:-num_val]
+    splits['val'] = train_shards[-num_val:]
   if train_shards:
-    splits['trainval'] = split(train_shards)
+    splits['trainval'] = train_shards
   if validation_shards:
-    splits['test'] = split(validation_shards)
+    splits['test'] = validation_shards
+  return make_from_splits(class_names=class_names, split_shards=splits,
+                          label_offset=label_offset)
+
+
+def make_from_splits(
+    *, class_names: Sequence[str],
+    split_shards: Mapping[str, Sequence[tuple[str, int]]],
+    label_offset: int = 1) -> dict[str, Any]:
+  """The `dataset_info.json` content (schema: `make_dataset_info`).
+
+  Args:
+    class_names: class names in label order.
+    split_shards: split name -> its (file name, number of examples).
+    label_offset: what to subtract from the stored labels.
+
+  Returns:
+    The JSON-serialisable dict.
+  """
+  shards = {name: count for split in split_shards.values()
+            for name, count in split}
   return {
       'format': FORMAT,
       'version': 1,
       'num_classes': len(class_names),
       'class_names': list(class_names),
       'label_offset': label_offset,
-      'splits': splits,
-      'shards': {name: count for name, count in
-                 list(train_shards) + list(validation_shards)},
+      'splits': {split: {'files': [name for name, _ in files],
+                         'num_examples': sum(count for _, count in files)}
+                 for split, files in split_shards.items()},
+      'shards': shards,
   }
 
 

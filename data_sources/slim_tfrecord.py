@@ -58,6 +58,9 @@ IMAGENET_SPLIT_SIZES = {
 }
 IMAGENET_NUM_CLASSES = 1000
 
+# Written by tools/generate_pseudo_labels.py: 1 for a labelled image.
+PSEUDO_LABEL_FLAG = 'image/class/label_flag'
+
 # TFRecord framing: 8 bytes length, 4 bytes length CRC, data, 4 bytes CRC.
 _TFRECORD_OVERHEAD_BYTES = 16
 
@@ -81,7 +84,8 @@ class SlimTFRecordSource(DataSource):
   def __init__(self, *, split_files: Mapping[str, Sequence[str]],
                split_sizes: Mapping[str, int], num_classes: int,
                class_names: list[str] | None, label_offset: int,
-               description: str):
+               description: str, pseudo_label_key: str | None = None,
+               original_label_key: str | None = None):
     """Creates the source.
 
     Args:
@@ -92,7 +96,22 @@ class SlimTFRecordSource(DataSource):
       class_names: names by 0-based label, or None.
       label_offset: subtracted from the stored labels.
       description: names the data set in error messages.
+      pseudo_label_key: records of `tools/generate_pseudo_labels.py`: the
+        label feature of the pseudo labels (S4L, SPEC B3). In `train` and
+        `trainval` an example's label is then its `original_label_key`
+        where `image/class/label_flag` is 1 (a labelled image) and its
+        pseudo label elsewhere; in `val` and `test` the original label,
+        or `image/class/label` in records without one (SPEC C4.11).
+      original_label_key: the feature of the true label.
+
+    Raises:
+      utils.UsageError: for one of the two keys without the other.
     """
+    if (pseudo_label_key is None) != (original_label_key is None):
+      raise utils.UsageError(
+          '--pseudo_label_key and --original_label_key go together.')
+    self._pseudo_label_key = pseudo_label_key
+    self._original_label_key = original_label_key
     self._split_files = {k: list(v) for k, v in split_files.items()}
     self._split_sizes = dict(split_sizes)
     self.num_classes = num_classes
@@ -177,17 +196,35 @@ class SlimTFRecordSource(DataSource):
 
     return read
 
-  def _parse_and_decode(self, filename, record):
+  def _label_of(self, record: tf.Tensor, split: str) -> tf.Tensor:
+    """The stored label of a record (before the offset)."""
+    if self._pseudo_label_key is None:
+      return tf.io.parse_single_example(record, {
+          'image/class/label': tf.io.FixedLenFeature([], tf.int64),
+      })['image/class/label']
+    keys = {
+        'image/class/label': tf.io.FixedLenFeature([], tf.int64, -1),
+        self._pseudo_label_key: tf.io.FixedLenFeature([], tf.int64, -1),
+        self._original_label_key: tf.io.FixedLenFeature([], tf.int64, -1),
+        PSEUDO_LABEL_FLAG: tf.io.FixedLenFeature([], tf.int64, 0),
+    }
+    f = tf.io.parse_single_example(record, keys)
+    original = f[self._original_label_key]
+    if split in ('val', 'test'):
+      return tf.where(original >= 0, original, f['image/class/label'])
+    return tf.where(tf.equal(f[PSEUDO_LABEL_FLAG], 1), original,
+                    f[self._pseudo_label_key])
+
+  def _parse_and_decode(self, filename, record, split):
     features = tf.io.parse_single_example(record, {
         'image/encoded': tf.io.FixedLenFeature([], tf.string),
-        'image/class/label': tf.io.FixedLenFeature([], tf.int64),
     })
     image = tf.io.decode_jpeg(features['image/encoded'], channels=3)
-    label = tf.cast(features['image/class/label'] - self._label_offset,
+    label = tf.cast(self._label_of(record, split) - self._label_offset,
                     tf.int32)
     return filename, image, label, tf.constant(True)
 
-  def _decode(self, skip_corrupt: bool, deterministic: bool):
+  def _decode(self, split: str, skip_corrupt: bool, deterministic: bool):
     """Returns a transformation decoding (filename, record) streams.
 
     A failing op in a tf.data map aborts the pipeline with a message that
@@ -199,7 +236,7 @@ class SlimTFRecordSource(DataSource):
 
     def try_decode(filename, record):
       decoded = tf.data.Dataset.from_tensors((filename, record)).map(
-          self._parse_and_decode).ignore_errors()
+          lambda f, r: self._parse_and_decode(f, r, split)).ignore_errors()
       failed = tf.data.Dataset.from_tensors(
           (filename, tf.zeros([0, 0, 3], tf.uint8), tf.constant(-1),
            tf.constant(False)))
@@ -316,14 +353,16 @@ class SlimTFRecordSource(DataSource):
       if cache:
         ds = ds.cache().repeat()
       ds = ds.shuffle(shuffle_buffer(count), seed=seed)
-    return ds.apply(self._decode(skip_corrupt_examples, deterministic))
+    return ds.apply(self._decode(split, skip_corrupt_examples,
+                                 deterministic))
 
   def _padding_example(self, split):
     # The first good record, read sequentially and simply: opening
     # FILE_CYCLE_LENGTH files for one example would cost up to 64 read
     # buffers, and errors are reported by the main stream anyway.
     ds = tf.data.TFRecordDataset(self.files(split))
-    ds = ds.map(lambda record: self._parse_and_decode('', record)[1:3])
+    ds = ds.map(
+        lambda record: self._parse_and_decode('', record, split)[1:3])
     ds = ds.ignore_errors().take(1)
     return ds.map(lambda image, label: {'image': image, 'label': label})
 
@@ -336,8 +375,14 @@ def shard_name(prefix: str, index: int, num_shards: int) -> str:
 class ImageNetSource(SlimTFRecordSource):
   """ImageNet in slim TFRecords, with the paper's split scheme (SPEC A4)."""
 
-  def __init__(self, dataset_dir: str):
-    """Creates the source; no file is touched until `check`/`make`."""
+  def __init__(self, dataset_dir: str, **label_keys: str):
+    """Creates the source; no file is touched until `check`/`make`.
+
+    Args:
+      dataset_dir: the directory of the shards.
+      **label_keys: `pseudo_label_key` and `original_label_key` (see
+        `SlimTFRecordSource`).
+    """
     self.dataset_dir = dataset_dir
     train = [
         posixpath.join(dataset_dir,
@@ -361,7 +406,7 @@ class ImageNetSource(SlimTFRecordSource):
         num_classes=IMAGENET_NUM_CLASSES,
         class_names=None,
         label_offset=1,
-        description=f'ImageNet in {dataset_dir}')
+        description=f'ImageNet in {dataset_dir}', **label_keys)
 
   def check(self, split: str) -> None:
     """Checks the directory and every shard of `split` (one listing)."""
@@ -379,8 +424,14 @@ class ImageNetSource(SlimTFRecordSource):
 class TFRecordSource(SlimTFRecordSource):
   """Slim-format TFRecords described by a `dataset_info.json`."""
 
-  def __init__(self, dataset_dir: str):
-    """Reads and validates `<dataset_dir>/dataset_info.json`."""
+  def __init__(self, dataset_dir: str, **label_keys: str):
+    """Reads and validates `<dataset_dir>/dataset_info.json`.
+
+    Args:
+      dataset_dir: the directory of the shards and the JSON file.
+      **label_keys: `pseudo_label_key` and `original_label_key` (see
+        `SlimTFRecordSource`).
+    """
     check_dir_exists(dataset_dir, 'tfrecord')
     self.dataset_dir = dataset_dir
     info = dataset_info.read(dataset_dir, valid_splits=SPLITS)
@@ -389,4 +440,5 @@ class TFRecordSource(SlimTFRecordSource):
                      num_classes=info.num_classes,
                      class_names=info.class_names,
                      label_offset=info.label_offset,
-                     description=f'The data set in {dataset_dir}')
+                     description=f'The data set in {dataset_dir}',
+                     **label_keys)

@@ -31,6 +31,8 @@ exist as soon as `build` returns.
 """
 
 from collections.abc import Sequence
+import contextlib
+import threading
 
 import keras
 import tensorflow as tf
@@ -122,6 +124,32 @@ class Conv(keras.layers.Conv2D):
     }
 
 
+_FROZEN = threading.local()
+
+
+@contextlib.contextmanager
+def frozen_moving_statistics():
+  """Within: batch norm in training mode leaves its moving statistics alone.
+
+  It still normalises with the statistics of the batch it sees. S4L's VAT
+  runs its perturbed passes so (SPEC C4.4): the perturbed batch's own
+  statistics, and moving averages that only clean batches move (the
+  original set the momentum to 1). It acts when a network's call is traced
+  or run inside the context.
+  """
+  before = getattr(_FROZEN, 'active', False)
+  _FROZEN.active = True
+  try:
+    yield
+  finally:
+    _FROZEN.active = before
+
+
+def moving_statistics_frozen() -> bool:
+  """Whether `frozen_moving_statistics` is active."""
+  return getattr(_FROZEN, 'active', False)
+
+
 class FusedBatchNorm(keras.layers.BatchNormalization):
   """Keras batch norm that runs TensorFlow's fused kernel on NHWC inputs.
 
@@ -133,23 +161,35 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
   True)`): the moving variance is updated with the unbiased batch variance
   (times n / (n - 1), n = N * H * W), as TF1's fused kernel did.
   Synchronised (cross-replica) batch norm, masks and other layouts use the
-  Keras implementation.
+  Keras implementation: its statistics are those of the global batch
+  (means of x and x^2 summed over replicas), and the moving variance is
+  the biased one, as S4L's cross-replica batch norm (SPEC B5).
+  `frozen_moving_statistics` stops the moving averages in both.
   """
 
   def call(self, inputs, training=None, mask=None):
     """Normalises `inputs`; `training` selects batch statistics."""
     if (self.synchronized or mask is not None or self.renorm
         or len(inputs.shape) != 4 or self.axis not in (-1, 3)):
-      return super().call(inputs, training=training, mask=mask)
+      if not moving_statistics_frozen():
+        return super().call(inputs, training=training, mask=mask)
+      # Keras' update is moving * momentum + batch * (1 - momentum).
+      momentum, self.momentum = self.momentum, 1.0
+      try:
+        return super().call(inputs, training=training, mask=mask)
+      finally:
+        self.momentum = momentum
     # Computed in float32 as Keras does, also under mixed precision.
     x = tf.cast(inputs, tf.float32)
     if training and self.trainable:
       y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
           x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
-      decay = 1.0 - self.momentum
-      self.moving_mean.assign(self.moving_mean * self.momentum + mean * decay)
-      self.moving_variance.assign(
-          self.moving_variance * self.momentum + variance * decay)
+      if not moving_statistics_frozen():
+        decay = 1.0 - self.momentum
+        self.moving_mean.assign(
+            self.moving_mean * self.momentum + mean * decay)
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + variance * decay)
     else:
       y, _, _ = tf.compat.v1.nn.fused_batch_norm(
           x, self.gamma, self.beta, mean=self.moving_mean,

@@ -25,7 +25,9 @@ from self_supervision import (  # noqa: F401  (they register their tasks)
   linear_eval,
   relative_patch_location,
   rotation,
+  rotation_vat,
   s4l_exemplar,
   s4l_rotation,
   supervised,
+  vat,
 )

@@ -92,9 +92,20 @@ class S4LRotationTask(s4l_lib.S4LTask):
                                    NUM_ROTATIONS)
     return images
 
-  def compute(self, batch: Mapping[str, Any],
-              training: bool) -> lib.TaskOutput:
-    """The S4L-Rotation loss and metrics on one pair of batches."""
+  def rotation_terms(self, batch: Mapping[str, Any], training: bool,
+                     use_unsup: bool) -> dict[str, Any]:
+    """The forward pass over both streams and the losses built on it.
+
+    Args:
+      batch: the pair of batches.
+      training: training mode.
+      use_unsup: run the unlabelled images through the trunk too.
+
+    Returns:
+      `end_points`, `unsup_images` (rotations folded into the batch, or
+      None), `rotation_unsup` (or None), `rotation_sup`, `classes` (the
+      losses) and `metrics`.
+    """
     unsup, sup = batch[s4l_lib.UNSUP], batch[s4l_lib.SUP]
     if CLASS_LABEL_KEY not in sup:
       raise utils.UsageError(
@@ -102,27 +113,26 @@ class S4LRotationTask(s4l_lib.S4LTask):
           f'{CLASS_LABEL_KEY!r}: start --sup_preprocessing with copy_label '
           f'(before rotate replaces the label).')
     sup_images = self._rotated(sup, 'labelled')
-    unsup_images = (self._rotated(unsup, 'unlabelled')
-                    if self.rot_loss_unsup else None)
+    unsup_images = self._rotated(unsup, 'unlabelled') if use_unsup else None
     end_points = self.apply(unsup_images, sup_images, training)
     sup_mask = tf.repeat(tf.cast(sup['mask'], tf.float32), NUM_ROTATIONS)
-    losses, metrics = [], {}
-    if self.rot_loss_unsup:
+    terms = {'end_points': end_points, 'unsup_images': unsup_images,
+             'rotation_unsup': None, 'metrics': {}}
+    metrics = terms['metrics']
+    if use_unsup:
       unsup_mask = tf.repeat(tf.cast(unsup['mask'], tf.float32),
                              NUM_ROTATIONS)
-      losses.append(s4l_lib.masked_cross_entropy(
-          end_points['rotations_unsup'], unsup['label'], unsup_mask))
+      terms['rotation_unsup'] = s4l_lib.masked_cross_entropy(
+          end_points['rotations_unsup'], unsup['label'], unsup_mask)
       hits = tf.equal(
           tf.argmax(end_points['rotations_unsup'], -1, output_type=tf.int32),
           tf.reshape(tf.cast(unsup['label'], tf.int32), [-1]))
       metrics['rotation_accuracy'] = lib.sum_and_count(hits, unsup_mask)
-    if self.rot_loss_sup:
-      losses.append(s4l_lib.masked_cross_entropy(
-          end_points['rotations_sup'], sup['label'], sup_mask))
-    loss_rot = tf.add_n(losses) / len(losses)
+    terms['rotation_sup'] = s4l_lib.masked_cross_entropy(
+        end_points['rotations_sup'], sup['label'], sup_mask)
     labels = tf.cast(sup[CLASS_LABEL_KEY], tf.int32)
     logits = end_points['classes_sup']
-    loss_class = s4l_lib.masked_cross_entropy(
+    terms['classes'] = s4l_lib.masked_cross_entropy(
         logits, tf.repeat(labels, NUM_ROTATIONS), sup_mask)
     per_image = tf.reshape(logits, [-1, NUM_ROTATIONS, logits.shape[-1]])
     mask = tf.cast(sup['mask'], tf.float32)
@@ -131,10 +141,23 @@ class S4LRotationTask(s4l_lib.S4LTask):
     metrics.update(lib.classification_metrics(
         tf.reduce_mean(per_image, axis=1), labels, mask, 'rot_avg'))
     count = tf.reduce_sum(mask)
-    metrics['loss_classes'] = (loss_class * count, count)
+    metrics['loss_classes'] = (terms['classes'] * count, count)
+    return terms
+
+  def compute(self, batch: Mapping[str, Any],
+              training: bool) -> lib.TaskOutput:
+    """The S4L-Rotation loss and metrics on one pair of batches."""
+    terms = self.rotation_terms(batch, training, self.rot_loss_unsup)
+    losses = [terms['rotation_unsup']] if self.rot_loss_unsup else []
+    if self.rot_loss_sup:
+      losses.append(terms['rotation_sup'])
+    loss_rot = tf.add_n(losses) / len(losses)
+    metrics = terms['metrics']
+    count = metrics['loss_classes'][1]
     metrics['loss_rotation'] = (loss_rot * count, count)
-    return lib.TaskOutput(loss=loss_class + self.rot_loss_weight * loss_rot,
-                          metrics=metrics)
+    return lib.TaskOutput(
+        loss=terms['classes'] + self.rot_loss_weight * loss_rot,
+        metrics=metrics)
 
   def summary_images(self, batch: Mapping[str, Any]
                      ) -> dict[str, tf.Tensor]:

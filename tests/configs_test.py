@@ -22,9 +22,13 @@ from conftest import REPO
 import pytest
 from testdata import write_fashion_mnist
 
+# Every training config (generate_pseudo_dataset.sh runs a tool; its test
+# is in pseudo_labels_test.py).
 CONFIGS = sorted(p.relative_to(REPO / 'config').as_posix()
                  for p in (REPO / 'config').rglob('*.sh')
-                 if p.name != 'common.sh')
+                 if p.name not in ('common.sh', 'generate_pseudo_dataset.sh'))
+# Configs that read pseudo-labelled TFRecords (directly or through another).
+PSEUDO = ('pseudo_labels.sh', 'moam_step_2.sh')
 
 
 @pytest.fixture(scope='module')
@@ -32,6 +36,27 @@ def data_dir(tmp_path_factory):
   # At least one batch of the largest shipped batch size (512).
   return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')),
                              num_train=520, num_test=40)
+
+
+@pytest.fixture(scope='module')
+def tfrecords(tmp_path_factory):
+  """A tiny converted data set, for the pseudo-label configs."""
+  from PIL import Image  # noqa: PLC0415  (only this fixture needs it)
+  import numpy as np  # noqa: PLC0415
+
+  from tools import build_tfrecords  # noqa: PLC0415
+  root = tmp_path_factory.mktemp('tfrecords')
+  for split in ('train', 'val'):
+    for c in range(2):
+      folder = root / split / f'c{c}'
+      folder.mkdir(parents=True)
+      for i in range(3):
+        Image.fromarray(np.full((20, 20, 3), 60 * c, np.uint8)).save(
+            folder / f'{c}_{i}.JPEG', format='JPEG')
+  build_tfrecords.convert(str(root / 'train'), str(root / 'val'),
+                          str(root / 'out'), train_shards=1,
+                          validation_shards=1)
+  return str(root / 'out')
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +75,7 @@ def hub_module(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
-def test_dry_run(name, data_dir, hub_module, tmp_path):
+def test_dry_run(name, data_dir, hub_module, tfrecords, tmp_path):
   workdir = tmp_path / 'work'
   # There is no ImageNet here: the paper's configs are checked on the tiny
   # Fashion-MNIST stand-in (absl takes the last value of a repeated flag).
@@ -61,6 +86,8 @@ def test_dry_run(name, data_dir, hub_module, tmp_path):
   if '--labels_per_class' in (REPO / 'config' / name).read_text():
     # The stand-in has 52 images per class.
     args += ['--labels_per_class', '5']
+  if os.path.basename(name) in PSEUDO:
+    args += ['--dataset', 'tfrecord', '--dataset_dir', tfrecords]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
   env.pop('TPU_NAME', None)
   proc = subprocess.run(['bash', str(REPO / 'config' / name), *args],

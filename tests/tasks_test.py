@@ -175,6 +175,18 @@ def task_cases(module_dir=None):
           5, default_key='classes',
           representation=('pre_logits', 'classes', 'embeddings',
                           'embeddings_unsup')),
+      'vat': Case(
+          {'num_classes': 5, 'vat_weight': 0.5, 'entmin_factor': 0.5,
+           'vat_eps': 2.0},
+          {'unsup': image_batch, 'sup': image_batch}, 5,
+          default_key='classes',
+          representation=('pre_logits', 'classes', 'classes_unsup')),
+      'rotation_vat': Case(
+          {'num_classes': 5, 'vat_weight': 0.3, 'entmin_factor': 0.3},
+          {'unsup': rotation_batch,
+           'sup': dict(rotation_batch, copy_label=tf.constant([1, 3]))},
+          5, default_key='classes',
+          representation=('pre_logits', 'classes', 'rotations')),
       'linear_eval': Case(
           {'hub_module': module_dir, 'num_classes': 5, 'pool_mode': 'max'},
           image_batch, 5, default_key='logits_pre_logits',

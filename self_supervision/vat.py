@@ -1,0 +1,268 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""VAT and VAT + EntMin (SPEC B7): S4L's semi-supervised baselines.
+
+Virtual adversarial training (Miyato et al., 2018) makes the class
+prediction smooth around every unlabelled image: it finds the direction in
+which a small input perturbation changes the prediction most (power
+iteration on the Hessian of the KL divergence, from a Gaussian start) and
+penalises the change for a perturbation of norm `--vat_eps` in that
+direction. Entropy minimisation (`--entmin_factor`) makes the predictions
+confident. With both streams through the trunk as in S4L:
+
+    loss = CE(classes_sup) + vat_weight * L_vat + entmin_factor * L_ent
+
+over X = the unlabelled images (and the labelled ones with
+`--apply_vat_to_labeled`), Z their clean logits:
+
+* d ~ N(0, I); `--vat_num_power_method_iters` times: d <- xi * n(d), xi =
+  1e-6, d <- the gradient of mean KL(p(X + d) || p(Z)) with respect to d,
+  held constant; r = n(d) * vat_eps, n the per-example L2 normalisation
+  over H, W, C (exact, see `normalize`);
+* L_vat = mean KL(p(X + r) || p(Z)), Z held constant: the perturbed
+  distribution first, as in the original (standard VAT has the clean one
+  first), so gradients reach the weights only through f(X + r);
+* L_ent = mean entropy of p(Z), with gradients.
+
+The perturbed passes run the trunk in training mode on the perturbed batch
+alone, with its batch statistics, leaving the moving statistics unchanged
+(`models.layers.frozen_moving_statistics`, SPEC C4.4). Evaluation reports
+the classification loss and accuracy.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import tensorflow as tf
+
+from models import layers as net_layers
+from self_supervision import s4l_lib
+from self_supervision import self_supervision_lib as lib
+import utils
+
+XI = 1e-6
+# Defaults of both VAT tasks (`vat`, `rotation_vat`). The VAT weight is
+# S4L's flag default: its code's fallback 0.3 was never reached (SPEC B2).
+DEFAULT_VAT_EPS = 1.0
+DEFAULT_VAT_ITERATIONS = 1
+DEFAULT_VAT_WEIGHT = 0.0
+DEFAULT_ENTMIN_FACTOR = 0.0
+
+
+def kl_from_logits(logits: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+  """Per example KL(softmax(logits) || softmax(reference))."""
+  log_p = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+  log_q = tf.nn.log_softmax(tf.cast(reference, tf.float32))
+  return tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), axis=-1)
+
+
+def entropy_from_logits(logits: tf.Tensor) -> tf.Tensor:
+  """Per example entropy of softmax(logits)."""
+  log_p = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+  return -tf.reduce_sum(tf.exp(log_p) * log_p, axis=-1)
+
+
+def normalize(d: tf.Tensor) -> tf.Tensor:
+  """Every example of `d` divided by its L2 norm over all other axes.
+
+  Each example is first scaled by its largest magnitude. The original
+  normalised with an epsilon of 1e-12 on the squared norm, which shrinks
+  any vector shorter than 1e-6, and the gradient of a batch-mean KL at a
+  step of xi = 1e-6 usually is that short: its perturbations were then
+  smaller than `--vat_eps`. Here they have exactly that norm (SPEC B7).
+  """
+  axes = list(range(1, d.shape.rank))
+  scale = tf.reduce_max(tf.abs(d), axis=axes, keepdims=True)
+  return tf.math.l2_normalize(tf.math.divide_no_nan(d, scale), axis=axes,
+                              epsilon=1e-12)
+
+
+def adversarial_direction(x: tf.Tensor, logits: tf.Tensor,
+                          net: Callable[[tf.Tensor], tf.Tensor], *,
+                          noise: tf.Tensor, iterations: int,
+                          xi: float = XI) -> tf.Tensor:
+  """The unit direction (per example) in which `net` changes the most.
+
+  Args:
+    x: the inputs `[N, ...]`.
+    logits: `net`'s logits at `x` (held constant).
+    net: inputs -> logits.
+    noise: the Gaussian start, shaped like `x`.
+    iterations: power iterations.
+    xi: the finite-difference step.
+
+  Returns:
+    `[N, ...]`, unit L2 norm per example, without gradient.
+  """
+  logits = tf.stop_gradient(logits)
+  d = noise
+  for _ in range(iterations):
+    d = xi * normalize(d)
+    with tf.GradientTape() as tape:
+      tape.watch(d)
+      divergence = tf.reduce_mean(kl_from_logits(net(x + d), logits))
+    d = tf.stop_gradient(tape.gradient(divergence, d))
+  return normalize(d)
+
+
+class VATLoss:
+  """L_vat and L_ent of one batch, with the task's net and noise."""
+
+  def __init__(self, *, vat_eps: float, iterations: int, seed: int,
+               draws: tf.Variable):
+    """Keeps the settings.
+
+    Args:
+      vat_eps: the perturbation's L2 norm per example.
+      iterations: power iterations.
+      seed: seeds the Gaussian starts.
+      draws: a checkpointed counter of the starts drawn, so that a resumed
+        run draws what an uninterrupted one would have.
+    """
+    self.vat_eps = vat_eps
+    self.iterations = iterations
+    self.seed = seed
+    self.draws = draws
+
+  def noise(self, shape: tf.Tensor) -> tf.Tensor:
+    """A new Gaussian start, different on every replica and step."""
+    context = tf.distribute.get_replica_context()
+    replica = context.replica_id_in_sync_group if context else 0
+    seed = tf.stack([tf.constant(self.seed, tf.int64),
+                     tf.identity(self.draws) * 1024 +
+                     tf.cast(replica, tf.int64)])
+    self.draws.assign_add(1)
+    return tf.random.stateless_normal(shape, seed)
+
+  def __call__(self, x: tf.Tensor, logits: tf.Tensor,
+               net: Callable[[tf.Tensor], tf.Tensor]
+               ) -> tuple[tf.Tensor, tf.Tensor]:
+    """(L_vat, L_ent) at inputs `x` with clean logits `logits`."""
+    with net_layers.frozen_moving_statistics():
+      r = self.vat_eps * adversarial_direction(
+          x, logits, net, noise=self.noise(tf.shape(x)),
+          iterations=self.iterations)
+      perturbed = net(x + r)
+    loss_vat = tf.reduce_mean(kl_from_logits(perturbed,
+                                             tf.stop_gradient(logits)))
+    loss_ent = tf.reduce_mean(entropy_from_logits(logits))
+    return loss_vat, loss_ent
+
+
+def check_vat_flags(vat_eps: float, vat_num_power_method_iters: int,
+                    entmin_factor: float, vat_weight: float) -> None:
+  """Raises a UsageError for values no VAT run can use."""
+  if not vat_eps > 0:
+    raise utils.UsageError(f'--vat_eps must be positive, got {vat_eps:g}.')
+  if vat_num_power_method_iters < 1:
+    raise utils.UsageError(f'--vat_num_power_method_iters must be at least '
+                           f'1, got {vat_num_power_method_iters}.')
+  for flag, value in (('entmin_factor', entmin_factor),
+                      ('vat_weight', vat_weight)):
+    if not 0.0 <= value <= 1.0:
+      raise utils.UsageError(f'--{flag} must lie in [0, 1], got {value:g}.')
+
+
+def random_state(random_seed: int | None) -> tuple[int, tf.Module]:
+  """A task's seed of the VAT noise, and the checkpointed draw counter."""
+  state = tf.Module(name='random_state')
+  state.vat_draws = tf.Variable(
+      0, dtype=tf.int64, trainable=False, name='vat_draws',
+      aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+  seed = 0 if random_seed is None else int(random_seed)
+  return seed, state
+
+
+@lib.register('vat')
+class VATTask(s4l_lib.S4LTask):
+  """Classification of the labelled stream plus VAT and EntMin."""
+
+  def __init__(self, *, num_classes: int,
+               vat_eps: float = DEFAULT_VAT_EPS,
+               vat_num_power_method_iters: int = DEFAULT_VAT_ITERATIONS,
+               vat_weight: float = DEFAULT_VAT_WEIGHT,
+               entmin_factor: float = DEFAULT_ENTMIN_FACTOR,
+               apply_vat_to_labeled: bool = False,
+               sup_weight: float | None = None,
+               random_seed: int | None = None,
+               architecture: str | None = None,
+               net_kwargs: Mapping[str, Any] | None = None):
+    """Builds the trunk and the `classes` head.
+
+    Args:
+      num_classes: classes of the data set.
+      vat_eps: the perturbation's L2 norm per example (`--vat_eps`).
+      vat_num_power_method_iters: power iterations for its direction.
+      vat_weight: weight of L_vat.
+      entmin_factor: weight of L_ent.
+      apply_vat_to_labeled: perturb the labelled images too.
+      sup_weight: not used by VAT; given, it is an error (S4L ignored it
+        silently, SPEC C4.5).
+      random_seed: seeds the VAT noise (`--random_seed`).
+      architecture: the trunk's name (`--architecture`).
+      net_kwargs: further arguments of `models.get_net`.
+
+    Raises:
+      utils.UsageError: for values outside their ranges or `sup_weight`.
+    """
+    if sup_weight is not None:
+      raise utils.UsageError(
+          '--sup_weight weighs classification against rotation in --task '
+          'rotation_vat; --task vat always weighs classification 1.')
+    check_vat_flags(vat_eps, vat_num_power_method_iters, entmin_factor,
+                    vat_weight)
+    super().__init__(num_classes=num_classes, heads={},
+                     architecture=architecture, net_kwargs=net_kwargs)
+    self.vat_weight = float(vat_weight)
+    self.entmin_factor = float(entmin_factor)
+    self.apply_vat_to_labeled = bool(apply_vat_to_labeled)
+    seed, self.random_state = random_state(random_seed)
+    self.vat = VATLoss(vat_eps=float(vat_eps),
+                       iterations=int(vat_num_power_method_iters), seed=seed,
+                       draws=self.random_state.vat_draws)
+
+  def checkpoint_items(self) -> dict[str, tf.Module]:
+    """The trunk, the heads and the VAT noise's counter."""
+    return dict(super().checkpoint_items(), random_state=self.random_state)
+
+  def export_items(self) -> dict[str, tf.Module]:
+    """The trunk and the heads."""
+    return super().checkpoint_items()
+
+  def classes(self, images: tf.Tensor) -> tf.Tensor:
+    """The `classes` logits of images alone (the perturbed passes)."""
+    return self.apply(images, None, training=True)[s4l_lib.CLASSES]
+
+  def compute(self, batch: Mapping[str, Any],
+              training: bool) -> lib.TaskOutput:
+    """The VAT (+ EntMin) loss in training, classification in evaluation."""
+    unsup, sup = batch[s4l_lib.UNSUP], batch[s4l_lib.SUP]
+    end_points = self.apply(unsup['image'] if training else None,
+                            sup['image'], training)
+    labels = tf.cast(sup['label'], tf.int32)
+    mask = tf.cast(sup['mask'], tf.float32)
+    logits = end_points['classes_sup']
+    loss = s4l_lib.masked_cross_entropy(logits, labels, mask)
+    metrics = lib.classification_metrics(logits, labels, mask, 'classes')
+    if not training:
+      return lib.TaskOutput(loss=loss, metrics=metrics)
+    x, z = unsup['image'], end_points['classes_unsup']
+    if self.apply_vat_to_labeled:
+      x = tf.concat([sup['image'], x], axis=0)
+      z = tf.concat([logits, z], axis=0)
+    loss_vat, loss_ent = self.vat(x, z, self.classes)
+    return lib.TaskOutput(
+        loss=loss + self.vat_weight * loss_vat +
+        self.entmin_factor * loss_ent, metrics=metrics)
