@@ -15,15 +15,16 @@
 r"""S4L's comparison at Fashion-MNIST scale: few labels, many images.
 
 At 1% and 10% of the labels of the 50,000 training images (50 and 500 per
-class, drawn by the class-balanced sampler), trains the supervised
-baseline, S4L-Rotation and S4L-Exemplar with their
-`config/s4l_fashion_mnist/*.sh` scripts and measures top-1 accuracy of the
+class, drawn by the class-balanced sampler), trains every row of the S4L
+README's table (the supervised baseline, S4L-Rotation, S4L-Exemplar,
+pseudo-labels, VAT, VAT + EntMin, MOAM step 1) with its
+`config/s4l_fashion_mnist/*.sh` script and measures top-1 accuracy of the
 class head:
 
-1. Selection: every method and fraction with each learning rate of LRS
+1. Selection: the learning rate of each method and fraction among LRS
    (seed 0), measured on the validation split (the last 10,000 of the
-   60,000 training images, which no run trains on, labelled or not).
-   Nothing else is chosen.
+   60,000 training images, which no run trains on, labelled or not);
+   the methods of LR_FROM take their relative's. Nothing else is chosen.
 2. Finals: the chosen learning rate with seeds 0, 1, 2 (the seed draws the
    labelled subset too, so the spread includes the subset's), each read
    once on the test split (`--run_eval --test_split test`).
@@ -53,16 +54,28 @@ LRS = ('0.01', '0.03', '0.1')
 SEEDS = (0, 1, 2)
 FRACTIONS = ('1p', '10p')
 # method -> (config prefix, the metric of its class head on unrotated,
-# uncropped images).
+# uncropped images), in the seed README's order.
 METHODS = {
     'supervised': ('supervised', 'top1_accuracy_logits'),
     'S4L-Rotation': ('s4l_rotation', 'top1_accuracy_unrotated'),
     'S4L-Exemplar': ('s4l_exemplar', 'top1_accuracy_classes'),
+    'Pseudo-labels': ('pseudo_labels', 'top1_accuracy_logits'),
+    'VAT': ('vat', 'top1_accuracy_classes'),
+    'VAT + EntMin': ('vat_entmin', 'top1_accuracy_classes'),
+    'MOAM step 1': ('moam_step_1', 'top1_accuracy_unrotated'),
 }
 # The seed README's ImageNet numbers (top-5, 10% of the labels unless
 # noted), for reference.
 PAPER_TOP5 = {('supervised', '1p'): 48.43, ('supervised', '10p'): 80.43,
-              ('S4L-Rotation', '10p'): 83.82, ('S4L-Exemplar', '10p'): 83.72}
+              ('S4L-Rotation', '10p'): 83.82, ('S4L-Exemplar', '10p'): 83.72,
+              ('Pseudo-labels', '10p'): 82.41, ('VAT', '10p'): 82.78,
+              ('VAT + EntMin', '10p'): 83.39, ('MOAM step 1', '10p'): 88.80}
+PSEUDO = 'Pseudo-labels'
+# Methods that take the learning rate another method chose on the
+# validation split, instead of a search of their own (two CPU cores cannot
+# afford one for each): their closest relative's.
+LR_FROM = {'Pseudo-labels': 'supervised', 'VAT + EntMin': 'VAT',
+           'MOAM step 1': 'S4L-Rotation'}
 
 
 def run(cmd, log_path):
@@ -98,10 +111,18 @@ class Stage:
                                f'{prefix}_{fraction}.sh')
     self.workdir = os.path.join(args.workdir, f'{prefix}_{fraction}',
                                 f'lr{lr}_seed{seed}')
-    self.flags = ['--nouse_tpu', '--dataset_dir', args.dataset_dir,
+    dataset_dir = args.dataset_dir
+    self.before = None
+    if method == PSEUDO:
+      # Labelled by the supervised model of the same seed (chosen lr).
+      self.before = PseudoLabels(args, fraction, seed)
+      dataset_dir = self.before.output
+    self.flags = ['--nouse_tpu', '--dataset_dir', dataset_dir,
                   '--workdir', self.workdir, '--lr', lr,
                   '--random_seed', str(seed), '--label_subset_seed',
                   str(seed)]
+    if method == PSEUDO:
+      self.flags = self.flags[:-2]  # Its subset is the supervised run's.
     self.log = os.path.join(args.workdir, 'log.txt')
     self.times_path = os.path.join(self.workdir, 'times.json')
 
@@ -112,6 +133,7 @@ class Stage:
     return {}
 
   def _record(self, name, seconds):
+    os.makedirs(self.workdir, exist_ok=True)
     times = self._times()
     times[name] = seconds
     with open(self.times_path, 'w') as f:
@@ -124,6 +146,10 @@ class Stage:
 
   def validation(self):
     """Trains (once) and returns the metric on the validation split."""
+    if self.before is not None:
+      seconds = self.before.make()
+      if seconds:
+        self._record('pseudo_labels', seconds)
     train, evaluate = self.commands
     if not os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
       self._record('train', run(train, self.log))
@@ -146,6 +172,35 @@ class Stage:
 
   def minutes(self):
     return sum(self._times().values()) / 60
+
+
+class PseudoLabels:
+  """Fashion-MNIST labelled by a final supervised model (SPEC B8)."""
+
+  def __init__(self, args, fraction, seed):
+    self.args = args
+    self.fraction = fraction
+    self.seed = seed
+    self.output = os.path.join(args.workdir, f'pseudo_dataset_{fraction}',
+                               f'seed{seed}')
+
+  def make(self):
+    """Writes the data set once; returns the seconds it took (0: done)."""
+    if os.path.exists(os.path.join(self.output, 'dataset_info.json')):
+      return 0.0
+    lr = self.args.chosen[('supervised', self.fraction)]
+    model = Stage(self.args, 'supervised', self.fraction, lr, self.seed)
+    model.validation()  # Trained and exported by its --run_eval.
+    exports = os.path.join(model.workdir, 'export', 'hub')
+    module = os.path.join(exports, max(os.listdir(exports), key=int),
+                          'module')
+    (label_list,) = [f for f in os.listdir(model.workdir)
+                     if f.startswith('label_map_count_')]
+    return run(['bash', 'config/s4l_fashion_mnist/generate_pseudo_dataset.sh',
+                '--dataset_dir', self.args.dataset_dir, '--hub_module',
+                module, '--labels_file',
+                os.path.join(model.workdir, label_list), '--output_folder',
+                self.output], os.path.join(self.args.workdir, 'log.txt'))
 
 
 def mean_std(values):
@@ -183,21 +238,43 @@ def main():
   parser.add_argument('--results', default=os.path.join(
       REPO, 'benchmarks', 'S4L_RESULTS.md'))
   parser.add_argument('--fractions', default=','.join(FRACTIONS))
+  parser.add_argument('--methods', default=','.join(METHODS),
+                      help='Comma-separated methods to run (their finished '
+                      'stages are reused; the report has every method with '
+                      'finished finals).')
   args = parser.parse_args()
   os.makedirs(args.workdir, exist_ok=True)
   fractions = args.fractions.split(',')
+  wanted = args.methods.split(',')
+  unknown = set(wanted) - set(METHODS)
+  if unknown:
+    sys.exit(f'Unknown methods {sorted(unknown)}; valid: {list(METHODS)}.')
+  # The pseudo-label baseline starts from the supervised models.
+  if PSEUDO in wanted and 'supervised' not in wanted:
+    wanted.insert(0, 'supervised')
+  args.chosen = {}
   selection, finals, minutes, commands = {}, {}, 0.0, []
+  for method in LR_FROM:
+    if method in wanted and LR_FROM[method] not in wanted:
+      wanted.insert(0, LR_FROM[method])
   for fraction in fractions:
-    for method in METHODS:
+    for method in [m for m in METHODS if m in wanted]:
       scores = {}
-      for lr in LRS:
-        stage = Stage(args, method, fraction, lr, 0)
-        scores[lr] = stage.validation()
+      if method in LR_FROM:
+        best = args.chosen[LR_FROM[method], fraction]
+        stage = Stage(args, method, fraction, best, 0)
+        scores[best] = stage.validation()
         minutes += stage.minutes()
-      best = max(scores, key=scores.get)
+      else:
+        for lr in LRS:
+          stage = Stage(args, method, fraction, lr, 0)
+          scores[lr] = stage.validation()
+          minutes += stage.minutes()
+        best = max(scores, key=scores.get)
       selection[method, fraction] = (scores, best)
+      args.chosen[method, fraction] = best
   for fraction in fractions:
-    for method in METHODS:
+    for method in [m for m in METHODS if m in wanted]:
       best = selection[method, fraction][1]
       results = []
       for seed in SEEDS:
@@ -221,7 +298,7 @@ def write(args, fractions, selection, finals, minutes, commands):
               '| method | val top-1 per lr (seed 0) | chosen lr | test top-1 '
               '(mean ± std, 3 seeds) | test top-5 | ImageNet top-5 (paper) |',
               '| --- | --- | --- | --- | --- | --- |']
-    for method in METHODS:
+    for method in [m for m in METHODS if (m, fraction) in finals]:
       scores, best = selection[method, fraction]
       top1 = mean_std([r[0] for r in finals[method, fraction]])
       top5 = mean_std([r[1] for r in finals[method, fraction]])
@@ -236,7 +313,8 @@ def write(args, fractions, selection, finals, minutes, commands):
   claims = []
   for fraction in fractions:
     base = [r[0] for r in finals['supervised', fraction]]
-    for method in ('S4L-Rotation', 'S4L-Exemplar'):
+    for method in [m for m in METHODS if m != 'supervised' and
+                   (m, fraction) in finals]:
       ours = [r[0] for r in finals[method, fraction]]
       gain = statistics.mean(ours) - statistics.mean(base)
       spread = max(mean_std(base)[1], mean_std(ours)[1])
@@ -257,15 +335,23 @@ Written by `benchmarks/s4l_fashion_mnist.py` on {today}; the stages took
 
 Every model is ResNet-50 v2 at `filters_factor` 1 on 32x32 images, trained
 with its `config/s4l_fashion_mnist/<method>_<fraction>.sh`: a labelled batch
-of 32 (and, for S4L, 32 unlabelled images from all 50,000 training images),
-weight decay 1e-3, S4L's schedule in proportion. The labelled subset is
-drawn from the 50,000 training images with the run's seed. Numbers are the
-top-1 (and top-5) accuracy (%) of the class head: on the unrotated image
-for S4L-Rotation, on the central crop for S4L-Exemplar.
+of 32 (and, for the semi-supervised methods, 32 unlabelled images from all
+50,000 training images), weight decay 1e-3, S4L's schedule in proportion.
+The labelled subset is drawn from the 50,000 training images with the
+run's seed. Pseudo-labels trains on all 50,000 images, labelled by the
+supervised model of the same seed (the subset keeps its labels), for 5
+epochs. VAT's perturbation norm is S4L's per pixel (5.7 for VAT, 4.6 for
+MOAM at 32x32x3); MOAM step 1 keeps width 1 (MOAM's own network is 4x as
+wide as S4L-Rotation's). Numbers are the top-1 (and top-5) accuracy (%) of
+the class head: on the unrotated image for S4L-Rotation and MOAM, on the
+central crop otherwise.
 
 The learning rate is the only choice, made on the validation split (the
-last 10,000 training images, seed 0); the test split (10,000 images) is
-read once per final model, three seeds each.
+last 10,000 training images, seed 0) among {", ".join(LRS)}; Pseudo-labels,
+VAT + EntMin and MOAM step 1 take the one chosen for the supervised
+baseline, VAT and S4L-Rotation respectively (one search each was more than
+two cores could afford). The test split (10,000 images) is read once per
+final model, three seeds each.
 
 {chr(10).join(lines)}
 ## The paper's claim

@@ -1,10 +1,10 @@
 #!/bin/bash
-# S4L-Exemplar on Fashion-MNIST with 1% of the training labels (50 per class
-# of the 50,000 training images, drawn with --label_subset_seed), sized for
-# two CPU cores: ResNet-50 v2 at filters_factor 1 on 32x32 images, a
-# labelled batch of 32. Epochs are passes over the labelled subset (15
-# steps each); the schedule is S4L's in proportion (warm-up 5%, decays at
-# 70, 80 and 90%). The learning rate was chosen on the validation split
+# S4L-Exemplar on Fashion-MNIST with 1% of the training labels (50 per class of
+# the 50,000 training images, drawn with --label_subset_seed), sized for two
+# CPU cores: ResNet-50 v2 at filters_factor 1 on 32x32 images, a labelled batch
+# of 32. Epochs are passes over the labelled subset (15 steps each); the
+# schedule is S4L's in proportion (warm-up 5%, decays at 70, 80 and 90%). The
+# learning rate was chosen on the validation split
 # (benchmarks/s4l_fashion_mnist.py, benchmarks/S4L_RESULTS.md).
 #   ./config/s4l_fashion_mnist/s4l_exemplar_1p.sh --workdir W --nouse_tpu
 # then the same command with --run_eval (add --test_split test for the
