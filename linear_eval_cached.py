@@ -285,6 +285,11 @@ def evaluate(trainer: trainer_lib.Trainer,
   split = cfg.val_split
   start = time.time()
   features, labels = get_features(trainer, split, 'eval')
+  if cfg.eval_drop_remainder:
+    # As the original: whole evaluation batches only (SPEC C3.11).
+    kept = len(labels) // cfg.eval_batch_size * cfg.eval_batch_size
+    features = {k: v[:kept] for k, v in features.items()}
+    labels = labels[:kept]
   metrics = evaluate_heads(task, features, labels)
   knn_names = linear_eval.parse_knn_end_points(task.knn_end_points,
                                                sorted(features))

@@ -187,6 +187,10 @@ flags.DEFINE_string('val_split', 'val', 'Split to evaluate on.')
 flags.DEFINE_integer('batch_size', None, 'Global training batch size.')
 flags.DEFINE_integer('eval_batch_size', None, 'Global evaluation batch size '
                      '(default: --batch_size).')
+flags.DEFINE_bool('eval_drop_remainder', None, 'Evaluate only whole '
+                  'global batches, as the original did (49,984 of 50,000 '
+                  'images with batch 32), to compare with published '
+                  'numbers; by default every example, exactly once.')
 flags.DEFINE_string('test_split', None, 'With --run_eval, also evaluate the '
                     'last checkpoint on this split (S4L).')
 flags.DEFINE_string('filename_list_template', None, 'Labelled subset: S4L\'s '
@@ -251,6 +255,12 @@ flags.DEFINE_integer('channels_hidden', None, 'linear_eval: MLP width '
 flags.DEFINE_string('pool_mode', None, 'linear_eval: '
                     f'{_choices(utils.POOL_MODES)} (default '
                     f'{_default(_LinearEval, "pool_mode")}).')
+flags.DEFINE_string('adaptive_pooling', None, 'linear_eval: regions of the '
+                    'adaptive pool modes, fractional (random on every call, '
+                    'as the original; cannot compile with XLA) or even '
+                    '(fixed, same sizes). Default: even with --jit_compile '
+                    '(so on TPUs), else '
+                    f'{_default(_LinearEval, "adaptive_pooling")}.')
 flags.DEFINE_string('combine_patches', None, 'linear_eval: how patch '
                     'features combine, '
                     f'{_choices(linear_eval.mf.COMBINE_MODES)} (default '
@@ -446,6 +456,14 @@ def make_config() -> Config:
       values[name] = os.path.expanduser(values[name])
   if values['jit_compile'] is None:
     values['jit_compile'] = values['use_tpu']
+  if values['jit_compile']:
+    if values['adaptive_pooling'] == 'fractional':
+      raise utils.UsageError(
+          '--adaptive_pooling fractional cannot compile with XLA (no '
+          'FractionalMaxPool kernel), which --jit_compile (on by default '
+          'with --use_tpu) turns on; use --adaptive_pooling even.')
+    if values['adaptive_pooling'] is None:
+      values['adaptive_pooling'] = 'even'
   if values['tpu_name'] is None:
     values['tpu_name'] = os.environ.get('TPU_NAME') or None
   _resolve_schedule(values)

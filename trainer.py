@@ -116,6 +116,7 @@ class TrainerConfig:
   path_to_initial_ckpt: str | None = None
   vars_to_restore: str = '.*'
   test_split: str | None = None
+  eval_drop_remainder: bool = False
 
 
 class DivergenceError(utils.RunAbortedError):
@@ -548,6 +549,7 @@ class Trainer:
           eval_batch_size=self.config.eval_batch_size,
           jit_compile=self.config.jit_compile,
           skip_corrupt_examples=self.config.skip_corrupt_examples,
+          drop_remainder=self.config.eval_drop_remainder,
           translate_errors=self._translate_errors)
     with self.averaged_weights():
       return self._evaluator(split or self.config.val_split)

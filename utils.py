@@ -242,10 +242,15 @@ def sorted_items(mapping: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
 POOLING_TARGET_DIMENSIONS = 9000
 
 POOL_MODES = ('adaptive_max', 'adaptive_avg', 'max', 'avg')
+# How the adaptive modes place their regions: `fractional`, TensorFlow's
+# fractional pooling with random region boundaries on every call, as the
+# original (no XLA kernel, so not on TPUs), or `even`, fixed boundaries
+# floor(i * H / h) (compiles with XLA, the same output sizes).
+ADAPTIVE_POOLINGS = ('fractional', 'even')
 
 
 def adaptive_pool(x: tf.Tensor, num_target_dimensions: int,
-                  mode: str) -> tf.Tensor:
+                  mode: str, regions: str = 'fractional') -> tf.Tensor:
   """Pools a feature map `[N, H, W, K]` down to about the target size.
 
   Only the height and the channel count choose the pooling (square maps are
@@ -253,9 +258,10 @@ def adaptive_pool(x: tf.Tensor, num_target_dimensions: int,
 
   * `adaptive_max` / `adaptive_avg`: fractional pooling to a side `t`, the
     integer next to `sqrt(target / K)` (floor or ceil, whichever gives
-    `K * t^2` closer to the target, ties to ceil; at least 1). Region
-    boundaries are random on every call, also in evaluation, as in the
-    original.
+    `K * t^2` closer to the target, ties to ceil; at least 1). With
+    `regions='fractional'` the region boundaries are random on every call,
+    also in evaluation, as in the original; `regions='even'` gives the
+    same sizes with boundaries floor(i * H / h), which XLA compiles.
   * `max` / `avg`: ordinary pooling with window = stride = `s =
     ceil(sqrt(H * W * K / target))` and VALID padding, which can land well
     below the target (7x7x2048 -> 1x1x2048).
@@ -264,6 +270,7 @@ def adaptive_pool(x: tf.Tensor, num_target_dimensions: int,
     x: a float `[N, H, W, K]` tensor with static H, W and K.
     num_target_dimensions: the feature budget (9000 in the paper).
     mode: one of `POOL_MODES`.
+    regions: one of `ADAPTIVE_POOLINGS`, for the adaptive modes.
 
   Returns:
     The pooled tensor `[N, h, w, K]`.
@@ -292,6 +299,13 @@ def adaptive_pool(x: tf.Tensor, num_target_dimensions: int,
     # The epsilon makes floor(H / ratio) inside the op land exactly on
     # `side`; the ratio must stay within [1, H].
     ratio = min(max(height / side - 1e-5, 1.0), float(height))
+    if regions == 'even':
+      reduce = tf.reduce_max if mode == 'adaptive_max' else tf.reduce_mean
+      return _even_regions(x, math.floor(height / ratio),
+                           math.floor(width / ratio), reduce)
+    if regions != 'fractional':
+      raise UsageError(f'Unknown --adaptive_pooling {regions!r}. Valid '
+                       f'choices: {", ".join(ADAPTIVE_POOLINGS)}.')
     pool = (tf.nn.fractional_max_pool if mode == 'adaptive_max' else
             tf.nn.fractional_avg_pool)
     pooled, _, _ = pool(x, [1.0, ratio, ratio, 1.0], pseudo_random=False,
@@ -302,3 +316,19 @@ def adaptive_pool(x: tf.Tensor, num_target_dimensions: int,
   window = min(max(window, 1), height)
   pool = tf.nn.max_pool2d if mode == 'max' else tf.nn.avg_pool2d
   return pool(x, ksize=window, strides=window, padding='VALID')
+
+
+def _even_regions(x: tf.Tensor, rows: int, cols: int, reduce) -> tf.Tensor:
+  """`reduce` over the `rows x cols` regions [floor(i * H / rows), ...).
+
+  Max and mean over a rectangle are the same taken over its rows and then
+  its columns, so this takes rows + cols slices, not rows * cols.
+  """
+  def along(t, axis, count):
+    size = t.shape[axis]
+    edges = [i * size // count for i in range(count + 1)]
+    parts = tf.split(t, [b - a for a, b in zip(edges, edges[1:])], axis=axis)
+    return tf.concat([reduce(p, axis=axis, keepdims=True) for p in parts],
+                     axis=axis)
+
+  return along(along(x, 1, rows), 2, cols)

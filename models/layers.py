@@ -167,6 +167,15 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
   `frozen_moving_statistics` stops the moving averages in both.
   """
 
+  def add_weight(self, *args, **kwargs):
+    # Under a strategy every replica updates the moving statistics with its
+    # own batch's; averaging the updates keeps the replicas' copies equal
+    # (with Keras' default, each copy drifted on its own and evaluation on
+    # one replica used statistics the checkpoint did not hold).
+    if str(kwargs.get('name', '')).startswith('moving_'):
+      kwargs.setdefault('aggregation', 'mean')
+    return super().add_weight(*args, **kwargs)
+
   def call(self, inputs, training=None, mask=None):
     """Normalises `inputs`; `training` selects batch statistics."""
     if (self.synchronized or mask is not None or self.renorm

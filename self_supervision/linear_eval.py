@@ -207,6 +207,7 @@ class LinearEvalTask(lib.Task):
                signature: str = 'representation',
                eval_model: str = 'linear', channels_hidden: int = 1000,
                pool_mode: str = 'adaptive_max',
+               adaptive_pooling: str = 'fractional',
                combine_patches: str = 'avg_pool',
                weight_decay: float = 0.0,
                knn_end_points: str = 'pre_logits',
@@ -224,6 +225,9 @@ class LinearEvalTask(lib.Task):
       eval_model: `linear` or `mlp` (`--eval_model`).
       channels_hidden: hidden width of `mlp` (`--channels_hidden`).
       pool_mode: one of `utils.POOL_MODES` (`--pool_mode`).
+      adaptive_pooling: the adaptive modes' regions, one of
+        `utils.ADAPTIVE_POOLINGS` (`--adaptive_pooling`); the entry point
+        makes it `even` under XLA, which cannot compile `fractional`.
       combine_patches: one of `module_features.COMBINE_MODES`
         (`--combine_patches`).
       weight_decay: L2 strength of the heads (not the networks' default).
@@ -241,6 +245,8 @@ class LinearEvalTask(lib.Task):
     super().__init__()
     for value, valid, flag in ((eval_model, EVAL_MODELS, 'eval_model'),
                                (pool_mode, utils.POOL_MODES, 'pool_mode'),
+                               (adaptive_pooling, utils.ADAPTIVE_POOLINGS,
+                                'adaptive_pooling'),
                                (combine_patches, mf.COMBINE_MODES,
                                 'combine_patches')):
       if value not in valid:
@@ -265,6 +271,7 @@ class LinearEvalTask(lib.Task):
     self.eval_model = eval_model
     self.channels_hidden = channels_hidden
     self.pool_mode = pool_mode
+    self.adaptive_pooling = adaptive_pooling
     self.combine_mode = combine_patches
     self.weight_decay = weight_decay
     self.knn_end_points = knn_end_points
@@ -326,9 +333,11 @@ class LinearEvalTask(lib.Task):
                               for k, v in probe.items()}
     pooled = _in_one_replica(
         self.features, tf.zeros([1] + example_shape, tf.float32))
-    logging.info('Linear evaluation of %s (%s) on %s: %s',
+    logging.info('Linear evaluation of %s (%s) on %s, %s pooling%s: %s',
                  self.hub_module, self.module.signature,
-                 mf.format_shape(example_shape),
+                 mf.format_shape(example_shape), self.pool_mode,
+                 f' ({self.adaptive_pooling} regions)'
+                 if self.pool_mode.startswith('adaptive') else '',
                  ', '.join(f'{k} {mf.format_shape(self._end_point_shapes[k])} '
                            f'-> {mf.format_shape(v.shape[1:])}'
                            for k, v in pooled.items()))
@@ -382,13 +391,15 @@ class LinearEvalTask(lib.Task):
     if images.shape.rank == 5:
       num_patches = images.shape[1]
       reps = self._representation(utils.flatten_leading(images, 2))
-      pooled = mf.pool_end_points(reps, self.pool_mode)
+      pooled = mf.pool_end_points(reps, self.pool_mode,
+                                  regions=self.adaptive_pooling)
       return mf.combine_patches(pooled, num_patches, self.combine_mode)
     if images.shape.rank != 4:
       raise utils.UsageError(
           f'linear_eval takes images [N, H, W, C] or patches '
           f'[N, P, H, W, C], got shape {images.shape}.')
-    return mf.pool_end_points(self._representation(images), self.pool_mode)
+    return mf.pool_end_points(self._representation(images), self.pool_mode,
+                              regions=self.adaptive_pooling)
 
   # -- Per step --------------------------------------------------------------
 
@@ -526,6 +537,7 @@ def options_summary(task: LinearEvalTask) -> dict[str, Any]:
                     if '://' not in task.hub_module else task.hub_module,
       'signature': task.module.signature,
       'pool_mode': task.pool_mode,
+      'adaptive_pooling': task.adaptive_pooling,
       'combine_patches': task.combine_mode,
       'input_shape': task.input_shape,
   }

@@ -131,13 +131,14 @@ class FrozenModule(tf.Module):
 
 def pool_end_points(end_points: Mapping[str, tf.Tensor], pool_mode: str,
                     num_target_dimensions: int = (
-                        utils.POOLING_TARGET_DIMENSIONS)
-                    ) -> dict[str, tf.Tensor]:
+                        utils.POOLING_TARGET_DIMENSIONS),
+                    regions: str = 'fractional') -> dict[str, tf.Tensor]:
   """Brings every end point to `[N, h, w, c]` with about 9000 features.
 
   2-D end points become `[N, 1, 1, C]`; a map is pooled with
-  `utils.adaptive_pool` only if it has more than the target number of
-  features. Keys are visited in sorted order (the order of the results).
+  `utils.adaptive_pool` (its `regions` for the adaptive modes) only if it
+  has more than the target number of features. Keys are visited in sorted
+  order (the order of the results).
 
   Raises:
     utils.UsageError: for an end point that is neither 2-D nor 4-D.
@@ -151,7 +152,7 @@ def pool_end_points(end_points: Mapping[str, tf.Tensor], pool_mode: str,
           f'End point {name!r} of the hub module has shape {x.shape}; '
           f'linear evaluation takes [N, C] or [N, H, W, C] end points.')
     if math.prod(x.shape[1:]) > num_target_dimensions:
-      x = utils.adaptive_pool(x, num_target_dimensions, pool_mode)
+      x = utils.adaptive_pool(x, num_target_dimensions, pool_mode, regions)
     pooled[name] = x
   return pooled
 

@@ -121,7 +121,8 @@ class ToySource:
 
 def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
                  preprocessing='-1_to_1', preprocess_args=None, data=None,
-                 strategy=None, **task_kwargs):
+                 strategy=None, jit_compile=False, eval_drop_remainder=False,
+                 **task_kwargs):
   # The entry point creates the workdir before the trainer (check_workdir).
   os.makedirs(workdir, exist_ok=True)
   config = trainer_lib.TrainerConfig(
@@ -129,19 +130,18 @@ def make_trainer(workdir, module, *, batch_size=48, epochs=25, lr=0.5,
       batch_size=batch_size, eval_batch_size=16, epochs=epochs, lr=lr,
       lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0,
       lr_decay_factor=0.1, optimizer='sgd', iterations_per_loop=100,
-      jit_compile=False, keep_checkpoint_max=2,
+      jit_compile=jit_compile, keep_checkpoint_max=2,
       keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
       save_checkpoints_steps=None, random_seed=1,
       serving_input_shape=(None, SIZE, SIZE, 3), summary_images=0,
-      eval_timeout_secs=1)
+      eval_timeout_secs=1, eval_drop_remainder=eval_drop_remainder)
   kwargs = dict(hub_module=module, num_classes=NUM_CLASSES, pool_mode='max')
   kwargs.update(task_kwargs)
   return trainer_lib.Trainer(
       config, task_factory=lambda: linear_eval.LinearEvalTask(**kwargs),
       data_source=data or ToySource(),
       strategy=strategy or tf.distribute.get_strategy(),
-      streams=testdata.sup_stream(preprocessing,
-                                         **(preprocess_args or {})))
+      streams=testdata.sup_stream(preprocessing, **(preprocess_args or {})))
 
 
 def _read_results(workdir):
@@ -177,8 +177,83 @@ def test_pooling_sizes_of_appendix_b(shape):
   for mode, side in (('max', max_side), ('avg', max_side),
                      ('adaptive_max', adaptive_side),
                      ('adaptive_avg', adaptive_side)):
-    pooled = module_features.pool_end_points({'x': x}, mode)['x']
-    assert pooled.shape.as_list() == [1, side, side, c], mode
+    for regions in utils.ADAPTIVE_POOLINGS:
+      pooled = module_features.pool_end_points({'x': x}, mode,
+                                               regions=regions)['x']
+      assert pooled.shape.as_list() == [1, side, side, c], (mode, regions)
+
+
+def test_even_regions_are_fixed_windows():
+  x = tf.random.normal([2, 7, 7, 3000])
+  # 3000 channels: side round(sqrt(3)) = 2 regions of rows 0..2 and 3..6.
+  pooled = utils.adaptive_pool(x, 9000, 'adaptive_max', 'even')
+  assert pooled.shape == [2, 2, 2, 3000]
+  np.testing.assert_allclose(pooled[:, 1, 0],
+                             tf.reduce_max(x[:, 3:, :3], axis=[1, 2]))
+  mean = utils.adaptive_pool(x, 9000, 'adaptive_avg', 'even')
+  np.testing.assert_allclose(mean[:, 0, 1],
+                             tf.reduce_mean(x[:, :3, 3:], axis=[1, 2]),
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(
+      pooled, utils.adaptive_pool(x, 9000, 'adaptive_max', 'even'))
+
+
+NETWORKS = ('resnet50', 'revnet50', 'vgg19')
+
+
+@pytest.mark.slow  # ~20 small XLA compilations.
+@pytest.mark.parametrize('architecture', NETWORKS)
+def test_linear_eval_step_compiles_under_xla(architecture):
+  """Every pool mode on the end points of a network at 112x112 pixels."""
+  import models  # noqa: PLC0415
+  net = models.get_net(architecture, 10, filters_factor=1)
+  _, end_points = net(tf.zeros([1, 112, 112, 3]), training=False)
+  features = {k: tf.random.normal([2] + v.shape.as_list()[1:])
+              for k, v in end_points.items()}
+  labels = tf.constant([1, 3])
+  for pool_mode in utils.POOL_MODES:
+    pooled = module_features.pool_end_points(features, pool_mode,
+                                             regions='even')
+    heads = linear_eval.Heads(sorted(pooled), 10, eval_model='linear',
+                              channels_hidden=1, weight_decay=0.0)
+    heads(pooled)
+    optimizer = tf.keras.optimizers.SGD(0.1)
+    optimizer.build(heads.trainable_variables)
+
+    @tf.function(jit_compile=True)
+    def step(features, labels, pool_mode=pool_mode, heads=heads,
+             optimizer=optimizer):
+      with tf.GradientTape() as tape:
+        logits = heads(module_features.pool_end_points(
+            features, pool_mode, regions='even'), training=True)
+        loss = tf.add_n([tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels, v))
+                         for v in logits.values()])
+      grads = tape.gradient(loss, heads.trainable_variables)
+      optimizer.apply_gradients(zip(grads, heads.trainable_variables))
+      return loss
+
+    assert np.isfinite(float(step(features, labels))), pool_mode
+
+
+def test_adaptive_pooling_trains_and_evaluates_under_xla(module_dir,
+                                                         tmp_path):
+  trainer = make_trainer(tmp_path, module_dir, batch_size=16, epochs=2,
+                         lr=0.1, jit_compile=True, pool_mode='adaptive_max',
+                         adaptive_pooling='even')
+  trainer.train()
+  metrics = trainer.evaluate()
+  assert metrics['num_examples'] == 30
+  assert 0 <= metrics['top1_accuracy_block1'] <= 1
+
+
+def test_fractional_regions_do_not_compile_and_say_why():
+  x = tf.random.normal([1, 8, 8, 1000])
+  step = tf.function(lambda t: utils.adaptive_pool(t, 9000, 'adaptive_max'),
+                     jit_compile=True)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='FractionalMaxPool'):
+    step(x)
 
 
 def test_small_end_points_are_not_pooled_and_2d_become_4d():
@@ -286,6 +361,22 @@ def test_two_replicas(module_dir, tmp_path):
   trainer.export()
   with pytest.raises(utils.UsageError, match='one device'):
     linear_eval_cached.run(trainer)
+
+
+def test_eval_drop_remainder_counts_whole_batches_only(module_dir,
+                                                       tmp_path):
+  # 30 test examples in global batches of 16: the original's evaluation
+  # saw one batch (SPEC C3.11); both evaluation paths can reproduce that.
+  strategy = mirrored_strategy(['/cpu:0', '/cpu:1'])
+  trainer = make_trainer(tmp_path / 'e2e', module_dir, epochs=1,
+                         strategy=strategy, eval_drop_remainder=True)
+  trainer.train()
+  assert trainer.evaluate()['num_examples'] == 16
+  cached = make_trainer(tmp_path / 'cached', module_dir, epochs=1,
+                        eval_drop_remainder=True, knn_end_points='')
+  linear_eval_cached.run(cached, run_eval=False)
+  metrics = linear_eval_cached.run(cached, run_eval=True)
+  assert metrics['num_examples'] == 16
 
 
 def test_mlp_heads_and_weight_decay(module_dir, tmp_path):
