@@ -42,6 +42,7 @@ import tensorflow as tf
 from checkpointing import checkpoint_step
 import distribution
 import input_streams
+import virtual_replicas as virtual_replicas_lib
 
 EVAL_RESULTS = 'eval_results.csv'
 EVAL_SUMMARY_DIR = 'eval'
@@ -79,6 +80,7 @@ class SplitEvaluator:
                data: Any, streams: Mapping[str, input_streams.InputStream],
                *, eval_batch_size: int, jit_compile: bool,
                skip_corrupt_examples: bool, drop_remainder: bool = False,
+               virtual_replicas: int = 1,
                translate_errors: Callable[
                    [], contextlib.AbstractContextManager[Any]] = (
                        contextlib.nullcontext)):
@@ -95,6 +97,8 @@ class SplitEvaluator:
       drop_remainder: evaluate only the whole global batches, as the
         original did (49,984 of 50,000 examples with batch 32, SPEC C3.11),
         for comparisons with published numbers; by default every example.
+      virtual_replicas: groups per replica of the per-replica computations
+        (`virtual_replicas`).
       translate_errors: a context around each step that turns data and
         cluster failures into clear errors (the trainer's).
     """
@@ -110,7 +114,8 @@ class SplitEvaluator:
     def replica_step(batch):
       batch = input_streams.device_preprocess(task, streams, batch,
                                               training=False)
-      out = task.compute(batch, training=False)
+      with virtual_replicas_lib.scope(virtual_replicas):
+        out = task.compute(batch, training=False)
       count = tf.reduce_sum(tf.cast(
           input_streams.mask(task.input_streams, batch), tf.float32))
       metrics = dict(out.metrics)

@@ -37,12 +37,15 @@ setuptools.setup(
         'evaluation',
         'hub_export',
         'inception_preprocessing',
+        'input_streams',
         'linear_eval_cached',
         'optimization',
+        'polyak',
         'preprocess',
         'train_and_eval',
         'trainer',
         'utils',
+        'virtual_replicas',
     ],
     install_requires=[
         # The `tensorflow` wheel runs on the CPU when no CUDA libraries are

@@ -136,6 +136,14 @@ flags.DEFINE_integer('num_gpus', 1, 'GPUs to train on with MirroredStrategy '
 flags.DEFINE_integer('iterations_per_loop', None, 'Training steps run inside '
                      'one compiled call (and between log lines) '
                      f'{_trainer("iterations_per_loop")}.')
+flags.DEFINE_integer('virtual_replicas', None, 'Run the per-replica '
+                     'computations (batch-norm statistics, exemplar\'s '
+                     'normalisation and triplet loss, jigsaw\'s permutation '
+                     'subsets) on this many groups of each device\'s batch, '
+                     'so that fewer devices compute what more TPU cores '
+                     'would with the same global batch: 8 on one GPU for a '
+                     'v3-8 recipe '
+                     f'{_trainer("virtual_replicas")}.')
 flags.DEFINE_bool('jit_compile', None, 'Compile steps with XLA. Default: on '
                   'for TPU, off otherwise (XLA is slower on CPUs).')
 flags.DEFINE_bool('mixed_precision', False, 'bfloat16 compute (float16 with '

@@ -74,6 +74,7 @@ import optimization
 import polyak
 from self_supervision import self_supervision_lib
 import utils
+import virtual_replicas
 
 # Runs `n` training steps: (mean loss, mean weight-decay penalty, steps
 # done, step of the first non-finite loss or -1), as tensors or numbers.
@@ -117,6 +118,7 @@ class TrainerConfig:
   vars_to_restore: str = '.*'
   test_split: str | None = None
   eval_drop_remainder: bool = False
+  virtual_replicas: int = 1
 
 
 class DivergenceError(utils.RunAbortedError):
@@ -152,19 +154,25 @@ class Trainer:
     self.data = data_source
     self.streams = dict(streams)
     self.num_replicas = strategy.num_replicas_in_sync
-    if config.batch_size % self.num_replicas:
+    if config.virtual_replicas < 1:
+      raise utils.UsageError(f'--virtual_replicas must be at least 1, got '
+                             f'{config.virtual_replicas}.')
+    # Every group a per-replica computation sees: real times virtual.
+    groups = self.num_replicas * config.virtual_replicas
+    where = (f'{self.num_replicas} replica(s) x {config.virtual_replicas} '
+             f'virtual replica(s)')
+    if config.batch_size % groups:
       raise utils.UsageError(
           f'--batch_size {config.batch_size} does not divide over the '
-          f'{self.num_replicas} replicas.')
+          f'{where}.')
     eval_batch_size = config.eval_batch_size or config.batch_size
-    if eval_batch_size % self.num_replicas:
+    if eval_batch_size % groups:
       # Evaluation pads and masks, so its batch size never changes results;
       # the original's supervised config (eval batch 10 on 8 TPU cores) is
       # rounded up instead of refused.
-      rounded = -(-eval_batch_size // self.num_replicas) * self.num_replicas
+      rounded = -(-eval_batch_size // groups) * groups
       logging.warning('--eval_batch_size %d rounded up to %d to divide over '
-                      '%d replicas.', eval_batch_size, rounded,
-                      self.num_replicas)
+                      'the %s.', eval_batch_size, rounded, where)
       eval_batch_size = rounded
     self.config = dataclasses.replace(config,
                                       eval_batch_size=eval_batch_size)
@@ -181,6 +189,12 @@ class Trainer:
         lr_decay_factor=config.lr_decay_factor)
     self.train_batches = input_streams.per_replica_batches(
         self.streams, config.batch_size // self.num_replicas)
+    for name, size in self.train_batches.items():
+      if size % config.virtual_replicas:
+        raise utils.UsageError(
+            f'The {name} stream\'s per-replica batch of {size} (with '
+            f'--unsup_batch_mult) does not divide over '
+            f'--virtual_replicas {config.virtual_replicas}.')
     with strategy.scope():
       self.task = task_factory()
     if set(self.task.input_streams) != set(self.streams):
@@ -340,7 +354,8 @@ class Trainer:
   def _replica_train_step(self, batch):
     batch = input_streams.device_preprocess(self.task, self.streams, batch,
                                             training=True)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, virtual_replicas.scope(
+        self.config.virtual_replicas):
       out = self.task.compute(batch, training=True)
       penalty = self.task.regularization_loss()
       total = tf.cast(out.loss, tf.float32) + penalty
@@ -420,10 +435,12 @@ class Trainer:
         self.averages.reset()
     total = self.schedule.total_steps
     logging.info('Training %d steps (%d per epoch, base lr %g, warm-up %d, '
-                 'boundaries %s) with %d replica(s), global batch %d.',
+                 'boundaries %s) with %d replica(s)%s, global batch %d.',
                  total, self.schedule.steps_per_epoch, self.schedule.base_lr,
                  self.schedule.warmup_steps, list(self.schedule.boundaries),
-                 self.num_replicas, cfg.batch_size)
+                 self.num_replicas,
+                 (f' x {cfg.virtual_replicas} virtual'
+                  if cfg.virtual_replicas > 1 else ''), cfg.batch_size)
     writer = self.summary_writer()
     last_loss = float('nan')
     if self.step < total:
@@ -550,6 +567,7 @@ class Trainer:
           jit_compile=self.config.jit_compile,
           skip_corrupt_examples=self.config.skip_corrupt_examples,
           drop_remainder=self.config.eval_drop_remainder,
+          virtual_replicas=self.config.virtual_replicas,
           translate_errors=self._translate_errors)
     with self.averaged_weights():
       return self._evaluator(split or self.config.val_split)

@@ -38,6 +38,7 @@ import keras
 import tensorflow as tf
 
 import utils
+import virtual_replicas
 
 # TF1 `tf.layers.batch_normalization` defaults, which Keras shares (SPEC 0.2).
 BN_MOMENTUM = 0.99
@@ -164,7 +165,9 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
   Keras implementation: its statistics are those of the global batch
   (means of x and x^2 summed over replicas), and the moving variance is
   the biased one, as S4L's cross-replica batch norm (SPEC B5).
-  `frozen_moving_statistics` stops the moving averages in both.
+  `frozen_moving_statistics` stops the moving averages in both. Within a
+  `virtual_replicas.scope`, unsynchronised training statistics are per
+  virtual replica.
   """
 
   def add_weight(self, *args, **kwargs):
@@ -178,6 +181,13 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
 
   def call(self, inputs, training=None, mask=None):
     """Normalises `inputs`; `training` selects batch statistics."""
+    groups = virtual_replicas.count()
+    if groups > 1 and training and self.trainable and not self.synchronized:
+      if mask is not None or self.renorm or self.axis not in (-1, len(
+          inputs.shape) - 1):
+        raise ValueError('Batch norm with virtual replicas needs '
+                         'channels-last inputs without mask or renorm.')
+      return self._grouped_call(inputs, groups)
     if (self.synchronized or mask is not None or self.renorm
         or len(inputs.shape) != 4 or self.axis not in (-1, 3)):
       if not moving_statistics_frozen():
@@ -204,6 +214,48 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
           x, self.gamma, self.beta, mean=self.moving_mean,
           variance=self.moving_variance, epsilon=self.epsilon,
           is_training=False)
+    return tf.cast(y, self.compute_dtype)
+
+  def _grouped_call(self, inputs, groups: int):
+    """Training mode with statistics per virtual replica (ghost batch norm).
+
+    Each of the `groups` contiguous groups is normalised with its own
+    statistics, as each replica would be, and the moving averages move by
+    the mean of the groups' statistics, as the replicas' mean-aggregated
+    updates do. NHWC inputs keep the fused kernel (and its unbiased moving
+    variance): the groups become channel blocks, `[n, H, W, G * C]`.
+    """
+    virtual_replicas.check_divisible(inputs.shape[0], self.name)
+    x = tf.cast(inputs, tf.float32)
+    channels = x.shape[-1]
+    if len(x.shape) == 4:
+      _, height, width, _ = x.shape
+      blocks = tf.reshape(x, [groups, -1, height, width, channels])
+      blocks = tf.transpose(blocks, [1, 2, 3, 0, 4])
+      blocks = tf.reshape(blocks, [-1, height, width, groups * channels])
+      y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+          blocks, tf.tile(self.gamma, [groups]), tf.tile(self.beta, [groups]),
+          epsilon=self.epsilon, is_training=True)
+      y = tf.reshape(y, [-1, height, width, groups, channels])
+      y = tf.reshape(tf.transpose(y, [3, 0, 1, 2, 4]), tf.shape(x))
+      mean = tf.reshape(mean, [groups, channels])
+      variance = tf.reshape(variance, [groups, channels])
+    else:
+      # Keras' statistics (biased variance), per group.
+      grouped = tf.reshape(x, [groups, -1, *x.shape[1:]])
+      axes = list(range(1, len(grouped.shape) - 1))
+      mean, variance = tf.nn.moments(grouped, axes, keepdims=True)
+      y = tf.reshape(tf.nn.batch_normalization(
+          grouped, mean, variance, self.beta, self.gamma, self.epsilon),
+                     tf.shape(x))
+      mean = tf.reshape(mean, [groups, channels])
+      variance = tf.reshape(variance, [groups, channels])
+    if not moving_statistics_frozen():
+      decay = 1.0 - self.momentum
+      self.moving_mean.assign(self.moving_mean * self.momentum +
+                              tf.reduce_mean(mean, 0) * decay)
+      self.moving_variance.assign(self.moving_variance * self.momentum +
+                                  tf.reduce_mean(variance, 0) * decay)
     return tf.cast(y, self.compute_dtype)
 
 

@@ -24,7 +24,8 @@ Two behaviours of the original are kept by default (SPEC C3.1, C3.2):
   * the embeddings are L2-normalised along the *batch* axis (every embedding
     dimension has unit norm over the per-replica batch), not per embedding;
     `embedding_normalization='embedding'` gives the conventional variant;
-  * the loss and the normalisation use the per-replica batch.
+  * the loss and the normalisation use the per-replica batch (per virtual
+    replica with `--virtual_replicas`, see `virtual_replicas`).
 
 Padded evaluation examples (mask 0) take part in neither: their embeddings
 are zeroed before the normalisation and they form no pairs.
@@ -37,6 +38,7 @@ import tensorflow as tf
 
 from self_supervision import self_supervision_lib as lib
 import utils
+import virtual_replicas
 
 # --embedding_normalization -> the axis normalised over.
 NORMALIZATIONS = {'batch': 0, 'embedding': 1}
@@ -175,11 +177,17 @@ class ExemplarTask(lib.Task):
     num_crops = images.shape[1]
     embeddings, _ = self._embed(utils.flatten_leading(images), training)
     mask = tf.repeat(tf.cast(batch['mask'], tf.float32), num_crops)
-    embeddings = normalize_embeddings(embeddings * mask[:, tf.newaxis],
-                                      self.embedding_normalization)
     labels = tf.repeat(tf.range(tf.shape(images)[0]), num_crops)
-    loss = triplet_semihard_loss(labels, embeddings, self.margin,
-                                 weights=mask)
+
+    def replica_loss(embeddings, labels, mask):
+      embeddings = normalize_embeddings(embeddings * mask[:, tf.newaxis],
+                                        self.embedding_normalization)
+      return triplet_semihard_loss(labels, embeddings, self.margin,
+                                   weights=mask)
+
+    # Per (virtual) replica, as the original per TPU core.
+    loss = virtual_replicas.mean_over_groups(
+        replica_loss, embeddings, labels, mask, weights=mask)
     return lib.TaskOutput(loss=loss, metrics={})
 
   def serve(self, images: tf.Tensor, training: bool = False):

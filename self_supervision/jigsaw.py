@@ -34,6 +34,7 @@ import tensorflow as tf
 from self_supervision import patch_utils
 from self_supervision import self_supervision_lib as lib
 import utils
+import virtual_replicas
 
 # Seed of the permutation subsets without --random_seed.
 _DEFAULT_SEED = 0
@@ -106,24 +107,21 @@ class JigsawTask(patch_utils.PatchTask):
     compiles with XLA, unlike `tf.random.shuffle`. Every replica draws its
     own subset, as every TPU core did in the original: each draws noise for
     all replicas and keeps its own row, so the subsets differ even where
-    replicas share one random stream.
+    replicas share one random stream. Virtual replicas count as replicas:
+    within a `virtual_replicas.scope` of G groups the result is `[G, k]`,
+    the subsets that G real replicas would have drawn; else `[k]`.
     """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync if context else 1
+    rows, total = virtual_replicas.ids()
     draws = self.random_state.perm_draws
     seed = tf.stack([tf.constant(self._seed, tf.int64), tf.identity(draws)])
-    noise = tf.random.stateless_uniform([replicas, self.num_permutations],
-                                        seed)
+    noise = tf.random.stateless_uniform([total, self.num_permutations], seed)
     draws.assign_add(1)
-    if replicas > 1:
-      noise = tf.gather(noise, context.replica_id_in_sync_group)
-    else:
-      noise = noise[0]
-    order = tf.argsort(noise, stable=True)
-    return tf.cast(order[:self.perm_subset_size], tf.int32)
+    order = tf.argsort(tf.gather(noise, rows), axis=-1, stable=True)
+    ids = tf.cast(order[:, :self.perm_subset_size], tf.int32)
+    return ids if virtual_replicas.count() > 1 else ids[0]
 
   def permutations_and_labels(self, training: bool):
-    """A sampled subset in training, all permutations in evaluation."""
+    """A sampled subset (per virtual replica) in training, all in eval."""
     permutations = tf.constant(self.permutations, tf.int32)
     if not training:
       return permutations, tf.range(self.num_permutations, dtype=tf.int32)

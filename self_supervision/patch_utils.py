@@ -45,6 +45,7 @@ import tensorflow as tf
 from models import layers as net_layers
 from self_supervision import self_supervision_lib as lib
 import utils
+import virtual_replicas
 
 # The 3x3 grid of the original patch tasks.
 GRID_SIZE = 3
@@ -213,7 +214,9 @@ class PatchHead(keras.layers.Layer):
             stddev=HEAD_INIT_STDDEV),
         bias_initializer=keras.initializers.Constant(0.1),
         kernel_regularizer=regularizer, name='fc7')
-    self.batch_norm = keras.layers.BatchNormalization(
+    # The trunks' layer: per-(virtual-)replica statistics, replica copies
+    # kept equal; on `[N, 4096]` it computes what Keras' layer does.
+    self.batch_norm = net_layers.FusedBatchNorm(
         momentum=HEAD_BN_MOMENTUM, epsilon=HEAD_BN_EPSILON,
         synchronized=bool(sync_batch_norm), name='fc7_bn')
     self.dropout = keras.layers.Dropout(HEAD_DROPOUT_RATE)
@@ -315,7 +318,10 @@ class PatchTask(lib.Task):
 
   def permutations_and_labels(self, training: bool
                               ) -> tuple[tf.Tensor, tf.Tensor]:
-    """The permutation matrix `[M, K]` and the label of each row `[M]`."""
+    """The permutation matrix `[M, K]` and the label of each row `[M]`.
+
+    Or one of each per virtual replica, `[G, M, K]` and `[G, M]`.
+    """
     raise NotImplementedError
 
   def checkpoint_items(self) -> dict[str, tf.Module]:
@@ -345,14 +351,24 @@ class PatchTask(lib.Task):
           f'{GRID_SIZE}; got images of shape {images.shape}.')
     embeddings = self.embed(utils.flatten_leading(images), training)
     permutations, row_labels = self.permutations_and_labels(training)
-    combined = combine_patch_embeddings(embeddings, permutations,
-                                        interleave=self.interleave_embeddings)
-    logits = self.head(combined, training=training)
-    batch_size = tf.shape(images)[0]
-    num_rows = tf.shape(permutations)[0]
-    labels = tf.tile(row_labels, [batch_size])
-    mask = tf.repeat(tf.cast(batch['mask'], tf.float32), num_rows)
-    return lib.cross_entropy_and_accuracy(logits, labels, mask)
+    if permutations.shape.rank == 2:
+      permutations, row_labels = permutations[None], row_labels[None]
+    # One permutation matrix per virtual replica (or one for all): each
+    # group of images is combined with its own.
+    groups = virtual_replicas.split(embeddings)
+    if len(groups) != permutations.shape[0]:
+      permutations = tf.repeat(permutations, len(groups), axis=0)
+      row_labels = tf.repeat(row_labels, len(groups), axis=0)
+    combined, labels = [], []
+    for group, perms, rows in zip(groups, tf.unstack(permutations),
+                                  tf.unstack(row_labels)):
+      combined.append(combine_patch_embeddings(
+          group, perms, interleave=self.interleave_embeddings))
+      labels.append(tf.tile(rows, [tf.shape(group)[0] // NUM_PATCHES]))
+    logits = self.head(tf.concat(combined, 0), training=training)
+    mask = tf.repeat(tf.cast(batch['mask'], tf.float32),
+                     tf.shape(permutations)[1])
+    return lib.cross_entropy_and_accuracy(logits, tf.concat(labels, 0), mask)
 
   def serve(self, images: tf.Tensor, training: bool = False):
     """The per-patch trunk: `[N, h, w, 3]` -> (embedding, end points).

@@ -47,6 +47,7 @@ import tensorflow as tf
 from self_supervision import s4l_lib
 from self_supervision import self_supervision_lib as lib
 import utils
+import virtual_replicas
 
 TRIPLET_LABELS = ('intended', 'original')
 
@@ -154,11 +155,18 @@ class S4LExemplarTask(s4l_lib.S4LTask):
                      architecture=architecture, net_kwargs=net_kwargs)
 
   def _triplet(self, embeddings, num_images, num_views, mask):
-    embeddings = tf.math.l2_normalize(embeddings, axis=-1)
-    identities = triplet_identities(num_images, num_views,
-                                    self.triplet_labels)
-    return batch_hard_soft_margin(embeddings, identities,
-                                  tf.repeat(mask, num_views))
+    groups = virtual_replicas.count()
+    # Identities as a replica (virtual or real) numbers its own images.
+    identities = tf.tile(triplet_identities(num_images // groups, num_views,
+                                            self.triplet_labels), [groups])
+    weights = tf.repeat(mask, num_views)
+
+    def replica_loss(embeddings, identities, weights):
+      return batch_hard_soft_margin(tf.math.l2_normalize(embeddings, -1),
+                                    identities, weights)
+
+    return virtual_replicas.mean_over_groups(
+        replica_loss, embeddings, identities, weights, weights=weights)
 
   def compute(self, batch: Mapping[str, Any],
               training: bool) -> lib.TaskOutput:

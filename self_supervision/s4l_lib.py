@@ -39,6 +39,7 @@ import models
 from models import layers as net_layers
 from self_supervision import self_supervision_lib as lib
 import utils
+import virtual_replicas
 
 UNSUP = 'unsup'
 SUP = 'sup'
@@ -115,7 +116,9 @@ class S4LTask(lib.Task):
     parts = [(name, x) for name, x in parts if x is not None]
     if not parts:
       raise ValueError('apply needs unlabelled or labelled images.')
-    images = tf.concat([x for _, x in parts], axis=0)
+    # Each virtual replica's group holds its share of both batches, as a
+    # replica's concatenation did.
+    images = virtual_replicas.interleave([x for _, x in parts])
     _, end_points = self.net(images, training=training)
     pre_logits = tf.reshape(end_points['pre_logits'],
                             [-1, end_points['pre_logits'].shape[-1]])
@@ -124,7 +127,7 @@ class S4LTask(lib.Task):
     end_points.update(self.heads(pre_logits))
     sizes = [tf.shape(x)[0] for _, x in parts]
     for name, value in list(end_points.items()):
-      pieces = tf.split(value, sizes, axis=0) if len(parts) > 1 else [value]
+      pieces = virtual_replicas.deinterleave(value, sizes)
       for (stream, _), piece in zip(parts, pieces):
         end_points[f'{name}_{stream}'] = piece
     return end_points

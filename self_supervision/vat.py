@@ -51,6 +51,7 @@ from models import layers as net_layers
 from self_supervision import s4l_lib
 from self_supervision import self_supervision_lib as lib
 import utils
+import virtual_replicas
 
 XI = 1e-6
 # Defaults of both VAT tasks (`vat`, `rotation_vat`). The VAT weight is
@@ -260,8 +261,8 @@ class VATTask(s4l_lib.S4LTask):
       return lib.TaskOutput(loss=loss, metrics=metrics)
     x, z = unsup['image'], end_points['classes_unsup']
     if self.apply_vat_to_labeled:
-      x = tf.concat([sup['image'], x], axis=0)
-      z = tf.concat([logits, z], axis=0)
+      x = virtual_replicas.interleave([sup['image'], x])
+      z = virtual_replicas.interleave([logits, z])
     loss_vat, loss_ent = self.vat(x, z, self.classes)
     return lib.TaskOutput(
         loss=loss + self.vat_weight * loss_vat +

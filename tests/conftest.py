@@ -31,11 +31,12 @@ if str(REPO) not in sys.path:
 
 import tensorflow as tf  # noqa: E402  (after the environment is set)
 
-# Two logical CPU devices, so that tests can run MirroredStrategy with two
-# replicas on one CPU. This must happen before TensorFlow initialises.
+# Eight logical CPU devices, so that tests can run MirroredStrategy with
+# several replicas on one CPU (most use two; eight stand for a TPU v3-8).
+# This must happen before TensorFlow initialises.
 _cpus = tf.config.list_physical_devices('CPU')
 tf.config.set_logical_device_configuration(
-    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 8)
 
 
 @pytest.fixture(scope='session')

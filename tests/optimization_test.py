@@ -32,6 +32,9 @@ COUNTS = {
     'fashion_mnist': {'train': 50_000, 'val': 10_000, 'trainval': 60_000,
                       'test': 10_000},
 }
+# The TFRecord configs are the pseudo-labelled copies of Fashion-MNIST that
+# config/s4l_fashion_mnist/generate_pseudo_dataset.sh writes: same splits.
+COUNTS['tfrecord'] = COUNTS['fashion_mnist']
 
 # SPEC A3's table: steps per epoch, total steps, base lr, warm-up steps and
 # decay boundaries of the original's configs.

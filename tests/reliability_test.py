@@ -365,6 +365,14 @@ BAD_INPUT = {
                                       'adaptive_pooling': 'fractional'},
                                      ['--adaptive_pooling fractional',
                                       'XLA', '--adaptive_pooling even']),
+    'batch_not_divisible_by_virtual_replicas': (
+        {'virtual_replicas': '3'},
+        ['--batch_size 16', '1 replica(s) x 3 virtual replica(s)']),
+    'unsup_batch_not_divisible_by_virtual_replicas': (
+        dict(S4L_ROTATION, virtual_replicas='16', unsup_batch_mult='0.5'),
+        ['unsup stream', 'batch of 8', '--virtual_replicas 16']),
+    'zero_virtual_replicas': ({'virtual_replicas': '0'},
+                              ['--virtual_replicas must be at least 1']),
     'unknown_optimizer': ({'optimizer': 'rmsprop'},
                           ['--optimizer', 'adam, sgd']),
     'unknown_split': ({'val_split': 'validation'},

@@ -160,7 +160,8 @@ def test_same_seed_gives_the_same_run(data_dir, tmp_path):
     np.testing.assert_array_equal(value, runs[1][1][name], err_msg=name)
 
 
-def make_trainer(data_dir, workdir, strategy, architecture='resnet50'):
+def make_trainer(data_dir, workdir, strategy, architecture='resnet50',
+                 sync_batch_norm=True, virtual_replicas=1):
   config = trainer_lib.TrainerConfig(
       workdir=workdir, train_split='trainval', val_split='test',
       batch_size=16, eval_batch_size=8, epochs=1, lr=0.001,
@@ -169,13 +170,15 @@ def make_trainer(data_dir, workdir, strategy, architecture='resnet50'):
       jit_compile=False, keep_checkpoint_max=5,
       keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
       save_checkpoints_steps=None, random_seed=3,
-      serving_input_shape=(None, 32, 32, 3), summary_images=0)
+      serving_input_shape=(None, 32, 32, 3), summary_images=0,
+      virtual_replicas=virtual_replicas)
   task_cls = self_supervision_lib.get_task_class('supervised')
   return trainer_lib.Trainer(
       config,
       task_factory=lambda: task_cls(
           num_classes=10, architecture=architecture,
-          net_kwargs={'filters_factor': 1, 'sync_batch_norm': True}),
+          net_kwargs={'filters_factor': 1,
+                      'sync_batch_norm': sync_batch_norm}),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=strategy,
       streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))
@@ -221,6 +224,33 @@ def test_two_replicas_match_one(data_dir, tmp_path):
   metrics = [t.evaluate() for t in (one, two)]
   assert metrics[0]['num_examples'] == metrics[1]['num_examples'] == NUM_TEST
   assert metrics[1]['loss'] == pytest.approx(metrics[0]['loss'], rel=2e-2)
+
+
+def test_virtual_replicas_match_real_ones(data_dir, tmp_path):
+  """Per-replica batch norm: one device with 2 virtual replicas is 2 real."""
+  trainers = [
+      make_trainer(data_dir, str(tmp_path / 'two'),
+                   mirrored_strategy(['/cpu:0', '/cpu:1']), 'vgg19',
+                   sync_batch_norm=False),
+      make_trainer(data_dir, str(tmp_path / 'virtual'),
+                   tf.distribute.get_strategy(), 'vgg19',
+                   sync_batch_norm=False, virtual_replicas=2),
+      make_trainer(data_dir, str(tmp_path / 'one'),
+                   tf.distribute.get_strategy(), 'vgg19',
+                   sync_batch_norm=False)]
+  for t in trainers:
+    t.build()
+  for t in trainers[1:]:
+    for a, b in zip(trainers[0].task.net.weights, t.task.net.weights):
+      b.assign(a.numpy())
+  losses = []
+  for t in trainers:
+    iterator = iter(t.distributed_dataset('trainval', training=True))
+    losses.append(float(t.make_train_loop()(iterator, tf.constant(1))[0]))
+  two, virtual, one = losses
+  assert virtual == pytest.approx(two, rel=1e-4)
+  # The statistics of one batch of 16 instead of two of 8 change the loss.
+  assert abs(one - two) > 1e-3 * abs(two)
 
 
 def test_checkpoints_hold_every_variable(data_dir, tmp_path):
