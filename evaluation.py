@@ -21,7 +21,9 @@
   of over replicas and batches, so every metric is an exact mean over the
   real examples of a split (padding has count 0).
 * `record` writes one evaluation to TensorBoard (`<workdir>/eval`) and as a
-  row of `<workdir>/eval_results.csv`.
+  row of `<workdir>/eval_results.csv`, with a warning when the batch-norm
+  moving statistics it used have not settled yet
+  (`moving_statistics_warning`).
 * `follow_checkpoints` is the `--run_eval` loop's schedule: which checkpoint
   to evaluate next, which ones were replaced before their turn, and when to
   stop. It is a pure generator over injected I/O, so it is tested without a
@@ -42,10 +44,13 @@ import tensorflow as tf
 from checkpointing import checkpoint_step
 import distribution
 import input_streams
+from models import layers as net_layers
 import virtual_replicas as virtual_replicas_lib
 
 EVAL_RESULTS = 'eval_results.csv'
 EVAL_SUMMARY_DIR = 'eval'
+# The column of `EVAL_RESULTS` (and the TensorBoard text) of a warning.
+WARNING_KEY = 'warning'
 
 
 class MetricSums:
@@ -192,9 +197,41 @@ def append_csv(path: str, row: Mapping[str, Any]) -> None:
   tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
+def moving_statistics_warning(updates: int,
+                              momenta: Sequence[float]) -> str | None:
+  """A warning when batch-norm moving statistics have not settled.
+
+  Evaluation normalises with the moving statistics; until their starting
+  values have decayed (`net_layers.SETTLED_START_WEIGHT`), the metrics say
+  more about the statistics than about the model, so a short debugging run
+  looks broken (a 157-step rotation run: training loss 0.36, evaluation
+  loss 10.1).
+
+  Args:
+    updates: the updates the statistics have seen: the training steps, one
+      per step (a training step runs each network once).
+    momenta: the momentum of each batch-norm layer evaluated.
+
+  Returns:
+    The warning, or None when every layer's statistics have settled (or
+    there is no batch norm).
+  """
+  needs = [(net_layers.updates_to_settle(m), m) for m in momenta]
+  if not needs or updates >= max(needs)[0]:
+    return None
+  needed, momentum = max(needs)
+  return (f'the batch-norm moving statistics have seen {updates} updates '
+          f'(one per training step); with momentum {momentum:g} their '
+          f'starting values still make up {momentum ** updates:.0%} of them, '
+          f'and {needed} updates bring that to '
+          f'{net_layers.SETTLED_START_WEIGHT:.0%}. Metrics in inference mode '
+          f'can be far worse than in training until then.')
+
+
 def record(workdir: str, metrics: Mapping[str, float], *, step: int,
            split: str, checkpoint: str | None,
-           extra: Mapping[str, Any] | None = None) -> None:
+           extra: Mapping[str, Any] | None = None,
+           warning: str | None = None) -> None:
   """Logs one evaluation, writes it to TensorBoard and `eval_results.csv`.
 
   Args:
@@ -205,18 +242,28 @@ def record(workdir: str, metrics: Mapping[str, float], *, step: int,
     checkpoint: the evaluated checkpoint's path (its file name is
       recorded), or None.
     extra: further columns of the CSV row (e.g. the evaluation mode).
+    warning: what makes the metrics unreliable, if anything (e.g.
+      `moving_statistics_warning`): logged, written to TensorBoard as text
+      and to the `warning` column.
   """
   logging.info('Evaluation of %s (step %d) on %s: %s', checkpoint, step,
                split, ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
+  if warning:
+    logging.warning('Evaluation of %s (step %d): %s', checkpoint, step,
+                    warning)
   writer = tf.summary.create_file_writer(
       os.path.join(workdir, EVAL_SUMMARY_DIR))
   with writer.as_default(step=step):
     for name, value in metrics.items():
       tf.summary.scalar(name, value)
+    if warning:
+      tf.summary.text(WARNING_KEY, warning)
   writer.flush()
   row = {'step': step,
          'checkpoint': os.path.basename(checkpoint) if checkpoint else '',
          'split': split, **(extra or {}), **metrics}
+  if warning:
+    row[WARNING_KEY] = warning
   append_csv(os.path.join(workdir, EVAL_RESULTS), row)
 
 

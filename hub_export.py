@@ -23,7 +23,8 @@ Reusable SavedModel interface carries the same contract:
     training variant is its `training` argument instead of a tag set;
   * `variables`, `trainable_variables`, `regularization_losses`;
   * signatures `default` (output key `default`) and `representation` (a dict
-    of end points), both taking float32 images under the input key `image`.
+    of end points), both taking float32 images under one input key
+    (`image`, as the original's, unless `--serving_input_key` names another).
 
 So `hub.load(path)` and `hub.KerasLayer(path, signature='representation',
 output_key='pre_logits')` both work on our exports.
@@ -35,6 +36,7 @@ reader never sees a half-written module; only the newest `keep` are kept.
 from collections.abc import Callable, Mapping, Sequence
 import contextlib
 import os
+import re
 import time
 from typing import Any
 
@@ -46,6 +48,14 @@ import utils
 ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 
 _TMP_SUFFIX = '.tmp'
+
+# The signatures' input key unless `--serving_input_key` names another: the
+# original modules' name, which their users call them with.
+DEFAULT_INPUT_KEY = 'image'
+
+# A key TensorFlow keeps as it is (an op name without scopes) and Python can
+# pass as a keyword: `signature(image=...)`.
+_INPUT_KEY_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 
 # Makes the variables hold one export's weights while it is written.
 WeightsContext = Callable[[], contextlib.AbstractContextManager[Any]]
@@ -60,7 +70,7 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
   """
 
   def __init__(self, serve_fn: ServeFn, trackables: Mapping[str, tf.Module],
-               input_shape: Sequence[int | None]):
+               input_shape: Sequence[int | None], input_key: str):
     super().__init__()
     # The networks stay out of the saved object graph (only their variables
     # are saved): saving Keras 3 models as objects costs tens of seconds and
@@ -77,7 +87,8 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
       trainable.extend(item.trainable_variables)
     self.variables = variables
     self.trainable_variables = trainable
-    spec = tf.TensorSpec(list(input_shape), tf.float32, name='image')
+    # The spec's name is the signatures' input key.
+    spec = tf.TensorSpec(list(input_shape), tf.float32, name=input_key)
 
     # The network is traced once per variant; the signatures and __call__
     # call these traces instead of tracing the network again (tracing a
@@ -88,16 +99,18 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
       return (tf.cast(outputs, tf.float32),
               {k: tf.cast(v, tf.float32) for k, v in end_points.items()})
 
-    forward.get_concrete_function(spec, False)
+    inference = forward.get_concrete_function(spec, False)
     forward.get_concrete_function(spec, True)
 
     @tf.function(input_signature=[spec])
-    def default_signature(image):
-      return {'default': forward(image, False)[0]}
+    def default_signature(images):
+      _name_captures(images.graph, inference)
+      return {'default': forward(images, False)[0]}
 
     @tf.function(input_signature=[spec])
-    def representation_signature(image):
-      return forward(image, False)[1]
+    def representation_signature(images):
+      _name_captures(images.graph, inference)
+      return forward(images, False)[1]
 
     self.default_signature = default_signature
     self.representation_signature = representation_signature
@@ -121,6 +134,38 @@ class _HubModule(tf.__internal__.tracking.AutoTrackable):
 
     self.regularization_losses = [
         make_penalty(o) for o in owners if getattr(o, 'losses', None)]
+
+
+def _name_captures(graph: Any, concrete: Any) -> None:
+  """Captures into `graph` the inputs `concrete` captures, named.
+
+  A signature that calls `concrete` captures the network's variables, and
+  TensorFlow names a capture without a name by a counter ("10101"), which a
+  SavedModel cannot keep as an input name: saving renames every one, with a
+  log line listing them all (about 10,000 characters per signature of a
+  ResNet-50). Captured first under names it keeps, the same tensors are not
+  captured again when `concrete` is called, and nothing is renamed.
+
+  Args:
+    graph: the graph of the signature being traced, before it calls
+      `concrete`.
+    concrete: the concrete function it calls.
+  """
+  for i, value in enumerate(concrete.captured_inputs):
+    graph.capture(value, name=f'captured_input_{i}')
+
+
+def check_input_key(input_key: str) -> None:
+  """Fails now if `input_key` cannot name the signatures' input.
+
+  Raises:
+    utils.UsageError: naming --serving_input_key and what a key may hold.
+  """
+  if not _INPUT_KEY_PATTERN.fullmatch(input_key):
+    raise utils.UsageError(
+        f'--serving_input_key {input_key!r} cannot name a signature input: '
+        f'use a letter followed by letters, digits or underscores (default '
+        f'{DEFAULT_INPUT_KEY!r}).')
 
 
 def check_serving_shape(serve_fn: ServeFn,
@@ -149,7 +194,8 @@ def check_serving_shape(serve_fn: ServeFn,
 def export_hub_module(serve_fn: ServeFn,
                       trackables: Mapping[str, tf.Module],
                       export_dir: str,
-                      input_shape: Sequence[int | None]) -> str:
+                      input_shape: Sequence[int | None],
+                      input_key: str = DEFAULT_INPUT_KEY) -> str:
   """Saves `serve_fn` with the variables of `trackables` as a hub module.
 
   Args:
@@ -159,11 +205,13 @@ def export_hub_module(serve_fn: ServeFn,
     export_dir: the module directory to create. It is written under a
       temporary name next to it and renamed at the end.
     input_shape: the serving input shape, e.g. `[None, 224, 224, 3]`.
+    input_key: the name of the signatures' input (`check_input_key`).
 
   Returns:
     `export_dir`.
   """
-  module = _HubModule(serve_fn, trackables, input_shape)
+  check_input_key(input_key)
+  module = _HubModule(serve_fn, trackables, input_shape, input_key)
   tmp_dir = export_dir + _TMP_SUFFIX
   if tf.io.gfile.exists(tmp_dir):
     tf.io.gfile.rmtree(tmp_dir)
@@ -180,7 +228,8 @@ def export_hub_module(serve_fn: ServeFn,
 def export_for_checkpoint(
     serve_fn: ServeFn, trackables: Mapping[str, tf.Module], workdir: str,
     input_shape: Sequence[int | None], keep: int = 5,
-    variants: Mapping[str, WeightsContext] | None = None) -> str:
+    variants: Mapping[str, WeightsContext] | None = None,
+    input_key: str = DEFAULT_INPUT_KEY) -> str:
   """Exports to `<workdir>/export/hub/<timestamp>/module`, keeping `keep`.
 
   The timestamp directory is created under a temporary name and renamed once
@@ -196,6 +245,7 @@ def export_for_checkpoint(
     variants: module name -> a context in which the variables hold that
       module's weights (Polyak averaging exports `module` with the averages
       and `module_raw` with the trained weights); default: `module` alone.
+    input_key: see `export_hub_module`.
 
   Returns:
     The directory of the first module.
@@ -212,7 +262,8 @@ def export_for_checkpoint(
   for name, weights in variants.items():
     with weights():
       export_hub_module(serve_fn, trackables,
-                        os.path.join(tmp_stamp_dir, name), input_shape)
+                        os.path.join(tmp_stamp_dir, name), input_shape,
+                        input_key)
   stamp_dir = os.path.join(base, str(stamp))
   tf.io.gfile.rename(tmp_stamp_dir, stamp_dir, overwrite=False)
   _remove_old_exports(base, keep)

@@ -61,6 +61,9 @@ setuptools.setup(
         'pillow',
     ],
     extras_require={
+        # TensorFlow's own extra: the CUDA and cuDNN libraries as wheels, so
+        # that the `tensorflow` wheel finds a GPU (Linux x86-64).
+        'gpu': ['tensorflow[and-cuda]>=2.20,<2.22'],
         'tpu': ['cloud-tpu-client'],
         'tfds': ['tensorflow-datasets>=4.9', 'importlib_resources'],
         # benchmarks/fashion_mnist.py draws its plot with matplotlib.

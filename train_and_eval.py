@@ -29,6 +29,10 @@ Evaluate:   the same command with --run_eval (follows the checkpoints of W,
             evaluates each on --val_split and exports a hub module for it).
 Check:      the same command with --dry_run (validates the flags and data,
             builds the network, prints the resolved configuration).
+
+The module is longer than most here (about 750 lines) because it holds every
+flag definition with its help text, by design the only place that reads
+flags; the logic beside them is the translation of flags into a `Config`.
 """
 
 from collections.abc import Callable
@@ -403,8 +407,9 @@ flags.DEFINE_string('schedule', None, 'S4L\'s schedule in epochs: '
                     '--decay_epochs and --warmup_epochs.')
 
 # -- Export -------------------------------------------------------------------
-flags.DEFINE_string('serving_input_key', 'image', 'Input key of the hub '
-                    'module signatures.')
+flags.DEFINE_string('serving_input_key', None, 'Input key of the hub '
+                    'module signatures '
+                    f'{_trainer("serving_input_key")}.')
 flags.DEFINE_string('serving_input_shape', None, 'Input shape of the hub '
                     f'module {_trainer("serving_input_shape")}.')
 

@@ -46,7 +46,7 @@ reuse the outer loop by passing `train(make_steps=...)`: logging, summaries,
 the divergence check, checkpoint cadence, the final save and the done file
 stay here.
 
-The module is longer than most here (about 640 lines) because its one class
+The module is longer than most here (about 680 lines) because its one class
 keeps together what shares the compiled steps, the strategy and the task's
 variables: the training loop, exact evaluation and the `--run_eval` loop.
 """
@@ -56,6 +56,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import re
 import tempfile
 import time
 from typing import Any
@@ -70,6 +71,7 @@ import distribution
 import evaluation
 import hub_export
 import input_streams
+from models import layers as net_layers
 import optimization
 import polyak
 from self_supervision import self_supervision_lib
@@ -108,6 +110,7 @@ class TrainerConfig:
   save_checkpoints_steps: int | None = None
   random_seed: int | None = None
   serving_input_shape: tuple[int | None, ...] = (None, None, None, 3)
+  serving_input_key: str = hub_export.DEFAULT_INPUT_KEY
   skip_corrupt_examples: bool = False
   eval_timeout_secs: float = 600.0
   keep_exports: int = 5
@@ -159,8 +162,9 @@ class Trainer:
                              f'{config.virtual_replicas}.')
     # Every group a per-replica computation sees: real times virtual.
     groups = self.num_replicas * config.virtual_replicas
-    where = (f'{self.num_replicas} replica(s) x {config.virtual_replicas} '
-             f'virtual replica(s)')
+    where = (f'{self.num_replicas} replicas' if config.virtual_replicas == 1
+             else f'{self.num_replicas} replica(s) x '
+             f'{config.virtual_replicas} virtual replica(s)')
     if config.batch_size % groups:
       raise utils.UsageError(
           f'--batch_size {config.batch_size} does not divide over the '
@@ -259,7 +263,8 @@ class Trainer:
         yield
 
   def check_serving_shape(self) -> None:
-    """Fails now if the hub module could not take --serving_input_shape."""
+    """Fails now if the hub module could not take its serving input."""
+    hub_export.check_input_key(self.config.serving_input_key)
     hub_export.check_serving_shape(self.task.serve,
                                    self.config.serving_input_shape)
 
@@ -577,15 +582,35 @@ class Trainer:
                         extra: Mapping[str, Any] | None = None) -> None:
     """Records an evaluation of the current weights (on the chief).
 
-    TensorBoard, `eval_results.csv` (`evaluation.record`) and the task's
-    own report (linear evaluation's table per end point).
+    TensorBoard, `eval_results.csv` (`evaluation.record`, with a warning
+    when the batch-norm statistics have not settled) and the task's own
+    report (linear evaluation's table per end point).
     """
     if not self.is_chief:
       return
     workdir = self.config.workdir
     evaluation.record(workdir, metrics, step=self.step, split=split,
-                      checkpoint=checkpoint, extra=extra)
+                      checkpoint=checkpoint, extra=extra,
+                      warning=self.moving_statistics_warning())
     self.task.report(metrics, split=split, step=self.step, workdir=workdir)
+
+  def moving_statistics_warning(self) -> str | None:
+    """`evaluation.moving_statistics_warning` for the current weights.
+
+    The statistics have seen one update per training step; those a warm
+    start took from another checkpoint count as settled.
+    """
+    self.build()
+    warm = set()
+    if self.config.path_to_initial_ckpt:
+      pattern = re.compile(self.config.vars_to_restore)
+      warm = {id(v) for name, v in self.checkpoint_names.items()
+              if pattern.match(name)}
+    layers = net_layers.batch_norm_layers(
+        self.task.checkpoint_items().values())
+    return evaluation.moving_statistics_warning(
+        self.step, [layer.momentum for layer in layers
+                    if id(layer.moving_mean) not in warm])
 
   def evaluate_checkpoint(self, path: str) -> dict[str, float]:
     """Restores `path`, evaluates it, records the result and exports it."""
@@ -611,7 +636,7 @@ class Trainer:
     return hub_export.export_for_checkpoint(
         self.task.serve, self.task.export_items(), self.config.workdir,
         self.config.serving_input_shape, keep=self.config.keep_exports,
-        variants=variants)
+        variants=variants, input_key=self.config.serving_input_key)
 
   def run_eval(self) -> dict[str, float]:
     """Follows the workdir's checkpoints: evaluates and exports each one.

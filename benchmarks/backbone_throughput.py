@@ -25,14 +25,23 @@ same optimiser (SGD with momentum 0.9) and the same step structure (one
 `tf.function` per step, no XLA). Their steps are timed alternately, so
 changes in the machine's load affect both alike. The script also times a
 large float32 matrix multiplication to estimate the machine's peak FLOP/s
-and reports the share of it that our training step reaches, counting
-ResNet-50 as 3 x 4.1 GFLOPs per 224x224 image per training step (forward
-plus a backward pass of about twice the forward cost).
+and reports the share of it that each training step reaches.
+
+Both sides of that share count FLOPs the same way: a multiply-add is 2
+FLOPs, so the n x n matrix product is 2 n^3 FLOPs, and a training step's
+FLOPs are those of the convolutions and matrix products of its traced
+graph, forward and backward passes, as `accelerator.dense_flops` counts
+them with TensorFlow's profiler (element-wise ops are left out, which only
+lowers the share). For ResNet-50 at 224x224 that is about 3 x 8.2 GFLOPs
+per image, not 3 x 4.1: 4.1 G is the forward pass's multiply-adds, and
+counting those against the matrix product's 2 n^3 would halve the share. The
+script prints the counts, the share for both networks and the CPU's flags
+(machines differ, so compare ratios measured in one run).
 
 The two networks do not have the same cost: ours puts each stage's stride
 in its first unit, as the original code base does (SPEC A6.3), so more
 layers run at the higher resolution; Keras' ResNet50V2 puts it in the last
-unit. TensorFlow's profiler counts 8.2 forward GFLOPs for ours and 7.0 for
+unit. The profiler counts about 8.2 forward GFLOPs for ours and 7.0 for
 Keras' at 224x224, so equal per-FLOP speed gives a ratio of about 0.85.
 """
 
@@ -47,6 +56,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+import accelerator  # noqa: E402  (benchmarks/, the script's directory)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -60,9 +70,6 @@ _STEPS = flags.DEFINE_integer('steps_per_round', 3,
 _WARMUP = flags.DEFINE_integer('warmup_steps', 2,
                                'Untimed steps per model before timing.')
 
-# 4.1 GFLOPs (multiply-adds counted as two) per 224x224 forward pass; the
-# backward pass costs about twice the forward.
-_RESNET50_TRAIN_FLOPS = 3 * 4.1e9
 _NUM_CLASSES = 1000
 
 
@@ -95,29 +102,9 @@ def time_steps(step, images, labels, num_steps):
   return time.perf_counter() - start
 
 
-def matmul_flops(size=2048, repeats=10, trials=3):
-  """Best measured FLOP/s of a float32 `size` x `size` matrix product."""
-  a = tf.random.normal((size, size))
-  b = tf.random.normal((size, size))
-
-  @tf.function
-  def products(a, b):
-    c = a
-    for _ in range(repeats):
-      c = tf.matmul(c, b) * 1e-3  # Keep values finite.
-    return tf.reduce_sum(c)
-
-  products(a, b).numpy()  # Trace and warm up.
-  best = float('inf')
-  for _ in range(trials):
-    start = time.perf_counter()
-    products(a, b).numpy()
-    best = min(best, time.perf_counter() - start)
-  return 2 * size**3 * repeats / best
-
-
 def main(argv):
   del argv
+  logging.info('CPU: %s', accelerator.cpu_description())
   batch, size = _BATCH_SIZE.value, _IMAGE_SIZE.value
   images = tf.random.uniform((batch, size, size, 3), -1.0, 1.0)
   labels = tf.random.uniform((batch,), 0, _NUM_CLASSES, dtype=tf.int32)
@@ -132,11 +119,19 @@ def main(argv):
       'ours': make_train_step(lambda x: ours(x, training=True)[0], ours),
       'keras': make_train_step(lambda x: theirs(x, training=True), theirs),
   }
+  flops = {}
   for name, step in steps.items():
     start = time.perf_counter()
     time_steps(step, images, labels, _WARMUP.value)
     logging.info('%s: warm-up (incl. tracing) %.1f s', name,
                  time.perf_counter() - start)
+    forward, backward = accelerator.dense_flops(
+        step.get_concrete_function(images, labels).graph)
+    flops[name] = (forward + backward) / batch
+    logging.info('%s: %.3g GFLOPs per image forward, %.3g per training '
+                 'step (convolutions and matrix products, a multiply-add '
+                 'counted as 2)', name, forward / batch / 1e9,
+                 flops[name] / 1e9)
 
   totals = {name: 0.0 for name in steps}
   round_ratios = []
@@ -152,15 +147,17 @@ def main(argv):
     order.reverse()  # Alternate who goes first.
   num_images = batch * _STEPS.value * _ROUNDS.value
   rates = {name: num_images / totals[name] for name in steps}
-  flops = matmul_flops()
-  share = rates['ours'] * _RESNET50_TRAIN_FLOPS * (size / 224)**2 / flops
+  matmul = accelerator.matmul_rate(tf.distribute.get_strategy(), 2048,
+                                   tf.float32)
   logging.info('load average: %s', os.getloadavg())
   logging.info('ours %.2f img/s, keras %.2f img/s, ratio ours/keras %.3f '
                '(median of per-round ratios %.3f)', rates['ours'],
                rates['keras'], rates['ours'] / rates['keras'],
                statistics.median(round_ratios))
-  logging.info('matmul %.1f GFLOP/s; our training step reaches %.1f%% of it',
-               flops / 1e9, 100 * share)
+  logging.info('matmul %.1f GFLOP/s (2n^3 FLOPs per n x n product); the '
+               'training steps reach %s of it', matmul / 1e9, ', '.join(
+                   f'{100 * rates[n] * flops[n] / matmul:.1f}% ({n})'
+                   for n in steps))
 
 
 if __name__ == '__main__':

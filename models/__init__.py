@@ -21,7 +21,8 @@ else the pre-logits. The end-point names are fixed, as in the original's
 TF-Hub modules, so results stay comparable:
 
 * ResNets and RevNet: `after_root`, `block1`..`block4`, `pre_logits`
-  `[N, C]`, and `logits` if `num_classes`;
+  `[N, C]`, and `logits` if `num_classes` (the `resnet<depth>_slim`
+  networks are TF-slim's `resnet_v2_<depth>` layout, see `resnet.py`);
 * VGG19: `block1`..`block5`, `fc6`, `pre_logits` `[N, 1, 1, C]`, and
   `logits` if `num_classes`.
 
@@ -54,6 +55,12 @@ _NETS.register('resnet101')(functools.partial(
     resnet.ResNet, (3, 4, 23, 3), name='resnet101'))
 _NETS.register('resnet152')(functools.partial(
     resnet.ResNet, (3, 8, 36, 3), name='resnet152'))
+# TF-slim's `resnet_v2_<depth>` layout (stride in each stage's last unit,
+# biased root convolution), e.g. for the multi-task model's checkpoint.
+for _depth, _units in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)),
+                       (152, (3, 8, 36, 3))):
+  _NETS.register(f'resnet{_depth}_slim')(functools.partial(
+      resnet.ResNet, _units, layout='slim', name=f'resnet{_depth}_slim'))
 _NETS.register('revnet50')(functools.partial(revnet.RevNet, name='revnet50'))
 # S4L's configs name the v2 networks so (`--architecture resnet50v2`).
 V2_ALIASES = {f'resnet{depth}v2': f'resnet{depth}' for depth in (50, 101, 152)}

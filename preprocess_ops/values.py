@@ -160,6 +160,23 @@ def standardize(is_training: bool) -> Op:
   return standardization(is_training)
 
 
+# The ImageNet RGB mean that VGG-style inputs subtract: the multi-task
+# model's README (`../shared/seeds/`) gives these values.
+VGG_RGB_MEAN = (123.68, 116.779, 103.939)
+
+
+@OPS.register('vgg_preprocess')
+def vgg_preprocess(is_training: bool) -> Op:
+  """VGG-style input: float32 pixels in [0, 255] minus the RGB mean.
+
+  The multi-task model (a TF-slim ResNet-v2-101) was trained on such
+  images (RGB; the data sets here deliver greyscale images as RGB).
+  """
+  del is_training
+  mean = VGG_RGB_MEAN
+  return map_image(lambda x: tf.cast(x, tf.float32) - mean)
+
+
 @OPS.register('copy_label')
 def copy_label(is_training: bool, label_key: str = 'copy_label') -> Op:
   """Copies `label` to `label_key`, before an op (`rotate`) replaces it."""

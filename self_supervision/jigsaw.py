@@ -27,17 +27,16 @@ core); evaluation scores every image with all permutations.
 """
 
 from collections.abc import Mapping
+import secrets
 from typing import Any
 
+from absl import logging
 import tensorflow as tf
 
 from self_supervision import patch_utils
 from self_supervision import self_supervision_lib as lib
 import utils
 import virtual_replicas
-
-# Seed of the permutation subsets without --random_seed.
-_DEFAULT_SEED = 0
 
 
 @lib.register('jigsaw')
@@ -62,8 +61,9 @@ class JigsawTask(patch_utils.PatchTask):
         order (`--interleave_embeddings`).
       architecture: the trunk's name (`--architecture`).
       net_kwargs: further arguments of `models.get_net`.
-      random_seed: seed of the permutation subsets (`--random_seed`); a
-        fixed one when None.
+      random_seed: seed of the permutation subsets (`--random_seed`); when
+        None, a fresh one per run (logged, and kept in the checkpoint, so
+        that a resumed run continues the same sequence).
 
     Raises:
       utils.UsageError: for a malformed permutation file, permutations
@@ -87,10 +87,22 @@ class JigsawTask(patch_utils.PatchTask):
     self.permutations_path = path
     self.permutations = permutations
     self.perm_subset_size = int(perm_subset_size)
-    self._seed = _DEFAULT_SEED if random_seed is None else int(random_seed)
+    # Unseeded runs must not all draw one sequence of subsets: each draws a
+    # seed of its own. Under a multi-worker strategy every worker starts
+    # from the chief's value, as from any variable's initial value.
+    fresh = random_seed is None
+    self.random_state.perm_seed = tf.Variable(
+        secrets.randbits(62) if fresh else int(random_seed), dtype=tf.int64,
+        trainable=False, name='perm_seed',
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    if fresh:
+      logging.info('jigsaw: permutation subsets seeded with %d, drawn for '
+                   'this run (a resumed run continues with its checkpoint\'s'
+                   ' seed; --random_seed fixes it).',
+                   int(self.random_state.perm_seed.numpy()))
     # Subsets drawn so far: the draws are a stateless function of (seed,
-    # this count), and the count is checkpointed, so a resumed run draws
-    # what an uninterrupted one would have.
+    # this count), and both are checkpointed, so a resumed run draws what
+    # an uninterrupted one would have.
     self.random_state.perm_draws = tf.Variable(
         0, dtype=tf.int64, trainable=False, name='perm_draws',
         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -113,7 +125,8 @@ class JigsawTask(patch_utils.PatchTask):
     """
     rows, total = virtual_replicas.ids()
     draws = self.random_state.perm_draws
-    seed = tf.stack([tf.constant(self._seed, tf.int64), tf.identity(draws)])
+    seed = tf.stack([tf.identity(self.random_state.perm_seed),
+                     tf.identity(draws)])
     noise = tf.random.stateless_uniform([total, self.num_permutations], seed)
     draws.assign_add(1)
     order = tf.argsort(tf.gather(noise, rows), axis=-1, stable=True)

@@ -15,10 +15,10 @@
 """Linear evaluation: classifiers on the frozen end points of a hub module.
 
 The task loads `--hub_module` (one of our exports, or any TF2 SavedModel with
-a signature whose single input is named `image`), calls its `--signature`
-(default `representation`) in inference mode, pools every end point to about
-9000 features (`module_features.py`) and trains one head per end point, all
-jointly (SPEC A7.8):
+a signature whose single input takes the images, whatever its name), calls
+its `--signature` (default `representation`) in inference mode, pools every
+end point to about 9000 features (`module_features.py`) and trains one head
+per end point, all jointly (SPEC A7.8):
 
   * images `[N, H, W, 3]` go through the module as they are;
   * patches `[N, P, H, W, 3]` go through it as `N * P` images; every end
@@ -38,6 +38,10 @@ Metrics: `top1_accuracy_<end point>` and `top5_accuracy_<end point>`. Linear
 heads in float32 also have their gradients in closed form
 (`Heads.closed_form_step`), which the cached mode (`linear_eval_cached.py`)
 uses to train them on stored features.
+
+The module is a little over 500 lines because the task, its heads and their
+closed-form step share the pooling and head layout, which would otherwise be
+spelled out twice.
 
 The module's variables are never trained: `trainable_variables` lists the
 heads only, and the module runs in inference mode (batch norm uses its

@@ -16,8 +16,10 @@
 
 Linear evaluation (`linear_eval.py`) calls the `--signature` of a module in
 inference mode and pools every end point to about 9000 features (SPEC A7.8,
-A7.9); patches `[N, P, H, W, 3]` go through the module as `N * P` images and
-their pooled features are combined per example (`combine_patches`).
+A7.9). A module is one of our TF2 exports or an original TF1 hub module (its
+inference graph, the empty tag set); patches `[N, P, H, W, 3]` go through the
+module as `N * P` images and their pooled features are combined per example
+(`combine_patches`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -29,13 +31,21 @@ import tensorflow as tf
 import utils
 
 COMBINE_MODES = ('avg_pool', 'max_pool', 'concat')
-INPUT_KEY = 'image'
 
 
 def format_shape(shape: Sequence[int | None] | tf.TensorShape) -> str:
   """`[None, 224, 224, 3]`, for messages."""
   dims = shape.as_list() if isinstance(shape, tf.TensorShape) else shape
   return '[' + ', '.join('None' if d is None else str(d) for d in dims) + ']'
+
+
+def is_tf1_hub_module(path: str) -> bool:
+  """Whether `path` holds a module in the TF1 hub format.
+
+  That format marks its directory with `tfhub_module.pb` beside the
+  SavedModel; TensorFlow 2 can run its graphs (not retrain them).
+  """
+  return tf.io.gfile.exists(os.path.join(path, 'tfhub_module.pb'))
 
 
 def load_module(path: str | None, signature: str):
@@ -51,7 +61,8 @@ def load_module(path: str | None, signature: str):
   Raises:
     utils.UsageError: when the path is unset or not a SavedModel, when the
       module lacks the signature (the message lists the ones it has), or
-      when the signature does not take exactly one input named `image`.
+      when the signature does not take exactly one input. Its name may be
+      any (`image` unless the export was given `--serving_input_key`).
   """
   if not path:
     raise utils.UsageError('--hub_module is required for --task linear_eval: '
@@ -60,13 +71,15 @@ def load_module(path: str | None, signature: str):
     raise utils.UsageError(f'--hub_module {path} does not exist (expected a '
                            f'directory such as <workdir>/export/hub/'
                            f'<timestamp>/module).')
-  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
-    loaded = tf.saved_model.load(path)
-  elif tf.io.gfile.exists(os.path.join(path, 'tfhub_module.pb')):
-    # An original TF1 hub module: only the hub library can read its format.
-    # Imported here because nothing else needs it and it costs a second.
+  if is_tf1_hub_module(path):
+    # An original TF1 hub module (SPEC A7.1): a SavedModel with one graph per
+    # tag set, of which the empty set is the inference graph (batch norm on
+    # its moving averages). Imported here because nothing else needs it and
+    # it costs a second.
     import tensorflow_hub as hub  # noqa: PLC0415
     loaded = hub.load(path, tags=set())
+  elif tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+    loaded = tf.saved_model.load(path)
   else:
     raise utils.UsageError(f'--hub_module {path} is not a SavedModel (no '
                            f'saved_model.pb in it).')
@@ -78,11 +91,11 @@ def load_module(path: str | None, signature: str):
         f'{signature!r} (--signature). Its signatures: {have}.')
   fn = signatures[signature]
   _, inputs = fn.structured_input_signature
-  if list(inputs) != [INPUT_KEY]:
+  if len(inputs) != 1:
     raise utils.UsageError(
         f'The {signature!r} signature of the hub module {path} takes inputs '
-        f'{sorted(inputs)}; linear evaluation needs one input named '
-        f'{INPUT_KEY!r}.')
+        f'{sorted(inputs)}; linear evaluation needs a signature with one '
+        f'input, the images.')
   return loaded, fn
 
 
@@ -99,6 +112,8 @@ class FrozenModule(tf.Module):
     self.path = path
     self.signature = signature
     self.loaded, self._signature_fn = load_module(path, signature)
+    # The images' keyword: whatever the export named its one input.
+    (self.input_key,) = self._signature_fn.structured_input_signature[1]
     variables = list(getattr(self.loaded, 'variables', None) or ())
     if not variables:
       variables = list(self._signature_fn.variables)
@@ -106,8 +121,8 @@ class FrozenModule(tf.Module):
 
   @property
   def input_spec(self) -> tf.TensorSpec:
-    """The spec of the signature's `image` input."""
-    return self._signature_fn.structured_input_signature[1][INPUT_KEY]
+    """The spec of the signature's input (the images)."""
+    return self._signature_fn.structured_input_signature[1][self.input_key]
 
   @property
   def variables(self):
@@ -122,7 +137,7 @@ class FrozenModule(tf.Module):
   def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """The signature's outputs on `images` (inference mode)."""
     images = tf.cast(images, self.input_spec.dtype)
-    outputs = self._signature_fn(**{INPUT_KEY: images})
+    outputs = self._signature_fn(**{self.input_key: images})
     return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
 
 

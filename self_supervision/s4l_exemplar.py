@@ -200,14 +200,3 @@ class S4LExemplarTask(s4l_lib.S4LTask):
     triplet = tf.add_n(terms) / len(terms)
     return lib.TaskOutput(loss=loss + self.triplet_loss_weight * triplet,
                           metrics=metrics)
-
-  def summary_images(self, batch: Mapping[str, Any]
-                     ) -> dict[str, tf.Tensor]:
-    """The crops of a few images of each stream."""
-    images = {}
-    for stream in (s4l_lib.UNSUP, s4l_lib.SUP):
-      crops = batch[stream]['image'][:2]
-      if crops.shape.rank == 5:
-        crops = utils.flatten_leading(crops)
-      images[stream] = lib.rescale_for_display(crops)
-    return images

@@ -158,13 +158,3 @@ class S4LRotationTask(s4l_lib.S4LTask):
     return lib.TaskOutput(
         loss=terms['classes'] + self.rot_loss_weight * loss_rot,
         metrics=metrics)
-
-  def summary_images(self, batch: Mapping[str, Any]
-                     ) -> dict[str, tf.Tensor]:
-    """The four rotations of a few images of each stream."""
-    images = {}
-    for stream in (s4l_lib.UNSUP, s4l_lib.SUP):
-      rotations = batch[stream]['image'][:2]
-      images[stream] = lib.rescale_for_display(utils.flatten_leading(
-          rotations))
-    return images

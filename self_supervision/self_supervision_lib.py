@@ -206,13 +206,22 @@ class Task:
     """
     del metrics, split, step, workdir
 
-  def summary_images(self, batch: Mapping[str, tf.Tensor]
+  def summary_images(self, batch: Mapping[str, Any]
                      ) -> dict[str, tf.Tensor]:
-    """A few images of what the network sees, `[N, H, W, C]` in [0, 1]."""
-    images = batch['image']
-    if images.shape.rank == 5:
-      images = images[0]
-    return {'input': rescale_for_display(images[:4])}
+    """A few pictures of what the network sees, `[N, H, W, C]` in [0, 1].
+
+    Args:
+      batch: a per-replica batch after device preprocessing, as `compute`
+        gets it.
+
+    Returns:
+      Name -> pictures (`display_images`): `input`, or one per stream by
+      stream name.
+    """
+    if 'image' in batch:
+      return {'input': display_images(batch['image'])}
+    return {name: display_images(stream['image'])
+            for name, stream in sorted(batch.items())}
 
 
 # Task name -> the name of its semi-supervised form (S4L's configs call
@@ -245,12 +254,57 @@ def semi_supervised_task_name(name: str) -> str:
 
 
 def rescale_for_display(images: tf.Tensor) -> tf.Tensor:
-  """Maps images of any value range to [0, 1] per image, for TensorBoard."""
+  """Maps images of any value range to [0, 1] per image, for TensorBoard.
+
+  With several views per image (`[N, V, H, W, C]`) one scale serves all
+  views of an image, so they stay comparable.
+  """
   images = tf.cast(images, tf.float32)
   axes = list(range(1, images.shape.rank))
   low = tf.reduce_min(images, axis=axes, keepdims=True)
   high = tf.reduce_max(images, axis=axes, keepdims=True)
   return (images - low) / tf.maximum(high - low, 1e-6)
+
+
+# Examples shown per summary: TensorBoard shows `--summary_images` of them.
+_DISPLAYED_EXAMPLES = 4
+
+
+def display_images(images: tf.Tensor) -> tf.Tensor:
+  """The first few examples as pictures in [0, 1], for TensorBoard.
+
+  Args:
+    images: `[B, H, W, C]`, or `[B, V, H, W, C]` with V views of each
+      example (the four rotations, the exemplar crops).
+
+  Returns:
+    `[N, H, W, C]`, or `[N, H, V * W + (V - 1) * gap, C]` with an example's
+    views side by side (`view_strip`).
+  """
+  images = images[:_DISPLAYED_EXAMPLES]
+  if images.shape.rank == 5:
+    return view_strip(images)
+  return rescale_for_display(images)
+
+
+def view_strip(views: tf.Tensor, gap: int = 2) -> tf.Tensor:
+  """Puts the views of each example side by side, in one picture.
+
+  Args:
+    views: `[N, V, H, W, C]`.
+    gap: black pixels between neighbouring views.
+
+  Returns:
+    `[N, H, V * W + (V - 1) * gap, C]` in [0, 1], one scale per example
+    (`rescale_for_display`); view k starts at column k * (W + gap).
+  """
+  views = rescale_for_display(views)
+  padded = tf.pad(views, [[0, 0], [0, 0], [0, 0], [0, gap], [0, 0]])
+  _, num_views, height, width, channels = tf.unstack(tf.shape(padded))
+  # [N, V, H, W', C] -> [N, H, V, W', C] -> [N, H, V * W', C].
+  strip = tf.transpose(padded, [0, 2, 1, 3, 4])
+  strip = tf.reshape(strip, [-1, height, num_views * width, channels])
+  return strip[:, :, :num_views * width - gap, :]
 
 
 def masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -20,12 +20,14 @@ clock passes their time. Nothing sleeps.
 """
 
 import csv
+import logging
 import math
 
 import pytest
 
 import checkpointing
 import evaluation
+from models import layers
 
 
 class FakeWorkdir:
@@ -165,6 +167,35 @@ def test_record_writes_the_row_and_summaries(tmp_path):
   assert row == {'step': '7', 'checkpoint': 'ckpt-7', 'split': 'test',
                  'mode': 'cached', 'loss': '0.25', 'top1': '0.5'}
   assert list((tmp_path / evaluation.EVAL_SUMMARY_DIR).iterdir())
+
+
+def test_moving_statistics_settle_after_their_momentum_s_updates():
+  # 0.99 ** 459 < 1% <= 0.99 ** 458; the patch head's 0.997 needs 1533.
+  assert layers.updates_to_settle(0.99) == 459
+  assert layers.updates_to_settle(0.997) == 1533
+  assert layers.updates_to_settle(1.0) == 0  # Frozen statistics.
+  warning = evaluation.moving_statistics_warning(157, [0.99, 0.99])
+  assert '157 updates' in warning and '459 updates' in warning
+  assert '21%' in warning  # 0.99 ** 157 of the starting values.
+  assert evaluation.moving_statistics_warning(459, [0.99]) is None
+  # The slowest layer decides.
+  assert '1533' in evaluation.moving_statistics_warning(500, [0.99, 0.997])
+  assert evaluation.moving_statistics_warning(3, []) is None  # No BN.
+
+
+def test_record_writes_a_warning(tmp_path, caplog):
+  with caplog.at_level(logging.WARNING, logger='absl'):
+    evaluation.record(str(tmp_path), {'loss': 0.25}, step=7, split='test',
+                      checkpoint=None, warning='statistics, unsettled')
+    evaluation.record(str(tmp_path), {'loss': 0.5}, step=9, split='test',
+                      checkpoint=None)
+  assert [r.getMessage() for r in caplog.records
+          if 'unsettled' in r.getMessage()] == [
+              'Evaluation of None (step 7): statistics, unsettled']
+  with open(tmp_path / evaluation.EVAL_RESULTS) as f:
+    rows = list(csv.DictReader(f))
+  assert [r[evaluation.WARNING_KEY] for r in rows] == [
+      'statistics, unsettled', '']
 
 
 def test_save_cadence_by_steps_time_and_end():

@@ -22,6 +22,7 @@ written a second time.
 
 import ast
 import dataclasses
+import importlib
 import inspect
 
 from absl import flags
@@ -134,3 +135,16 @@ def test_the_trainer_does_not_import_preprocess():
   imported = {a.name for node in ast.walk(ast.parse(source))
               if isinstance(node, ast.Import) for a in node.names}
   assert 'preprocess' not in imported
+
+
+@pytest.mark.parametrize('tool', sorted(
+    p.stem for p in (REPO / 'tools').glob('*.py')))
+def test_tools_define_no_flags_when_imported(tool):
+  """A tool imported beside the entry point (as tests do) adds no flag.
+
+  The tools have flags named as the entry point's (`--architecture`,
+  `--dataset`); defined at import, they would clash in one process.
+  """
+  before = set(flags.FLAGS)
+  importlib.import_module(f'tools.{tool}')
+  assert set(flags.FLAGS) == before

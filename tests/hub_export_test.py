@@ -14,13 +14,19 @@
 
 """Hub modules: signatures, the Reusable SavedModel interface, retention."""
 
+import logging
 import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+import testdata
 
 import hub_export
+from self_supervision import module_features
+import utils
 
 
 class TinyNet(keras.Model):
@@ -87,3 +93,88 @@ def test_exports_are_atomic_and_retained(tmp_path, monkeypatch):
   assert hub_export.list_exports(workdir) == paths[1:]
   for path in paths[1:]:
     tf.saved_model.load(path)
+
+
+def test_serving_input_key_names_the_signature_input(tmp_path):
+  net = make_net()
+  path = hub_export.export_hub_module(net, {'net': net},
+                                      str(tmp_path / 'module'),
+                                      [None, 8, 8, 3], input_key='foo')
+  module = tf.saved_model.load(path)
+  images = tf.random.normal([2, 8, 8, 3])
+  for name in ('default', 'representation'):
+    inputs = module.signatures[name].structured_input_signature[1]
+    assert list(inputs) == ['foo'], name
+    assert inputs['foo'].shape.as_list() == [None, 8, 8, 3]
+  expected, end_points = net(images, training=False)
+  np.testing.assert_allclose(
+      module.signatures['default'](foo=images)['default'], expected,
+      rtol=1e-5)
+  # Linear evaluation finds the one input, whatever its name.
+  frozen = module_features.FrozenModule(path, 'representation')
+  assert frozen.input_key == 'foo'
+  np.testing.assert_allclose(frozen(images)['pre_logits'],
+                             end_points['pre_logits'], rtol=1e-5)
+
+
+@pytest.mark.parametrize('key', ['', '1image', 'my image', '_image',
+                                 'image/0'])
+def test_bad_serving_input_keys_are_refused(tmp_path, key):
+  net = make_net()
+  with pytest.raises(utils.UsageError, match='--serving_input_key'):
+    hub_export.export_hub_module(net, {'net': net}, str(tmp_path / 'm'),
+                                 [None, 8, 8, 3], input_key=key)
+  assert not os.path.exists(tmp_path / 'm')
+
+
+RENAMED = 'unsupported characters'
+
+
+def export_log(tmp_path, caplog, name):
+  """The log lines of one export, at INFO level and above."""
+  net = make_net()
+  caplog.clear()
+  # TensorFlow's saving code logs through absl's logger.
+  with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO,
+                                                      logger='absl'):
+    path = hub_export.export_hub_module(net, {'net': net},
+                                        str(tmp_path / name),
+                                        [None, 8, 8, 3])
+  return path, [r.getMessage() for r in caplog.records]
+
+
+def test_exports_rename_no_signature_input(tmp_path, caplog, monkeypatch):
+  path, lines = export_log(tmp_path, caplog, 'named')
+  assert not [line for line in lines if RENAMED in line]
+  # The saved signature functions take the images and the captured
+  # variables under the names given, none renamed to "unknown".
+  saved = saved_model_pb2.SavedModel()
+  with open(os.path.join(path, 'saved_model.pb'), 'rb') as f:
+    saved.ParseFromString(f.read())
+  functions = {f.signature.name: [a.name for a in f.signature.input_arg]
+               for f in saved.meta_graphs[0].graph_def.library.function}
+  for name in ('default_signature', 'representation_signature'):
+    (args,) = [a for f, a in functions.items()
+               if f.startswith(f'__inference_{name}_')]
+    assert args == ['image'] + [f'captured_input_{i}'
+                                for i in range(len(args) - 1)], args
+    assert len(args) > 1
+  # The check sees TensorFlow's line when the captures are left unnamed.
+  monkeypatch.setattr(hub_export, '_name_captures', lambda *_: None)
+  _, lines = export_log(tmp_path, caplog, 'unnamed')
+  assert [line for line in lines if RENAMED in line]
+
+
+@pytest.mark.slow
+def test_serving_input_key_flag_reaches_the_export(data_dir, tmp_path):
+  workdir = str(tmp_path / 'work')
+  proc = testdata.run_main(testdata.tiny_supervised_args(
+      data_dir, workdir, '--epochs', '1', '--export_only',
+      '--serving_input_key', 'foo'))
+  assert 'Exported hub module' in proc.stderr
+  assert RENAMED not in proc.stderr
+  (path,) = hub_export.list_exports(workdir)
+  module = tf.saved_model.load(path)
+  for name in ('default', 'representation'):
+    assert list(module.signatures[name].structured_input_signature[1]) == [
+        'foo']

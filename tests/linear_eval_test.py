@@ -20,6 +20,7 @@ keep colour separate the classes.
 """
 
 import csv
+import json
 import os
 
 import numpy as np
@@ -31,7 +32,7 @@ from testdata import mirrored_strategy
 import checkpointing
 import hub_export
 import linear_eval_cached
-from self_supervision import knn, linear_eval, module_features
+from self_supervision import feature_store, knn, linear_eval, module_features
 import trainer as trainer_lib
 import utils
 
@@ -433,6 +434,75 @@ def test_cached_agrees_with_end_to_end(module_dir, tmp_path):
       cached_metrics['top1_accuracy_pre_logits'])
   assert 'knn_top1_accuracy_pre_logits' not in metrics
   assert len(hub_export.list_exports(workdir)) == 1
+
+
+def test_cached_streams_many_shards_with_the_same_result(module_dir,
+                                                         tmp_path,
+                                                         monkeypatch):
+  # Shards of 5 examples, features written batch by batch: the 48 training
+  # examples span 10 shards, and the heads end where one shard takes them.
+  writes = []
+  real_write = feature_store.ShardWriter.write
+
+  def write(self, features, labels):
+    writes.append(len(labels))
+    return real_write(self, features, labels)
+
+  monkeypatch.setattr(feature_store.ShardWriter, 'write', write)
+  one = make_trainer(tmp_path / 'one', module_dir, epochs=5,
+                     knn_end_points='')
+  one.build()
+  initial = one.task.heads.get_weights()
+  linear_eval_cached.run(one)
+  example_bytes = linear_eval_cached.get_features(one, 'train').example_bytes
+  writes.clear()
+  many = make_trainer(tmp_path / 'many', module_dir, epochs=5,
+                      knn_end_points='pre_logits')
+  many.build()
+  many.task.heads.set_weights(initial)
+  small = feature_store.StreamOptions(shard_bytes=5 * example_bytes,
+                                      window_bytes=1, knn_block_bytes=1)
+  metrics = linear_eval_cached.run(many, options=small)
+  assert max(writes) <= 16  # One evaluation batch at a time.
+  train = linear_eval_cached.get_features(many, 'train')
+  assert train.examples_per_shard == 5 and train.num_shards == 10
+  for ours, theirs in zip(many.task.heads.get_weights(),
+                          one.task.heads.get_weights()):
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+  assert metrics['num_examples'] == 30
+  assert metrics['knn_top1_accuracy_pre_logits'] >= 0.9
+
+
+def test_incomplete_or_old_store_is_recomputed(module_dir, tmp_path,
+                                               monkeypatch):
+  trainer = make_trainer(tmp_path, module_dir)
+  trainer.build()
+  calls = []
+  real_extract = feature_store.extract
+
+  def extract(*args, **kwargs):
+    calls.append(args[4])
+    return real_extract(*args, **kwargs)
+
+  monkeypatch.setattr(feature_store, 'extract', extract)
+  stored = linear_eval_cached.get_features(trainer, 'test')
+  assert linear_eval_cached.get_features(trainer, 'test') == stored
+  assert len(calls) == 1
+  # Interrupted before meta.json: recomputed.
+  os.remove(os.path.join(stored.directory, 'meta.json'))
+  assert linear_eval_cached.get_features(trainer, 'test') == stored
+  assert len(calls) == 2
+  # The earlier whole-split .npy format: absent, replaced.
+  for name in os.listdir(stored.directory):
+    os.remove(os.path.join(stored.directory, name))
+  np.save(os.path.join(stored.directory, 'labels.npy'), np.zeros(30))
+  with open(os.path.join(stored.directory, 'meta.json'), 'w') as f:
+    json.dump({'end_points': ['pre_logits'], 'num_examples': 30}, f)
+  again = linear_eval_cached.get_features(trainer, 'test')
+  assert again == stored and len(calls) == 3
+  assert 'labels.npy' not in os.listdir(stored.directory)
+  _, labels = next(iter(feature_store.evaluation_stream(again, 100)))
+  np.testing.assert_array_equal(labels, ToySource().arrays['test'][1])
 
 
 def test_closed_form_linear_step_matches_the_tape():

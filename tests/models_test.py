@@ -30,6 +30,8 @@ import utils
 ALL_NETS = ['resnet101', 'resnet152', 'resnet50', 'revnet50', 'vgg19']
 # S4L's names of the v2 ResNets.
 V2_ALIASES = ['resnet101v2', 'resnet152v2', 'resnet50v2']
+# TF-slim's layout (convert_module_test.py checks them against Keras').
+SLIM_NETS = ['resnet101_slim', 'resnet152_slim', 'resnet50_slim']
 
 
 def _images(batch=2, size=32, seed=0):
@@ -41,7 +43,7 @@ def _num_params(variables):
 
 
 def test_net_names():
-  assert models.net_names() == sorted(ALL_NETS + V2_ALIASES)
+  assert models.net_names() == sorted(ALL_NETS + V2_ALIASES + SLIM_NETS)
   net = models.get_net('resnet50v2', 3, filters_factor=1)
   assert net.mode == 'v2'
   with pytest.raises(utils.UsageError, match='resnet50v2 is a v2 network'):
@@ -452,7 +454,8 @@ def test_none_kwargs_mean_defaults():
 
 
 @pytest.mark.parametrize('args,kwargs,message', [
-    (('resnet', 10), {}, "Unknown architecture 'resnet'.*resnet50, revnet50"),
+    (('resnet', 10), {},
+     "Unknown architecture 'resnet'.*resnet50, resnet50_slim, revnet50"),
     (('resnet50', 10), {'width': 2}, 'width.*Valid options: filters_factor'),
     (('resnet50', 10), {'mode': 'v3'}, "mode must be 'v1' or 'v2'"),
     (('revnet50', 10), {'mode': 'v3'}, "mode must be 'v1' or 'v2'"),

@@ -70,6 +70,8 @@ _EXPECTED = {
     # S4L's ops (SPEC B4).
     'value_range': ((48, 64), (48, 64, 3), np.float32, (-2, 2)),
     'standardize': ((48, 64), (48, 64, 3), np.float32, (-10, 10)),
+    # The multi-task model's input: 0..255 minus the RGB mean.
+    'vgg_preprocess': ((48, 64), (48, 64, 3), np.float32, (-124, 152)),
     'copy_label': ((48, 64), (48, 64, 3), np.uint8, (0, 255)),
     'hsvnoise': ((48, 64), (48, 64, 3), np.float32, (0, 255)),
     'multi_crop': ((48, 64), (5, 24, 24, 3), np.uint8, (0, 255)),

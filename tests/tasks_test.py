@@ -324,6 +324,32 @@ def test_jigsaw_samples_distinct_permutations(fake_nets):
   np.testing.assert_array_equal(rows, task.permutations)
 
 
+def jigsaw_subsets(task, steps=4):
+  return [task.sample_permutation_ids().numpy().tolist()
+          for _ in range(steps)]
+
+
+def test_jigsaw_subsets_are_seeded_per_run(fake_nets, tmp_path):
+  # Unseeded runs draw different sequences of subsets...
+  first, second = (make_task('jigsaw', embed_dim=8) for _ in range(2))
+  assert jigsaw_subsets(first) != jigsaw_subsets(second)
+  # ...seeded ones the same.
+  seeded = [jigsaw_subsets(make_task('jigsaw', embed_dim=8, random_seed=5))
+            for _ in range(2)]
+  assert seeded[0] == seeded[1]
+  # The seed is in the checkpoint: an unseeded run that resumes continues
+  # its own sequence, not one of a fresh seed.
+  run = make_task('jigsaw', embed_dim=8)
+  jigsaw_subsets(run, 2)
+  path = tf.train.Checkpoint(state=run.random_state).save(
+      str(tmp_path / 'ckpt'))
+  expected = jigsaw_subsets(run)
+  resumed = make_task('jigsaw', embed_dim=8)
+  tf.train.Checkpoint(state=resumed.random_state).restore(
+      path).assert_existing_objects_matched()
+  assert jigsaw_subsets(resumed) == expected
+
+
 def test_jigsaw_evaluates_all_permutations(fake_nets, monkeypatch):
   task = make_task('jigsaw', embed_dim=8)
   batch = patch_batch(batch_size=3)
@@ -359,6 +385,25 @@ def test_patch_summary_images(fake_nets):
   images = task.summary_images({'image': patches})
   assert images['patches'].shape == images['puzzle'].shape == (2, 16, 16, 3)
   assert float(tf.reduce_max(images['puzzle'])) <= 1.0
+
+
+def test_summary_images_put_views_side_by_side(fake_nets):
+  views = tf.random.uniform([6, 4, 5, 5, 3], -1, 1)
+  task = make_task('rotation')
+  strips = task.summary_images({'image': views})['input'].numpy()
+  assert strips.shape == (4, 5, 4 * 5 + 3 * 2, 3)  # The first 4 examples.
+  rescaled = lib.rescale_for_display(views[:4]).numpy()
+  for k in range(4):
+    np.testing.assert_allclose(strips[:, :, 7 * k:7 * k + 5],
+                               rescaled[:, k], atol=1e-6)
+  assert (strips[:, :, 5:7] == 0).all()  # The gaps.
+  # One scale per example: its views keep their relative brightness.
+  assert strips.reshape(4, -1).max(axis=1) == pytest.approx(1.0)
+  # Tasks with several streams show each one.
+  pictures = task.summary_images({'unsup': {'image': views},
+                                  'sup': {'image': views[:, 0]}})
+  assert pictures['unsup'].shape == (4, 5, 26, 3)
+  assert pictures['sup'].shape == (4, 5, 5, 3)
 
 
 def test_patch_tasks_pass_patch_strides(fake_nets):

@@ -15,7 +15,9 @@
 """The trainer end to end: train, resume, evaluate, export, reload."""
 
 import csv
+import dataclasses
 import json
+import logging
 import os
 import re
 import subprocess
@@ -25,6 +27,7 @@ from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.util import event_pb2
 import testdata
 from testdata import (
   NUM_TEST,
@@ -37,6 +40,8 @@ from testdata import (
 )
 
 import datasets
+import input_streams
+import preprocess
 from self_supervision import self_supervision_lib
 import trainer as trainer_lib
 
@@ -93,6 +98,8 @@ def test_train_resume_eval_export_reload(data_dir, tmp_path):
   # says little about the model).
   assert 0.0 < float(rows[-1]['loss']) and np.isfinite(
       float(rows[-1]['loss']))
+  # ...which the record says.
+  assert '12 updates' in rows[-1]['warning']
   exports = sorted(os.listdir(os.path.join(workdir, 'export', 'hub')))
   assert exports and all(e.isdigit() for e in exports)
   module_dir = os.path.join(workdir, 'export', 'hub', exports[-1], 'module')
@@ -182,6 +189,75 @@ def make_trainer(data_dir, workdir, strategy, architecture='resnet50',
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=strategy,
       streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))
+
+
+def test_evaluations_warn_of_unsettled_batch_norm(data_dir, tmp_path,
+                                                  caplog):
+  """A short run's evaluation says its statistics are not settled yet."""
+  workdir = str(tmp_path / 'work')
+  trainer = make_trainer(data_dir, workdir, tf.distribute.get_strategy(),
+                         'vgg19', sync_batch_norm=False)
+  trainer.build()
+
+  def record(step):
+    trainer.optimizer.iterations.assign(step)
+    with caplog.at_level(logging.WARNING, logger='absl'):
+      trainer.record_evaluation({'loss': 1.0}, split='test',
+                                checkpoint=f'ckpt-{step}')
+
+  # VGG-19's batch norm has momentum 0.99: 459 updates settle it.
+  record(157)
+  record(459)
+  # A warm start took the statistics from a trained checkpoint.
+  trainer.config = dataclasses.replace(
+      trainer.config, path_to_initial_ckpt=str(tmp_path / 'initial'))
+  record(10)
+  with open(os.path.join(workdir, 'eval_results.csv')) as f:
+    warnings = {row['step']: row['warning'] for row in csv.DictReader(f)}
+  assert '157 updates' in warnings['157'] and '459' in warnings['157']
+  assert warnings['459'] == warnings['10'] == ''
+  logged = [r.getMessage() for r in caplog.records
+            if 'moving statistics' in r.getMessage()]
+  assert len(logged) == 1 and 'ckpt-157 (step 157)' in logged[0]
+
+
+def test_input_images_show_what_the_network_sees(data_dir, tmp_path):
+  """Rotation's summary shows the four rotations the device made."""
+  config = trainer_lib.TrainerConfig(
+      workdir=str(tmp_path), train_split='trainval', val_split='test',
+      batch_size=4, epochs=1, lr=0.1, summary_images=2,
+      serving_input_shape=(None, 32, 32, 3))
+  pipeline = preprocess.build_pipeline(
+      'resize,-1_to_1,rotate', device_ops=('rotate',), resize_size='32')
+  # The host sends single images; `rotate` runs in the step.
+  assert pipeline.device[True] is not None
+  task_cls = self_supervision_lib.get_task_class('rotation')
+  trainer = trainer_lib.Trainer(
+      config, task_factory=lambda: task_cls(
+          architecture='vgg19', net_kwargs={'filters_factor': 1}),
+      data_source=datasets.get_dataset('fashion_mnist', data_dir),
+      strategy=tf.distribute.get_strategy(),
+      streams={'unsup': input_streams.InputStream(pipeline)})
+  trainer.build()
+  writer = trainer.summary_writer('summaries')
+  trainer._write_input_images(  # pylint: disable=protected-access
+      writer, trainer.distributed_dataset('trainval', training=True))
+  writer.flush()
+  (events,) = tf.io.gfile.glob(str(tmp_path / 'summaries' / 'events.*'))
+  values = [v for record in tf.data.TFRecordDataset(events)
+            for v in event_pb2.Event.FromString(record.numpy()).summary.value]
+  (value,) = [v for v in values if v.tag == 'input/input']
+  width, height, *pngs = tf.make_ndarray(value.tensor)
+  assert (int(width), int(height)) == (4 * 32 + 3 * 2, 32)
+  assert len(pngs) == 2
+  for png in pngs:
+    strip = tf.io.decode_png(png).numpy()
+    assert strip.shape == (32, 134, 3)
+    panels = [strip[:, 34 * k:34 * k + 32] for k in range(4)]
+    assert panels[0].std() > 0
+    for k in range(1, 4):
+      np.testing.assert_array_equal(panels[k], np.rot90(panels[0], k))
+    assert (strip[:, 32:34] == 0).all()
 
 
 def test_two_replicas_match_one(data_dir, tmp_path):

@@ -48,22 +48,28 @@ if _REPO not in sys.path:
 import datasets  # noqa: E402
 import utils  # noqa: E402
 
-_TRAIN_DIRECTORY = flags.DEFINE_string(
-    'train_directory', None, 'Folder with one sub-folder of images per class.')
-_VALIDATION_DIRECTORY = flags.DEFINE_string(
-    'validation_directory', None,
-    'Optional folder with the validation images, one sub-folder per class '
-    '(class folders must also exist in --train_directory).')
-_OUTPUT_DIRECTORY = flags.DEFINE_string(
-    'output_directory', None, 'Where the shards and dataset_info.json go.')
-_TRAIN_SHARDS = flags.DEFINE_integer(
-    'train_shards', 1024, 'Number of training shards.')
-_VALIDATION_SHARDS = flags.DEFINE_integer(
-    'validation_shards', 128, 'Number of validation shards.')
-_NUM_THREADS = flags.DEFINE_integer(
-    'num_threads', 1, 'Shards written in parallel.')
-_SEED = flags.DEFINE_integer(
-    'seed', 0, 'Seed of the shuffle of the image order before sharding.')
+
+def define_flags() -> None:
+  """Defines the tool's flags (the arguments of `convert`).
+
+  They are defined when the tool runs, not when it is imported, as in the
+  other tools: a test process imports tools beside the entry point.
+  """
+  flags.DEFINE_string('train_directory', None,
+                      'Folder with one sub-folder of images per class.')
+  flags.DEFINE_string(
+      'validation_directory', None,
+      'Optional folder with the validation images, one sub-folder per class '
+      '(class folders must also exist in --train_directory).')
+  flags.DEFINE_string('output_directory', None,
+                      'Where the shards and dataset_info.json go.')
+  flags.DEFINE_integer('train_shards', 1024, 'Number of training shards.')
+  flags.DEFINE_integer('validation_shards', 128,
+                       'Number of validation shards.')
+  flags.DEFINE_integer('num_threads', 1, 'Shards written in parallel.')
+  flags.DEFINE_integer(
+      'seed', 0, 'Seed of the shuffle of the image order before sharding.')
+
 
 JPEG_QUALITY = 95
 
@@ -255,20 +261,21 @@ def main(argv: list[str]) -> None:
   """Runs the conversion; user mistakes exit with one line and status 1."""
   if len(argv) > 1:
     sys.exit(f'build_tfrecords.py: error: unexpected arguments {argv[1:]}.')
-  missing = [name for name, flag in (('--train_directory', _TRAIN_DIRECTORY),
-                                     ('--output_directory', _OUTPUT_DIRECTORY))
-             if not flag.value]
+  values = flags.FLAGS
+  missing = [f'--{name}' for name in ('train_directory', 'output_directory')
+             if not values[name].value]
   if missing:
     sys.exit(f'build_tfrecords.py: error: {" and ".join(missing)} must be '
              'set.')
   try:
-    convert(_TRAIN_DIRECTORY.value, _VALIDATION_DIRECTORY.value,
-            _OUTPUT_DIRECTORY.value, train_shards=_TRAIN_SHARDS.value,
-            validation_shards=_VALIDATION_SHARDS.value, seed=_SEED.value,
-            num_threads=_NUM_THREADS.value)
+    convert(values.train_directory, values.validation_directory,
+            values.output_directory, train_shards=values.train_shards,
+            validation_shards=values.validation_shards, seed=values.seed,
+            num_threads=values.num_threads)
   except utils.UsageError as e:
     sys.exit(f'build_tfrecords.py: error: {e}')
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

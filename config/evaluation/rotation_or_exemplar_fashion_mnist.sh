@@ -19,7 +19,9 @@
 # larger rates (at 0.1 the summed loss of the heads stays in the 1e2..1e8
 # range). At 0.001 every head's loss is below chance after the first epoch.
 # The end-to-end probe took 38 minutes on two (shared) cores, the cached
-# one 3.3 (benchmarks/linear_eval.py), with the same top-1 within 0.4.
+# one 3.3 with the former in-memory feature store (benchmarks/linear_eval.py),
+# with the same top-1 within 0.4; with today's on-disk shards it took 7.3 on
+# a busier machine (heads read from disk each epoch).
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
