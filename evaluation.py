@@ -86,6 +86,7 @@ class SplitEvaluator:
                *, eval_batch_size: int, jit_compile: bool,
                skip_corrupt_examples: bool, drop_remainder: bool = False,
                virtual_replicas: int = 1,
+               image_dtype: str | None = None,
                translate_errors: Callable[
                    [], contextlib.AbstractContextManager[Any]] = (
                        contextlib.nullcontext)):
@@ -104,6 +105,8 @@ class SplitEvaluator:
         for comparisons with published numbers; by default every example.
       virtual_replicas: groups per replica of the per-replica computations
         (`virtual_replicas`).
+      image_dtype: the dtype the host casts float32 images to
+        (`Pipeline.host_fn`); None: as preprocessed.
       translate_errors: a context around each step that turns data and
         cluster failures into clear errors (the trainer's).
     """
@@ -114,6 +117,7 @@ class SplitEvaluator:
     self.eval_batch_size = eval_batch_size
     self.skip_corrupt_examples = skip_corrupt_examples
     self.drop_remainder = drop_remainder
+    self.image_dtype = image_dtype
     self.translate_errors = translate_errors
 
     def replica_step(batch):
@@ -151,7 +155,7 @@ class SplitEvaluator:
       ds = input_streams.make_dataset(
           self.data, self.streams, split, training=False,
           batch_sizes=dict.fromkeys(self.streams, per_replica),
-          input_context=input_context,
+          image_dtype=self.image_dtype, input_context=input_context,
           skip_corrupt_examples=self.skip_corrupt_examples)
       # Every replica runs the same number of steps: pipelines with fewer
       # batches than their replicas need repeat a batch with mask 0.

@@ -90,6 +90,7 @@ def epoch_size(data: Any, streams: Mapping[str, InputStream],
 
 def make_dataset(data: Any, streams: Mapping[str, InputStream], split: str,
                  *, training: bool, batch_sizes: Mapping[str, int],
+                 image_dtype: str | None = None,
                  **make_kwargs: Any) -> tf.data.Dataset:
   """The batches of every stream for one input pipeline.
 
@@ -100,6 +101,8 @@ def make_dataset(data: Any, streams: Mapping[str, InputStream], split: str,
     training: training (shuffled, repeated, restricted to `keep_ids`) or
       evaluation (one padded pass over the whole split).
     batch_sizes: stream name -> per-replica batch.
+    image_dtype: the dtype the host casts float32 images to
+      (`Pipeline.host_fn`); None: as preprocessed.
     **make_kwargs: further arguments of `DataSource.make` (seed,
       input_context, skip_corrupt_examples).
 
@@ -112,7 +115,7 @@ def make_dataset(data: Any, streams: Mapping[str, InputStream], split: str,
     if training and stream.keep_ids is not None:
       extra = {'keep_ids': stream.keep_ids, 'cache': stream.cache}
     datasets[name] = data.make(
-        split, preprocess_fn=stream.pipeline.host[training],
+        split, preprocess_fn=stream.pipeline.host_fn(training, image_dtype),
         batch_size=batch_sizes[name], training=training, **make_kwargs,
         **extra)
   if len(datasets) == 1:

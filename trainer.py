@@ -116,6 +116,10 @@ class TrainerConfig:
   keep_exports: int = 5
   summary_images: int = 3
   loss_scaling: bool = False
+  # The dtype of the images the host emits for a task that allows it
+  # (`Task.host_cast`): the entry point sets the bfloat16 compute policy's.
+  # None: float32, as preprocessed.
+  host_dtype: str | None = None
   polyak_averaging: bool = False
   path_to_initial_ckpt: str | None = None
   vars_to_restore: str = '.*'
@@ -205,6 +209,8 @@ class Trainer:
       raise ValueError(
           f'--task {self.task.name} reads the streams '
           f'{sorted(self.task.input_streams)}, got {sorted(self.streams)}.')
+    # The dtype of every image batch from the host (`Pipeline.host_fn`).
+    self.image_dtype = config.host_dtype if self.task.host_cast else None
     self.is_chief = distribution.is_chief(strategy)
     self._built = False
     self._train_loop = None
@@ -276,7 +282,8 @@ class Trainer:
     """
     ds = input_streams.make_dataset(
         self.data, self.streams, self.config.val_split, training=False,
-        batch_sizes=dict.fromkeys(self.streams, 2))
+        batch_sizes=dict.fromkeys(self.streams, 2),
+        image_dtype=self.image_dtype)
     spec = ds.element_spec
     specs = tf.nest.flatten(spec)
     if all(s.shape[1:].is_fully_defined() for s in specs):
@@ -349,7 +356,7 @@ class Trainer:
       return input_streams.make_dataset(
           self.data, self.streams, split, training=training,
           batch_sizes=batch_sizes, seed=cfg.random_seed,
-          input_context=input_context,
+          image_dtype=self.image_dtype, input_context=input_context,
           skip_corrupt_examples=cfg.skip_corrupt_examples)
 
     return self.strategy.distribute_datasets_from_function(dataset_fn)
@@ -544,6 +551,10 @@ class Trainer:
       batch = self.strategy.experimental_local_results(batch)[0]
       batch = input_streams.device_preprocess(self.task, self.streams, batch,
                                               training=True)
+      # Display arithmetic in float32 (the host may send bfloat16).
+      batch = tf.nest.map_structure(
+          lambda x: tf.cast(x, tf.float32) if x.dtype == tf.bfloat16 else x,
+          batch)
       images = self.task.summary_images(batch)
       with writer.as_default(step=self.step):
         for name, value in images.items():
@@ -573,6 +584,7 @@ class Trainer:
           skip_corrupt_examples=self.config.skip_corrupt_examples,
           drop_remainder=self.config.eval_drop_remainder,
           virtual_replicas=self.config.virtual_replicas,
+          image_dtype=self.image_dtype,
           translate_errors=self._translate_errors)
     with self.averaged_weights():
       return self._evaluator(split or self.config.val_split)

@@ -23,6 +23,8 @@ used by linear evaluation.
 from collections.abc import Callable, Iterable, Mapping, Sequence
 import inspect
 import math
+import os
+import platform
 import re
 from typing import Any
 
@@ -332,3 +334,26 @@ def _even_regions(x: tf.Tensor, rows: int, cols: int, reduce) -> tf.Tensor:
                      axis=axis)
 
   return along(along(x, 1, rows), 2, cols)
+
+
+def cpu_description() -> str:
+  """The host CPU's model, core count and vector-instruction flags.
+
+  Benchmarks print it: the development machines' CPUs differ from one
+  session to the next (some have bfloat16 units, some do not), so a number
+  means something only beside the flags it was measured with.
+  """
+  model, flags = platform.processor() or platform.machine(), set()
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          model = line.split(':', 1)[1].strip()
+        elif line.startswith('flags') and not flags:
+          flags = set(line.split(':', 1)[1].split())
+  except OSError:
+    pass
+  vector = sorted(f for f in flags
+                  if f.startswith(('sse4', 'avx', 'fma', 'amx', 'f16c')))
+  return (f'{model}, {os.cpu_count()} cores; flags: '
+          f'{" ".join(vector) or "none listed"}')

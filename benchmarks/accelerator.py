@@ -80,6 +80,7 @@ import distribution  # noqa: E402
 import models  # noqa: E402
 import preprocess  # noqa: E402
 from self_supervision import self_supervision_lib as lib  # noqa: E402
+import utils  # noqa: E402
 
 NUM_CLASSES = 1000
 MODELS = ('ours', 'keras', 'rotation')
@@ -92,24 +93,6 @@ LossFn = Callable[[Mapping[str, tf.Tensor], bool], tf.Tensor]
 
 
 # -- Machine ----------------------------------------------------------------
-
-
-def cpu_description() -> str:
-  """The host CPU's model, core count and vector-instruction flags."""
-  model, flags = platform.processor() or platform.machine(), set()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          model = line.split(':', 1)[1].strip()
-        elif line.startswith('flags') and not flags:
-          flags = set(line.split(':', 1)[1].split())
-  except OSError:
-    pass
-  vector = sorted(f for f in flags
-                  if f.startswith(('sse4', 'avx', 'fma', 'amx', 'f16c')))
-  return (f'{model}, {os.cpu_count()} cores; flags: '
-          f'{" ".join(vector) or "none listed"}')
 
 
 def find_device(tpu_name: str | None
@@ -135,7 +118,7 @@ def find_device(tpu_name: str | None
     if capability:
       name += f' (compute capability {capability[0]}.{capability[1]})'
     return strategy, 'GPU', f'GPU {name}, 1 of {len(gpus)} GPUs'
-  return strategy, 'CPU', f'CPU {cpu_description().split(";")[0]}'
+  return strategy, 'CPU', f'CPU {utils.cpu_description().split(";")[0]}'
 
 
 # -- FLOPs ------------------------------------------------------------------
@@ -445,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   replicas = strategy.num_replicas_in_sync
   mixed_dtype = tf.float16 if kind == 'GPU' else tf.bfloat16
   print(f'device: {device}')
-  print(f'host: {cpu_description()}; TensorFlow {tf.__version__}, Keras '
+  print(f'host: {utils.cpu_description()}; TensorFlow {tf.__version__}, Keras '
         f'{keras.__version__}, Python {platform.python_version()}')
   configs = configurations(args.models, args.precisions, args.xla, kind)
 

@@ -61,6 +61,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import models  # noqa: E402
+import utils  # noqa: E402
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 32, 'Images per step.')
 _IMAGE_SIZE = flags.DEFINE_integer('image_size', 224, 'Image height/width.')
@@ -104,7 +105,7 @@ def time_steps(step, images, labels, num_steps):
 
 def main(argv):
   del argv
-  logging.info('CPU: %s', accelerator.cpu_description())
+  logging.info('CPU: %s', utils.cpu_description())
   batch, size = _BATCH_SIZE.value, _IMAGE_SIZE.value
   images = tf.random.uniform((batch, size, size, 3), -1.0, 1.0)
   labels = tf.random.uniform((batch,), 0, _NUM_CLASSES, dtype=tf.int32)

@@ -214,18 +214,11 @@ def versions():
   import keras  # noqa: PLC0415
   import numpy  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          cpu = line.split(':', 1)[1].strip()
-          break
-  except OSError:
-    pass
+  sys.path.insert(0, REPO)
+  import utils  # noqa: PLC0415
   return (f'Python {platform.python_version()}, TensorFlow {tf.__version__}, '
           f'Keras {keras.__version__}, NumPy {numpy.__version__}; '
-          f'{os.cpu_count()} CPU cores ({cpu}).')
+          f'{utils.cpu_description()}.')
 
 
 def main():

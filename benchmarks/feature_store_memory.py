@@ -67,23 +67,6 @@ def reset_peak() -> None:
     f.write('5')
 
 
-def cpu_description() -> str:
-  model, flags = platform.processor() or '?', set()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          model = line.split(':', 1)[1].strip()
-        elif line.startswith('flags'):
-          flags = set(line.split(':', 1)[1].split())
-  except OSError:
-    pass
-  wanted = ('sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_bf16',
-            'amx_tile')
-  present = ' '.join(f for f in wanted if f in flags) or 'none listed'
-  return f'{model}, {os.cpu_count()} cores; flags: {present}'
-
-
 # -- In the child processes ----------------------------------------------------
 
 
@@ -248,7 +231,8 @@ def main():
   shutil.rmtree(base, ignore_errors=True)
   base.mkdir(parents=True)
   run_child(['--workdir', str(base), '--export', module])
-  print(f'CPU: {cpu_description()}')
+  import utils  # noqa: PLC0415  (TensorFlow: only for this line)
+  print(f'CPU: {utils.cpu_description()}')
   print(f'Python {platform.python_version()}; one process per size; '
         f'{args.epochs:g} epoch(s) of batch {args.batch_size}.')
   header = (f'{"examples":>9} {"in memory":>10} {"shards":>6} '

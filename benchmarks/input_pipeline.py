@@ -21,9 +21,13 @@ its ratio to decode alone. Measurements of the configs are interleaved over
 several rounds and the median is reported, so that load from other processes
 affects all of them alike.
 
-The rotation config is measured twice: with `rotate` on the host, and with
-the host part only (`rotate` moved to the accelerator by
-`preprocess.split_device_ops`, as the trainer does).
+The rotation config is measured four times: with `rotate` on the host;
+with the host part only (`rotate` moved to the accelerator by
+`preprocess.split_device_ops`, as the trainer does), emitting float32 as in
+float32 runs; the same emitting bfloat16 (`Pipeline.host_fn`, as under
+`--mixed_precision` on CPUs and TPUs); and the same keeping one pixel of its
+output, which does all the work but copies no image into the batches, so
+that it shows what the float32 output's memory traffic costs.
 
 Run by hand from the repository root:
 
@@ -45,16 +49,25 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import preprocess  # noqa: E402
+import utils  # noqa: E402
 
-# (label, --preprocessing, op arguments): the shipped training configs.
+# What a pipeline emits: its images as preprocessed (None), cast to
+# bfloat16, or only one pixel of them (no image copied into the batches).
+PIXEL = 'one pixel'
+
+# (label, --preprocessing, op arguments[, output]): the shipped training
+# configs.
 _ROTATION = 'inception_preprocess,rotate'
+_ROTATION_HOST = preprocess.split_device_ops(_ROTATION, ['rotate'])[0]
 CONFIGS = [
-    ('decode only', '', {}),
+    ('decode only', '', {}, PIXEL),
     ('supervised', 'inception_preprocess', {'resize_size': 224}),
     ('rotation, all on host', _ROTATION, {'resize_size': 224}),
-    ('rotation, host part',
-     preprocess.split_device_ops(_ROTATION, ['rotate'])[0],
-     {'resize_size': 224}),
+    ('rotation, host part', _ROTATION_HOST, {'resize_size': 224}),
+    ('rotation, host part, bfloat16', _ROTATION_HOST, {'resize_size': 224},
+     'bfloat16'),
+    ('rotation, host part, 1 pixel', _ROTATION_HOST, {'resize_size': 224},
+     PIXEL),
     ('exemplar', 'to_gray,crop_inception_preprocess_patches,standardization',
      {'resize_size': 224, 'grayscale_probability': 0.66,
       'num_of_inception_patches': 8}),
@@ -68,17 +81,29 @@ CONFIGS = [
 
 
 def make_dataset(jpegs: list[bytes], preprocessing: str, op_args: dict,
-                 batch_size: int) -> tf.data.Dataset:
-  """Endless batches of decoded and preprocessed training examples."""
-  preprocess_fn = preprocess.get_preprocess_fn(preprocessing, True, **op_args)
+                 batch_size: int, output: str | None = None
+                 ) -> tf.data.Dataset:
+  """Endless batches of decoded and preprocessed training examples.
+
+  Args:
+    jpegs: the encoded images.
+    preprocessing: the host's `--preprocessing`.
+    op_args: the ops' flag values.
+    batch_size: examples per batch.
+    output: None (the images as preprocessed), a dtype to cast float32
+      images to (`Pipeline.host_fn`), or `PIXEL`: keep one pixel, which
+      still needs all the work but copies no image. Decoded images differ
+      in size and cannot be batched whole, so decode alone keeps one pixel.
+  """
+  pipeline = preprocess.build_pipeline(preprocessing, **op_args)
+  preprocess_fn = pipeline.host_fn(True, None if output == PIXEL else output)
 
   def parse(jpeg, index):
     image = tf.io.decode_jpeg(jpeg, channels=3)
-    if not preprocessing:
-      # Decoded images differ in size and cannot be batched; keeping one
-      # pixel still needs the full decode but adds no copying.
-      image = image[:1, :1]
-    return preprocess_fn({'image': image, 'label': index})
+    data = preprocess_fn({'image': image, 'label': index})
+    if output == PIXEL:
+      data['image'] = data['image'][..., :1, :1, :]
+    return data
 
   ds = tf.data.Dataset.from_tensor_slices(
       (jpegs, tf.range(len(jpegs), dtype=tf.int32)))
@@ -130,11 +155,11 @@ def main(argv=None) -> None:
     sys.exit(f'No *.JPEG / *.jpg files in {args.data_dir}')
   jpegs = [tf.io.gfile.GFile(f, 'rb').read() for f in files]
   print(f'{len(jpegs)} JPEGs from {args.data_dir}; batch {args.batch_size}, '
-        f'{args.num_batches} timed batches x {args.rounds} rounds; '
-        f'{os.cpu_count()} CPUs')
+        f'{args.num_batches} timed batches x {args.rounds} rounds')
+  print(f'host: {utils.cpu_description()}')
 
-  datasets = [make_dataset(jpegs, pp, op_args, args.batch_size)
-              for _, pp, op_args in CONFIGS]
+  datasets = [make_dataset(jpegs, pp, op_args, args.batch_size, *output)
+              for _, pp, op_args, *output in CONFIGS]
   # One untimed pass over every pipeline traces its functions.
   for ds in datasets:
     images_per_second(ds, args.batch_size, 1, 1)
@@ -154,12 +179,19 @@ def main(argv=None) -> None:
   cpu_medians = [statistics.median(r) for r in cpu_rates]
   print(f'\n{"config":32s} {"img/s":>7s} {"vs decode":>9s} '
         f'{"img/CPU-s":>9s} {"vs decode":>9s}  img/s per round')
-  for (label, pp, _), rate, cpu_rate, runs in zip(CONFIGS, medians,
-                                                  cpu_medians, rates):
+  for (label, pp, *_), rate, cpu_rate, runs in zip(CONFIGS, medians,
+                                                   cpu_medians, rates):
     spread = ', '.join(f'{r:.0f}' for r in runs)
     print(f'{label:32s} {rate:7.1f} {rate / medians[0]:9.2f} '
           f'{cpu_rate:9.1f} {cpu_rate / cpu_medians[0]:9.2f}  ({spread})')
     print(f'    --preprocessing={pp or "(none)"}')
+  labels = [config[0] for config in CONFIGS]
+  host = labels.index('rotation, host part')
+  for other in ('rotation, host part, bfloat16',
+                'rotation, host part, 1 pixel'):
+    i = labels.index(other)
+    print(f'{other} / float32 output: {medians[i] / medians[host]:.2f} '
+          f'(CPU time: {cpu_medians[i] / cpu_medians[host]:.2f})')
 
 
 if __name__ == '__main__':

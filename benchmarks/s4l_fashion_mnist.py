@@ -212,21 +212,10 @@ def versions():
   # TensorFlow is imported for the version line alone; the stages run in
   # subprocesses.
   import tensorflow as tf  # noqa: PLC0415
-  cpu = platform.machine()
-  flags = ''
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          cpu = line.split(':', 1)[1].strip()
-        if line.startswith('flags') and not flags:
-          flags = ' '.join(sorted(
-              x for x in line.split(':', 1)[1].split()
-              if x.startswith(('avx512', 'amx', 'avx2'))))
-  except OSError:
-    pass
+  sys.path.insert(0, REPO)
+  import utils  # noqa: PLC0415
   return (f'Python {platform.python_version()}, TensorFlow {tf.__version__}; '
-          f'{os.cpu_count()} CPU cores ({cpu}; {flags or "no AVX2"}).')
+          f'{utils.cpu_description()}.')
 
 
 def main():

@@ -117,6 +117,9 @@ def normalize_embeddings(embeddings: tf.Tensor, mode: str) -> tf.Tensor:
 class ExemplarTask(lib.Task):
   """Instance discrimination with a semi-hard triplet loss."""
 
+  # The crops only move (flatten_leading) before the trunk.
+  host_cast = True
+
   def __init__(self, *, margin: float | None = None,
                embed_dim: int | None = None,
                embedding_normalization: str = 'batch',

@@ -280,6 +280,9 @@ class PatchTask(lib.Task):
   `permutations_and_labels`.
   """
 
+  # The patches only move (flatten_leading) before the trunk.
+  host_cast = True
+
   def __init__(self, *, num_classes: int, embed_dim: int = DEFAULT_EMBED_DIM,
                interleave_embeddings: bool = False,
                architecture: str | None = None,

@@ -39,6 +39,8 @@ class RotationTask(lib.Task):
   """4-way classification of the rotation of an image."""
 
   device_ops = ('rotate',)
+  # The images only move (rotate, flatten_leading) before the trunk.
+  host_cast = True
 
   def __init__(self, *, architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):

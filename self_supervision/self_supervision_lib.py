@@ -92,10 +92,19 @@ class Task:
       (the labelled images, restricted to a labelled subset when one is
       given). With one stream, batches are that stream's dicts; with
       several, a dict of them by stream name.
+    host_cast: whether the host may emit the images in the trunk's compute
+      dtype (bfloat16 under `--mixed_precision`; `Pipeline.host_fn`). True
+      only when the images reach the trunk's first layer, which casts them
+      to that dtype anyway, through exact value moves alone (reshapes,
+      `rotate`'s reversals and transposes, gathers), so that the network
+      sees the same values. Tasks that compute on the images first (VAT's
+      perturbations) or feed them to a module of another policy (linear
+      evaluation) keep float32.
   """
 
   device_ops: Sequence[str] = ()
   input_streams: Sequence[str] = ('unsup',)
+  host_cast: bool = False
 
   def __init__(self, *, architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):

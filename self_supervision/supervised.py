@@ -32,6 +32,8 @@ class SupervisedTask(lib.Task):
   """Image classification with the data set's labels."""
 
   input_streams = ('sup',)
+  # The images go straight into the trunk.
+  host_cast = True
 
   def __init__(self, *, num_classes: int, architecture: str | None = None,
                net_kwargs: Mapping[str, Any] | None = None):

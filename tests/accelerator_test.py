@@ -19,27 +19,19 @@ takes a minute to compile under XLA on these CPUs; `models_test.py` covers
 it), so that every configuration runs through the benchmark's own code.
 """
 
-import importlib.util
 import inspect
 import re
 
-from conftest import REPO
 import keras
 import pytest
 import tensorflow as tf
+import testdata
 
 import models
 
-
-def load_benchmark():
-  spec = importlib.util.spec_from_file_location(
-      'accelerator_benchmark', REPO / 'benchmarks' / 'accelerator.py')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-accelerator = load_benchmark()
+# The benchmark is a script, not a module of the package.
+accelerator = testdata.load_script('benchmarks/accelerator.py',
+                                  'accelerator_benchmark')
 
 
 class TinyNet(keras.Model):

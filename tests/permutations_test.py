@@ -16,7 +16,6 @@
 """Tests of tools/make_permutations.py and the permutation file loader."""
 
 import hashlib
-import importlib.util
 import itertools
 import subprocess
 import sys
@@ -24,21 +23,20 @@ import sys
 from conftest import REPO, SHARED_DATA
 import numpy as np
 import pytest
+import testdata
 
 from self_supervision import patch_utils
 import utils
+
+# The tool is a script, not a module of the package.
+make_permutations = testdata.load_script('tools/make_permutations.py',
+                                        'make_permutations')
 
 PUBLISHED = SHARED_DATA / 'permutations_100_max.bin'
 PUBLISHED_SHA256 = (
     'c329e21a1dc7c5df5e0800cab6577285e7fad9e71ac31cab2e5a7914e52975bc')
 
 
-def load_tool():
-  spec = importlib.util.spec_from_file_location(
-      'make_permutations', REPO / 'tools' / 'make_permutations.py')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def test_shipped_file_is_the_default_and_well_spread():
@@ -48,7 +46,7 @@ def test_shipped_file_is_the_default_and_well_spread():
   assert perms.shape == (100, 9)
   assert all(sorted(row) == list(range(9)) for row in perms)
   assert not (perms == np.arange(9)).all(axis=1).any()  # No identity.
-  minimum, mean = load_tool().hamming_stats(perms)
+  minimum, mean = make_permutations.hamming_stats(perms)
   assert mean >= 8.0
   assert minimum >= 2
 
@@ -63,7 +61,7 @@ def test_published_file_is_a_drop_in():
   perms = patch_utils.load_permutations(str(PUBLISHED))
   assert perms.shape == (100, 9)
   np.testing.assert_array_equal(perms[0] + 1, [8, 7, 6, 9, 5, 4, 3, 2, 1])
-  minimum, mean = load_tool().hamming_stats(perms)
+  minimum, mean = make_permutations.hamming_stats(perms)
   assert minimum == 2 and mean == pytest.approx(8.08)
 
 
@@ -78,16 +76,15 @@ def test_write_then_load_round_trips(tmp_path):
 
 @pytest.mark.parametrize('criterion', ['mean', 'min'])
 def test_selection_is_reproducible_and_greedy(criterion):
-  tool = load_tool()
-  a = tool.select_permutations(12, 5, criterion=criterion, seed=3)
-  b = tool.select_permutations(12, 5, criterion=criterion, seed=3)
-  c = tool.select_permutations(12, 5, criterion=criterion, seed=4)
+  a = make_permutations.select_permutations(12, 5, criterion=criterion, seed=3)
+  b = make_permutations.select_permutations(12, 5, criterion=criterion, seed=3)
+  c = make_permutations.select_permutations(12, 5, criterion=criterion, seed=4)
   np.testing.assert_array_equal(a, b)
   assert not np.array_equal(a, c)
   assert len({tuple(r) for r in a}) == 12
   assert not (a == np.arange(5)).all(axis=1).any()
   # Each added row is a best candidate for the rule given the rows before.
-  candidates = tool.all_permutations(5)[1:]
+  candidates = make_permutations.all_permutations(5)[1:]
   for i in range(1, len(a)):
     chosen = a[:i]
     distances = (candidates[:, None, :] != chosen[None]).sum(-1)
@@ -108,7 +105,7 @@ def test_tool_writes_a_loadable_file(tmp_path):
   assert 'min' in result.stdout and 'mean' in result.stdout
   perms = patch_utils.load_permutations(str(out))
   np.testing.assert_array_equal(
-      perms, load_tool().select_permutations(10, 9, seed=1))
+      perms, make_permutations.select_permutations(10, 9, seed=1))
 
 
 def write_raw(path, header, values):

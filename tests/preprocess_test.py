@@ -671,3 +671,25 @@ def test_device_split_keeps_the_pipe_syntax():
 def test_syntax_errors(preprocessing, message):
   with pytest.raises(utils.UsageError, match=message):
     preprocess.get_preprocess_fn(preprocessing, True)
+
+
+@pytest.mark.parametrize('image_dtype', [None, 'float32', 'bfloat16'])
+def test_host_fn_casts_only_float_images(image_dtype):
+  pipeline = preprocess.build_pipeline(
+      'resize,-1_to_1,rotate', device_ops=('rotate',), resize_size=32)
+  data = {'image': tf.constant(_image()), 'label': tf.constant(5)}
+  for training in (True, False):
+    plain = pipeline.host[training](dict(data, _seed=tf.constant([1, 2])))
+    out = pipeline.host_fn(training, image_dtype)(
+        dict(data, _seed=tf.constant([1, 2])))
+    want = tf.bfloat16 if image_dtype == 'bfloat16' else tf.float32
+    assert out['image'].dtype == want
+    # The values the network's first layer would have cast to.
+    np.testing.assert_array_equal(
+        tf.cast(out['image'], tf.float32),
+        tf.cast(tf.cast(plain['image'], want), tf.float32))
+    assert out['label'].dtype == tf.int32 and int(out['label']) == 5
+  # A uint8 image (no float output) passes unchanged.
+  raw = preprocess.build_pipeline('')
+  out = raw.host_fn(True, 'bfloat16')(data)
+  assert out['image'].dtype == tf.uint8

@@ -601,6 +601,54 @@ def test_hub_export(fake_nets, tiny_module, tmp_path, name):
   np.testing.assert_allclose(default, expected, rtol=1e-5, atol=1e-6)
 
 
+
+@pytest.fixture
+def mixed_bfloat16():
+  """The `--mixed_precision` policy of CPUs and TPUs, for one test."""
+  previous = keras.mixed_precision.global_policy()
+  keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  yield
+  keras.mixed_precision.set_global_policy(previous)
+
+
+HOST_CAST_TASKS = [name for name in lib.task_names()
+                   if lib.get_task_class(name).host_cast]
+
+
+def test_which_tasks_take_bfloat16_from_the_host():
+  # VAT computes on the images before its trunk and linear evaluation
+  # feeds a module saved with its own policy: they keep float32.
+  assert HOST_CAST_TASKS == ['exemplar', 'jigsaw', 'relative_patch_location',
+                             'rotation', 'supervised']
+
+
+@pytest.mark.parametrize('name', HOST_CAST_TASKS)
+def test_host_cast_gives_identical_outputs(fake_nets, mixed_bfloat16, name):
+  """Images cast to bfloat16 on the host change no loss or metric."""
+  case = task_cases()[name]
+  task = make_task(name, **case.kwargs)
+  task.initialize(case.batch)
+  cast = dict(case.batch, image=tf.cast(case.batch['image'], tf.bfloat16))
+  want = task.compute(case.batch, training=False)
+  got = task.compute(cast, training=False)
+  np.testing.assert_array_equal(got.loss, want.loss)
+  for g, w in zip(tf.nest.flatten(got.metrics), tf.nest.flatten(want.metrics)):
+    np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize('architecture',
+                         ['resnet50', 'resnet50v2', 'revnet50', 'vgg19'])
+def test_trunks_cast_their_input_as_the_host_does(mixed_bfloat16,
+                                                  architecture):
+  """The first layer's cast to bfloat16 equals the host's, bit for bit."""
+  net = models.get_net(architecture, 4, filters_factor=1)
+  images = tf.random.stateless_normal([2, 32, 32, 3], (1, 2))
+  want, want_points = net(images, training=True)
+  got, got_points = net(tf.cast(images, tf.bfloat16), training=True)
+  np.testing.assert_array_equal(got, want)
+  for key, value in want_points.items():
+    np.testing.assert_array_equal(got_points[key], value)
+
 # -- Configs ------------------------------------------------------------------
 
 TASKS = ('rotation', 'relative_patch_location', 'jigsaw', 'exemplar')

@@ -15,6 +15,7 @@
 """Small data sets written by tests, in the formats the readers take."""
 
 import gzip
+import importlib.util
 import os
 import shutil
 import socket
@@ -214,3 +215,11 @@ def sup_stream(preprocessing, **op_args):
   """The labelled stream of a supervised or linear-evaluation task."""
   return {'sup': input_streams.InputStream(
       preprocess.build_pipeline(preprocessing, **op_args))}
+
+
+def load_script(relative_path: str, name: str):
+  """A script of the repository (not a package module) imported as `name`."""
+  spec = importlib.util.spec_from_file_location(name, REPO / relative_path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module

@@ -24,6 +24,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -259,6 +260,75 @@ def test_input_images_show_what_the_network_sees(data_dir, tmp_path):
       np.testing.assert_array_equal(panels[k], np.rot90(panels[0], k))
     assert (strip[:, 32:34] == 0).all()
 
+
+
+def rotation_trainer(data_dir, workdir, host_dtype=None):
+  config = trainer_lib.TrainerConfig(
+      workdir=workdir, train_split='trainval', val_split='test',
+      batch_size=4, eval_batch_size=8, epochs=1, lr=0.01,
+      iterations_per_loop=2, summary_images=0, host_dtype=host_dtype,
+      serving_input_shape=(None, 32, 32, 3))
+  pipeline = preprocess.build_pipeline(
+      'resize,-1_to_1,rotate', device_ops=('rotate',), resize_size='32')
+  task_cls = self_supervision_lib.get_task_class('rotation')
+  return trainer_lib.Trainer(
+      config, task_factory=lambda: task_cls(
+          architecture='vgg19', net_kwargs={'filters_factor': 1}),
+      data_source=datasets.get_dataset('fashion_mnist', data_dir),
+      strategy=tf.distribute.get_strategy(),
+      streams={'unsup': input_streams.InputStream(pipeline)})
+
+
+@pytest.mark.parametrize('host_dtype,host_cast,want', [
+    (None, True, tf.float32),
+    ('bfloat16', True, tf.bfloat16),
+    ('bfloat16', False, tf.float32),
+])
+def test_host_emits_the_configured_image_dtype(data_dir, tmp_path,
+                                               monkeypatch, host_dtype,
+                                               host_cast, want):
+  """Training and evaluation images; labels and masks stay as they were."""
+  task_cls = self_supervision_lib.get_task_class('rotation')
+  monkeypatch.setattr(task_cls, 'host_cast', host_cast)
+  trainer = rotation_trainer(data_dir, str(tmp_path), host_dtype)
+  for training in (True, False):
+    spec = trainer.distributed_dataset('trainval', training).element_spec
+    assert spec['image'].dtype == want
+    assert spec['label'].dtype == tf.int32
+    if not training:
+      assert spec['mask'].dtype == tf.float32
+
+
+def test_mixed_precision_rotation_trains_and_evaluates(data_dir, tmp_path):
+  """bfloat16 from the host: the device rotates it and the step runs."""
+  previous = keras.mixed_precision.global_policy()
+  keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  try:
+    trainer = rotation_trainer(data_dir, str(tmp_path), 'bfloat16')
+    trainer.build()
+    loop = trainer.make_train_loop()
+    iterator = iter(trainer.distributed_dataset('trainval', training=True))
+    before = [v.numpy() for v in trainer.task.trainable_variables]
+    loss, _, done, bad_step = loop(iterator, tf.constant(2))
+    assert int(done) == 2 and int(bad_step) == -1
+    assert np.isfinite(float(loss))
+    assert any(not np.array_equal(b, v.numpy()) for b, v in
+               zip(before, trainer.task.trainable_variables))
+    metrics = trainer.evaluate('test')
+    assert metrics['num_examples'] == NUM_TEST
+    assert np.isfinite(metrics['loss'])
+    # The input summary displays bfloat16 batches too.
+    trainer.config = dataclasses.replace(trainer.config, summary_images=1)
+    writer = trainer.summary_writer('summaries')
+    trainer._write_input_images(  # pylint: disable=protected-access
+        writer, trainer.distributed_dataset('trainval', training=True))
+    writer.flush()
+    (events,) = tf.io.gfile.glob(str(tmp_path / 'summaries' / 'events.*'))
+    tags = {v.tag for record in tf.data.TFRecordDataset(events)
+            for v in event_pb2.Event.FromString(record.numpy()).summary.value}
+    assert 'input/input' in tags
+  finally:
+    keras.mixed_precision.set_global_policy(previous)
 
 def test_two_replicas_match_one(data_dir, tmp_path):
   """Same global batch, synchronised batch norm: the same training run.
