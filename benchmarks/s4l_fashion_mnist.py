@@ -50,7 +50,9 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LRS = ('0.01', '0.03', '0.1')
+# 0.3 was added after the first selection runs: S4L-Rotation's best rate was
+# the grid's largest (0.1) at both fractions, so the optimum could lie beyond.
+LRS = ('0.01', '0.03', '0.1', '0.3')
 SEEDS = (0, 1, 2)
 FRACTIONS = ('1p', '10p')
 # method -> (config prefix, the metric of its class head on unrotated,
