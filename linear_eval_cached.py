@@ -42,8 +42,8 @@ evaluate the other's checkpoints.
 3. Evaluation: the heads on every example of `--val_split`, streamed, with
    the same metrics (`top1_accuracy_<end point>`,
    `top5_accuracy_<end point>`), and the weighted k-nearest-neighbour
-   classifier (`self_supervision/streamed_knn.py`, the vote of
-   `self_supervision/knn.py` over streamed features) on the end points of
+   classifier (`self_supervision/streamed_knn.py`, over streamed
+   features) on the end points of
    `--knn_end_points` (default `pre_logits`; `all` for every one), against
    the training features of the evaluation-preprocessing pass, giving
    `knn_top1_accuracy_<end point>` and `knn_top5_accuracy_<end point>`.

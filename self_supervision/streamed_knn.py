@@ -14,13 +14,16 @@
 
 """Weighted kNN over streamed features, in bounded memory.
 
-`knn.knn_accuracy` holds the whole bank of training features in memory;
-at ImageNet scale one end point of the training split alone can take tens
-of GB. Here the queries come in blocks and, for each block, the bank streams
-by in chunks while a running top-k (similarity and label of the k most
-similar bank examples so far) is merged with each chunk. The result is
-`knn.knn_accuracy`'s, ties included: `tf.math.top_k` prefers the lower
-index, and the running entries (earlier bank examples) come first.
+The cached linear evaluation reports it beside the heads (`--knn_*`): the
+weighting of Wu et al. (2018), each of the k most similar training examples
+voting for its class with weight exp(cosine similarity / temperature).
+Holding the bank of training features in memory would take tens of GB for
+one end point of ImageNet's training split. Here the queries come in
+blocks and, for each block, the bank streams by in chunks while a running
+top-k (similarity and label of the k most similar bank examples so far) is
+merged with each chunk. The result is that of the whole bank in memory
+(`tests/knn_reference.py`), ties included: `tf.math.top_k` prefers the
+lower index, and the running entries (earlier bank examples) come first.
 
 Memory: a block of queries, a bank chunk and their similarity matrix. The
 bank is read once per block of queries.
@@ -44,9 +47,8 @@ def knn_accuracy(bank: Callable[[], Iterable[tuple[tf.Tensor, tf.Tensor]]],
                  temperature: float) -> tuple[float, float]:
   """Top-1 and top-5 accuracy of a weighted k-nearest-neighbour classifier.
 
-  The weighting of `knn.knn_accuracy`: each of the k most cosine-similar
-  bank examples votes for its class with weight exp(similarity /
-  temperature).
+  Each of the k most cosine-similar bank examples votes for its class
+  with weight exp(similarity / temperature).
 
   Args:
     bank: returns a fresh pass over the labelled examples, as chunks of

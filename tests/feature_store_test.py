@@ -17,11 +17,12 @@
 import json
 import os
 
+import knn_reference
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from self_supervision import feature_store, knn, streamed_knn
+from self_supervision import feature_store, streamed_knn
 
 SHAPES = {'block1': (2, 2, 3), 'pre_logits': (5,)}
 # 4 * (12 + 5 + 1) = 72 bytes an example: 3 examples in 216-byte shards.
@@ -199,8 +200,9 @@ def test_streamed_knn_matches_knn_in_memory(chunk, block):
     return [(x[i:i + size], y[i:i + size]) for i in range(0, len(y), size)]
 
   for k, temperature in ((5, 0.1), (40, 1.0), (1, 0.07)):
-    expected = knn.knn_accuracy(bank, bank_labels, queries, query_labels,
-                                num_classes=4, k=k, temperature=temperature)
+    expected = knn_reference.knn_accuracy(
+        bank, bank_labels, queries, query_labels, num_classes=4, k=k,
+        temperature=temperature)
     got = streamed_knn.knn_accuracy(
         lambda: pieces(bank, bank_labels, chunk),
         pieces(queries, query_labels, block), bank_size=23, num_classes=4,

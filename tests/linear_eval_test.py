@@ -32,7 +32,12 @@ from testdata import mirrored_strategy
 import checkpointing
 import hub_export
 import linear_eval_cached
-from self_supervision import feature_store, knn, linear_eval, module_features
+from self_supervision import (
+  feature_store,
+  linear_eval,
+  module_features,
+  streamed_knn,
+)
 import trainer as trainer_lib
 import utils
 
@@ -543,16 +548,16 @@ def test_knn_weighted_votes():
                    np.float32)
   labels = np.array([0, 0, 1, 1, 1])
   test = np.array([[1, 0.05], [0.05, 1]], np.float32)
+
+  def accuracy(temperature):
+    return streamed_knn.knn_accuracy(
+        lambda: [(train, labels)], [(test, np.array([0, 1]))], bank_size=5,
+        num_classes=2, k=5, temperature=temperature)
+
   # With k=5 class 1 has more voters, but the two close class-0 neighbours
   # outweigh them at a low temperature.
-  top1, top5 = knn.knn_accuracy(
-      train, labels, test, np.array([0, 1]), num_classes=2, k=5,
-      temperature=0.07)
-  assert (top1, top5) == (1.0, 1.0)
-  top1, _ = knn.knn_accuracy(
-      train, labels, test, np.array([0, 1]), num_classes=2, k=5,
-      temperature=100.0)
-  assert top1 == 0.5
+  assert accuracy(0.07) == (1.0, 1.0)
+  assert accuracy(100.0)[0] == 0.5
 
 
 # -- Errors ------------------------------------------------------------------

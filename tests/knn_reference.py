@@ -12,11 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Weighted k-nearest-neighbour classification of stored features.
+"""Weighted kNN with the whole bank in memory: a reference for tests.
 
-The cached linear evaluation reports it beside the heads (`--knn_*`): the
-weighting of Wu et al. (2018), each of the k most similar training examples
-voting for its class with weight exp(cosine similarity / temperature).
+The library's kNN (`self_supervision/streamed_knn.py`) streams the bank in
+chunks with a running top-k; this is the direct computation of the same
+classifier (Wu et al., 2018: each of the k most cosine-similar training
+examples votes for its class with weight exp(similarity / temperature)),
+written separately so that the streamed one is checked against it.
 """
 
 import numpy as np
