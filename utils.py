@@ -336,13 +336,8 @@ def _even_regions(x: tf.Tensor, rows: int, cols: int, reduce) -> tf.Tensor:
   return along(along(x, 1, rows), 2, cols)
 
 
-def cpu_description() -> str:
-  """The host CPU's model, core count and vector-instruction flags.
-
-  Benchmarks print it: the development machines' CPUs differ from one
-  session to the next (some have bfloat16 units, some do not), so a number
-  means something only beside the flags it was measured with.
-  """
+def _cpu_model_and_flags() -> tuple[str, set[str]]:
+  """The CPU's model name and feature flags, as /proc/cpuinfo lists them."""
   model, flags = platform.processor() or platform.machine(), set()
   try:
     with open('/proc/cpuinfo') as f:
@@ -353,6 +348,26 @@ def cpu_description() -> str:
           flags = set(line.split(':', 1)[1].split())
   except OSError:
     pass
+  return model, flags
+
+
+def cpu_bfloat16_units() -> list[str]:
+  """The CPU flags of bfloat16 arithmetic units (empty: none, or unknown).
+
+  avx512_bf16 doubles the vector unit's multiply-adds per cycle over
+  float32; amx_bf16 adds matrix tiles, several times that again.
+  """
+  return sorted(_cpu_model_and_flags()[1] & {'avx512_bf16', 'amx_bf16'})
+
+
+def cpu_description() -> str:
+  """The host CPU's model, core count and vector-instruction flags.
+
+  Benchmarks print it: the development machines' CPUs differ from one
+  session to the next (some have bfloat16 units, some do not), so a number
+  means something only beside the flags it was measured with.
+  """
+  model, flags = _cpu_model_and_flags()
   vector = sorted(f for f in flags
                   if f.startswith(('sse4', 'avx', 'fma', 'amx', 'f16c')))
   return (f'{model}, {os.cpu_count()} cores; flags: '

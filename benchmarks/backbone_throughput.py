@@ -70,6 +70,11 @@ _STEPS = flags.DEFINE_integer('steps_per_round', 3,
                               'Timed steps per model per round.')
 _WARMUP = flags.DEFINE_integer('warmup_steps', 2,
                                'Untimed steps per model before timing.')
+_MIXED = flags.DEFINE_bool(
+    'mixed_precision', False,
+    'Also time both networks under mixed_bfloat16 (what --mixed_precision '
+    'trains with on CPUs and TPUs), alternating with their float32 steps, '
+    'and print the bfloat16 / float32 ratios.')
 
 _NUM_CLASSES = 1000
 
@@ -86,12 +91,28 @@ def make_train_step(apply_fn, model):
       loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
           labels, tf.cast(logits, tf.float32)))
       if model.losses:
-        loss += tf.add_n(model.losses)
+        loss += tf.add_n([tf.cast(x, tf.float32) for x in model.losses])
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return loss
 
   return step
+
+
+def build_steps(image_shape, policy: str):
+  """{network name: training step} of both networks under dtype `policy`."""
+  with accelerator.precision_policy(policy):
+    ours = models.get_net('resnet50', _NUM_CLASSES, mode='v2',
+                          filters_factor=4)
+    ours.build(image_shape)
+    theirs = keras.applications.ResNet50V2(
+        weights=None, input_shape=image_shape[1:], classes=_NUM_CLASSES,
+        classifier_activation=None)
+    return {
+        'ours': make_train_step(lambda x: ours(x, training=True)[0], ours),
+        'keras': make_train_step(lambda x: theirs(x, training=True),
+                                 theirs),
+    }
 
 
 def time_steps(step, images, labels, num_steps):
@@ -105,60 +126,81 @@ def time_steps(step, images, labels, num_steps):
 
 def main(argv):
   del argv
-  logging.info('CPU: %s', utils.cpu_description())
+  cpu = utils.cpu_description()
+  logging.info('CPU: %s', cpu)
   batch, size = _BATCH_SIZE.value, _IMAGE_SIZE.value
   images = tf.random.uniform((batch, size, size, 3), -1.0, 1.0)
   labels = tf.random.uniform((batch,), 0, _NUM_CLASSES, dtype=tf.int32)
+  policies = ['float32'] + (['mixed_bfloat16'] if _MIXED.value else [])
+  if _MIXED.value:
+    units = utils.cpu_bfloat16_units()
+    logging.info(
+        'bfloat16 units of this CPU: %s', ', '.join(units) if units else
+        'none (no avx512_bf16 or amx_bf16 flag): bfloat16 is emulated '
+        'here, so expect mixed precision to be slower than float32')
 
-  ours = models.get_net('resnet50', _NUM_CLASSES, mode='v2',
-                        filters_factor=4)
-  ours.build(images.shape)
-  theirs = keras.applications.ResNet50V2(
-      weights=None, input_shape=(size, size, 3), classes=_NUM_CLASSES,
-      classifier_activation=None)
-  steps = {
-      'ours': make_train_step(lambda x: ours(x, training=True)[0], ours),
-      'keras': make_train_step(lambda x: theirs(x, training=True), theirs),
-  }
-  flops = {}
-  for name, step in steps.items():
+  # (network, policy) -> step; steps alternate, so load affects all alike.
+  steps, flops = {}, {}
+  for policy in policies:
+    for name, step in build_steps(images.shape, policy).items():
+      steps[name, policy] = step
+  for (name, policy), step in steps.items():
     start = time.perf_counter()
     time_steps(step, images, labels, _WARMUP.value)
-    logging.info('%s: warm-up (incl. tracing) %.1f s', name,
+    logging.info('%s %s: warm-up (incl. tracing) %.1f s', name, policy,
                  time.perf_counter() - start)
     forward, backward = accelerator.dense_flops(
         step.get_concrete_function(images, labels).graph)
-    flops[name] = (forward + backward) / batch
-    logging.info('%s: %.3g GFLOPs per image forward, %.3g per training '
+    flops[name, policy] = (forward + backward) / batch
+    logging.info('%s %s: %.3g GFLOPs per image forward, %.3g per training '
                  'step (convolutions and matrix products, a multiply-add '
-                 'counted as 2)', name, forward / batch / 1e9,
-                 flops[name] / 1e9)
+                 'counted as 2)', name, policy, forward / batch / 1e9,
+                 flops[name, policy] / 1e9)
 
-  totals = {name: 0.0 for name in steps}
-  round_ratios = []
+  totals = {key: 0.0 for key in steps}
+  round_seconds = []
   order = list(steps)
   for round_index in range(_ROUNDS.value):
     seconds = {}
-    for name in order:
-      seconds[name] = time_steps(steps[name], images, labels, _STEPS.value)
-      totals[name] += seconds[name]
-      logging.info('round %d %s: %.2f img/s', round_index, name,
-                   batch * _STEPS.value / seconds[name])
-    round_ratios.append(seconds['keras'] / seconds['ours'])
+    for key in order:
+      seconds[key] = time_steps(steps[key], images, labels, _STEPS.value)
+      totals[key] += seconds[key]
+      logging.info('round %d %s %s: %.2f img/s', round_index, *key,
+                   batch * _STEPS.value / seconds[key])
+    round_seconds.append(seconds)
     order.reverse()  # Alternate who goes first.
   num_images = batch * _STEPS.value * _ROUNDS.value
-  rates = {name: num_images / totals[name] for name in steps}
-  matmul = accelerator.matmul_rate(tf.distribute.get_strategy(), 2048,
-                                   tf.float32)
+  rates = {key: num_images / totals[key] for key in steps}
+
+  def ratio(a, b):
+    """Rate of a over rate of b: overall and the median of the rounds'."""
+    return (rates[a] / rates[b],
+            statistics.median(s[b] / s[a] for s in round_seconds))
+
+  matmul = {policy: accelerator.matmul_rate(
+      tf.distribute.get_strategy(), 2048,
+      tf.float32 if policy == 'float32' else tf.bfloat16)
+            for policy in policies}
   logging.info('load average: %s', os.getloadavg())
-  logging.info('ours %.2f img/s, keras %.2f img/s, ratio ours/keras %.3f '
-               '(median of per-round ratios %.3f)', rates['ours'],
-               rates['keras'], rates['ours'] / rates['keras'],
-               statistics.median(round_ratios))
-  logging.info('matmul %.1f GFLOP/s (2n^3 FLOPs per n x n product); the '
-               'training steps reach %s of it', matmul / 1e9, ', '.join(
-                   f'{100 * rates[n] * flops[n] / matmul:.1f}% ({n})'
-                   for n in steps))
+  for policy in policies:
+    logging.info('%s: ours %.2f img/s, keras %.2f img/s, ratio ours/keras '
+                 '%.3f (median of per-round ratios %.3f)', policy,
+                 rates['ours', policy], rates['keras', policy],
+                 *ratio(('ours', policy), ('keras', policy)))
+    shares = [(100 * rates[n, policy] * flops[n, policy] / matmul[policy], n)
+              for n in ('ours', 'keras')]
+    logging.info('%s matmul %.1f GFLOP/s (2n^3 FLOPs per n x n product); '
+                 'the training steps reach %s of it', policy,
+                 matmul[policy] / 1e9,
+                 ', '.join(f'{share:.1f}% ({n})' for share, n in shares))
+  if _MIXED.value:
+    for name in ('ours', 'keras'):
+      logging.info('%s: mixed_bfloat16 / float32 = %.2fx (median of rounds '
+                   '%.2fx)', name, *ratio((name, 'mixed_bfloat16'),
+                                          (name, 'float32')))
+    logging.info('matmul bfloat16 / float32 = %.2fx: the most a training '
+                 'step made of such products can gain on this CPU (%s)',
+                 matmul['mixed_bfloat16'] / matmul['float32'], cpu)
 
 
 if __name__ == '__main__':

@@ -17,10 +17,14 @@
 The benchmark's networks are replaced by tiny stand-ins (the real ResNet-50
 takes a minute to compile under XLA on these CPUs; `models_test.py` covers
 it), so that every configuration runs through the benchmark's own code.
+benchmarks/backbone_throughput.py (the CPU's side-by-side comparison of
+precisions) runs with the real networks at 32x32.
 """
 
 import inspect
 import re
+import subprocess
+import sys
 
 import keras
 import pytest
@@ -158,3 +162,23 @@ def test_training_flops_count_multiply_adds_twice():
   # The gradients of every weight and of the inputs of all but the first
   # layer (the images need none).
   assert backward == 2 * 2 * (conv1 + 2 * conv2 + 2 * dense)
+
+
+def test_backbone_throughput_compares_precisions_side_by_side():
+  # The CPU benchmark of #18 at a tiny size, real networks: both networks in
+  # float32 and mixed_bfloat16, timed in one run, ratios and CPU flags.
+  result = subprocess.run(
+      [sys.executable, 'benchmarks/backbone_throughput.py', '--batch_size=2',
+       '--image_size=32', '--rounds=1', '--steps_per_round=1',
+       '--warmup_steps=1', '--mixed_precision'],
+      cwd=str(testdata.REPO), capture_output=True, text=True, timeout=600,
+      check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  log = result.stderr
+  assert 'CPU: ' in log and 'flags: ' in log
+  assert 'bfloat16 units of this CPU: ' in log
+  for name in ('ours', 'keras'):
+    assert re.search(rf'{name}: mixed_bfloat16 / float32 = \d+\.\d\dx', log)
+    for policy in ('float32', 'mixed_bfloat16'):
+      assert re.search(rf'round 0 {name} {policy}: \d+\.\d\d img/s', log)
+  assert re.search(r'matmul bfloat16 / float32 = \d+\.\d\dx', log)

@@ -330,6 +330,55 @@ def test_fused_batch_norm_matches_keras():
       np.full(8, 100 / 99), rtol=1e-4)
 
 
+@pytest.mark.parametrize('training', [True, False])
+def test_fused_batch_norm_on_bfloat16_matches_float32(training):
+  # Under mixed precision the fused kernel gets the bfloat16 activations
+  # directly (no cast to float32 and back); it computes in float32 inside,
+  # so outputs are the float32 layer's rounded to bfloat16, and statistics
+  # and gradients those of the float32 layer on the same values.
+  x32 = tf.cast(tf.cast(tf.random.stateless_normal((4, 6, 6, 16), (3, 4))
+                        * 3.0 + 1.0, tf.bfloat16), tf.float32)
+  # Exactly representable in bfloat16: the bfloat16 layer's output gradient
+  # is rounded to it, and a float32 layer's would be in a bfloat16 network.
+  upstream = tf.cast(tf.cast(tf.random.stateless_normal(x32.shape, (5, 6)),
+                             tf.bfloat16), tf.float32)
+  results = {}
+  for policy in ('float32', 'mixed_bfloat16'):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+      bn = layers.batch_norm('bn', synchronized=False)
+      bn.build(x32.shape)
+    finally:
+      keras.mixed_precision.set_global_policy('float32')
+    bn.moving_mean.assign(tf.fill([16], 0.5))
+    bn.moving_variance.assign(tf.fill([16], 2.0))
+    x = tf.cast(x32, bn.compute_dtype)
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = bn(x, training=training)
+      loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+    grads = tape.gradient(loss, [x, *bn.trainable_variables])
+    results[policy] = (y, grads, bn.moving_mean, bn.moving_variance)
+  y32, grads32, mean32, var32 = results['float32']
+  y16, grads16, mean16, var16 = results['mixed_bfloat16']
+  assert y16.dtype == tf.bfloat16
+  assert not any(op.type == 'Cast' for op in tf.function(
+      lambda t: bn(t, training=training)).get_concrete_function(
+          tf.TensorSpec(x32.shape, tf.bfloat16)).graph.get_operations()
+                 if op.inputs and op.inputs[0].dtype == tf.bfloat16)
+  # Rounding to bfloat16 (8 significant bits): within half an ulp.
+  np.testing.assert_allclose(tf.cast(y16, tf.float32),
+                             tf.cast(tf.cast(y32, tf.bfloat16), tf.float32),
+                             rtol=2**-8, atol=1e-6)
+  np.testing.assert_allclose(mean16, mean32, rtol=1e-6)
+  np.testing.assert_allclose(var16, var32, rtol=1e-5)
+  # The bfloat16 layer rounds its input gradient to bfloat16.
+  np.testing.assert_allclose(tf.cast(grads16[0], tf.float32), grads32[0],
+                             rtol=2**-7, atol=1e-3)
+  for g16, g32 in zip(grads16[1:], grads32[1:]):
+    np.testing.assert_allclose(g16, g32, rtol=1e-4, atol=1e-4)
+
+
 def test_v2_block4_is_taken_before_the_final_batch_norm():
   net = resnet.ResNet((1, 1, 1, 1), None, filters_factor=1, last_relu=True)
   pre_logits, end_points = net(_images(), training=False)
