@@ -68,7 +68,10 @@ setuptools.setup(
         'tfds': ['tensorflow-datasets>=4.9', 'importlib_resources'],
         # benchmarks/fashion_mnist.py draws its plot with matplotlib.
         'bench': ['matplotlib'],
+        # self_supervision/convex_probe.py: L-BFGS logistic regression.
+        'probe': ['scikit-learn>=1.3'],
         'test': [
+            'scikit-learn>=1.3',
             'pytest',
             'pytest-xdist',
             'tf-keras>=2.20,<2.22',

@@ -1,0 +1,155 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The exact convex probe: optimality, the choice on validation, I/O."""
+
+import sys
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from self_supervision import convex_probe, feature_store
+
+
+def _blobs(n, d=6, k=3, seed=0, spread=1.5):
+  """Gaussian classes with overlapping means: not separable."""
+  rng = np.random.default_rng(seed)
+  centres = np.random.default_rng(99).normal(size=(k, d))
+  labels = rng.integers(0, k, n)
+  features = centres[labels] + spread * rng.normal(size=(n, d))
+  # Dimensions of very different scales, one constant: standardisation's job.
+  features = features * np.array([1, 100, 0.01, 1, 1, 1])[:d]
+  features[:, -1] = 3.0
+  return features.astype(np.float32), labels.astype(np.int32)
+
+
+def _objective_gradient(fit, features, labels, l2):
+  """Gradient of mean CE + l2/2 |W|^2 at the fit, computed independently."""
+  x = (features.astype(np.float64) - fit.mean) / fit.scale
+  logits = x @ fit.weights + fit.bias
+  p = np.exp(logits - logits.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  p[np.arange(len(labels)), labels] -= 1
+  grad_w = x.T @ p / len(labels) + l2 * fit.weights
+  grad_b = p.mean(0)
+  return grad_w, grad_b
+
+
+def test_solution_is_the_optimum():
+  train, val = _blobs(600, seed=1), _blobs(300, seed=2)
+  fit = convex_probe.fit(train, val, l2_grid=[1e-2], tol=1e-10)
+  assert fit.converged[1e-2]
+  grad_w, grad_b = _objective_gradient(fit, *train, 1e-2)
+  # At the minimum of the convex objective the gradient vanishes.
+  assert np.abs(grad_w).max() < 1e-6 and np.abs(grad_b).max() < 1e-6
+  # ... and it is not the gradient of a different problem (no penalty).
+  grad_w_unpenalised, _ = _objective_gradient(fit, *train, 0.0)
+  assert np.abs(grad_w_unpenalised).max() > 1e-4
+  # The constant dimension gets scale 1 and no weight.
+  assert fit.scale[-1] == 1.0
+  np.testing.assert_allclose(fit.weights[-1], 0.0, atol=1e-8)
+
+
+def test_l2_strength_is_chosen_on_validation():
+  train, val = _blobs(60, seed=3, spread=3.0), _blobs(2000, seed=4,
+                                                      spread=3.0)
+  grid = [10.0, 1e-1, 1e-5]
+  fit = convex_probe.fit(train, val, l2_grid=grid)
+  assert set(fit.val_top1) == set(grid)
+  assert fit.val_top1[fit.l2] == max(fit.val_top1.values())
+  # The returned classifier is the chosen one: its own validation accuracy.
+  assert fit.top1(*val) == pytest.approx(fit.val_top1[fit.l2])
+  # Strong decay shrinks the weights: not all L2 strengths agree.
+  assert len(set(fit.val_top1.values())) > 1
+  assert all(fit.iterations[l2] >= 1 for l2 in grid)
+
+
+def test_ties_go_to_the_stronger_decay():
+  # One example per class: every L2 strength fits it perfectly.
+  features = np.eye(3, dtype=np.float32)
+  labels = np.arange(3, dtype=np.int32)
+  fit = convex_probe.fit((features, labels), (features, labels),
+                         l2_grid=[1e-3, 1e-1])
+  assert fit.val_top1 == {1e-3: 1.0, 1e-1: 1.0}
+  assert fit.l2 == 1e-1
+
+
+def test_classes_missing_from_training_are_never_predicted():
+  features, labels = _blobs(200, seed=5)
+  keep = labels != 1
+  fit = convex_probe.fit((features[keep], labels[keep]),
+                         (features, labels), l2_grid=[1e-2])
+  assert fit.weights.shape == (6, 3)
+  assert 1 not in np.argmax(fit.logits(features), 1)
+
+
+@pytest.mark.parametrize('train, val, grid, message', [
+    ((np.zeros((4, 2)), np.zeros(3)), None, [1.0], 'must be [n, d]'),
+    ((np.zeros((0, 2)), np.zeros(0)), None, [1.0], 'training set is empty'),
+    (None, (np.zeros((4, 3)), np.zeros(4)), [1.0], 'have 3 dimensions'),
+    (None, None, [], 'L2 grid needs values > 0'),
+    (None, None, [1.0, -1.0], 'L2 grid needs values > 0'),
+])
+def test_bad_input(train, val, grid, message):
+  default = (np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+  with pytest.raises(ValueError, match=message.replace('[', r'\[')):
+    convex_probe.fit(train or default, val or default, l2_grid=grid)
+
+
+def test_missing_scikit_learn_names_the_extra():
+  with mock.patch.dict(sys.modules, {'sklearn': None}):
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[probe\]"'):
+      convex_probe.fit(_blobs(10), _blobs(10), l2_grid=[1.0])
+
+
+def test_reads_a_stored_set(tmp_path):
+  rng = np.random.default_rng(0)
+  writer = feature_store.ShardWriter(str(tmp_path / 'set'), shard_bytes=400)
+  batches = [({'a': rng.normal(size=(n, 2, 2)), 'b': rng.normal(size=(n, 3))},
+              rng.integers(0, 5, n)) for n in (7, 9)]
+  for features, labels in batches:
+    writer.write(features, labels)
+  stored = writer.finish({})
+  assert stored.num_shards > 1
+  features, labels = convex_probe.read(stored, 'a', batch_size=4)
+  np.testing.assert_array_equal(
+      features, np.concatenate([f['a'] for f, _ in batches]).reshape(16, 4)
+      .astype(np.float32))
+  np.testing.assert_array_equal(labels,
+                                np.concatenate([y for _, y in batches]))
+  with pytest.raises(ValueError, match="No end point 'c'.*stored: a, b"):
+    convex_probe.read(stored, 'c')
+
+
+def test_tool_on_stored_sets(tmp_path, capsys):
+  from tools import convex_probe as tool  # noqa: PLC0415
+  paths = {}
+  for name, seed in (('train', 6), ('val', 7), ('test', 8)):
+    features, labels = _blobs(300, seed=seed)
+    writer = feature_store.ShardWriter(str(tmp_path / name), 1 << 20)
+    writer.write({'pre_logits': features}, labels)
+    writer.finish({})
+    paths[name] = str(tmp_path / name)
+  tool.main([f'--{k}={v}' for k, v in paths.items()] + ['--l2=1,0.001'])
+  out = capsys.readouterr().out
+  assert 'pre_logits l2 1: val top-1 ' in out
+  assert 'pre_logits l2 0.001: val top-1 ' in out
+  assert 'test top-1 ' in out and 'chosen l2 ' in out
+  with pytest.raises(SystemExit):
+    tool.main([f'--train={tmp_path}', f'--val={paths["val"]}'])
+  assert 'holds no complete feature set' in capsys.readouterr().err
+  with pytest.raises(SystemExit, match="No end point 'x'"):
+    tool.main([f'--train={paths["train"]}', f'--val={paths["val"]}',
+               '--end_points=x'])
