@@ -95,6 +95,36 @@ def resize_bilinear(images: tf.Tensor, size,
   return resize(images, size, 'bilinear', legacy_resize)
 
 
+def sample_crop_box(
+    image_shape: tf.Tensor,
+    bbox: tf.Tensor,
+    min_object_covered: float = _MIN_OBJECT_COVERED,
+    aspect_ratio_range: tuple[float, float] = _ASPECT_RATIO_RANGE,
+    area_range: tuple[float, float] = _AREA_RANGE,
+    max_attempts: int = _MAX_ATTEMPTS,
+    seed: tf.Tensor | None = None
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """(begin, size, box) of `distorted_bounding_box_crop`'s random box.
+
+  Needs only the image's `[H, W, C]` shape (e.g. from a JPEG's header);
+  arguments as there.
+  """
+  if seed is None:
+    # TF2's stateful sampler ignores the global seed unless it gets an op
+    # seed. The stateless one, seeded from the global generator, repeats
+    # under `tf.random.set_seed` and still draws a new box on every call.
+    seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)
+  return tf.image.stateless_sample_distorted_bounding_box(
+      image_shape,
+      bounding_boxes=bbox,
+      seed=seed,
+      min_object_covered=min_object_covered,
+      aspect_ratio_range=aspect_ratio_range,
+      area_range=area_range,
+      max_attempts=max_attempts,
+      use_image_if_no_bounding_boxes=True)
+
+
 def distorted_bounding_box_crop(
     image: tf.Tensor,
     bbox: tf.Tensor,
@@ -120,20 +150,9 @@ def distorted_bounding_box_crop(
     (cropped image with the dtype of `image`, the sampled box as float32
     `[1, 1, 4]`).
   """
-  if seed is None:
-    # TF2's stateful sampler ignores the global seed unless it gets an op
-    # seed. The stateless one, seeded from the global generator, repeats
-    # under `tf.random.set_seed` and still draws a new box on every call.
-    seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)
-  begin, size, box = tf.image.stateless_sample_distorted_bounding_box(
-      tf.shape(image),
-      bounding_boxes=bbox,
-      seed=seed,
-      min_object_covered=min_object_covered,
-      aspect_ratio_range=aspect_ratio_range,
-      area_range=area_range,
-      max_attempts=max_attempts,
-      use_image_if_no_bounding_boxes=True)
+  begin, size, box = sample_crop_box(
+      tf.shape(image), bbox, min_object_covered, aspect_ratio_range,
+      area_range, max_attempts, seed)
   cropped = tf.slice(image, begin, size)
   cropped.set_shape([None, None, image.shape[-1]])
   return cropped, box

@@ -29,6 +29,13 @@ float32 runs; the same emitting bfloat16 (`Pipeline.host_fn`, as under
 output, which does all the work but copies no image into the batches, so
 that it shows what the float32 output's memory traffic costs.
 
+A breakdown follows: CPU milliseconds per image of the rotation host
+part's stages, cumulatively (decode; + the sampled crop; + the 224x224
+bilinear resize; + the flip; + the colour distortion; + the map to
+[-1, 1]), and of decoding only the sampled crop
+(`tf.image.decode_and_crop_jpeg`), with the ratios to decode alone that
+they bound.
+
 Run by hand from the repository root:
 
   python benchmarks/input_pipeline.py [--data_dir DIR] [--num_batches 8]
@@ -48,6 +55,7 @@ import tensorflow as tf  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import inception_preprocessing  # noqa: E402
 import preprocess  # noqa: E402
 import utils  # noqa: E402
 
@@ -110,6 +118,71 @@ def make_dataset(jpegs: list[bytes], preprocessing: str, op_args: dict,
   ds = ds.repeat().shuffle(len(jpegs))
   ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size, drop_remainder=True)
+
+
+# The rotation host part's stages, cumulatively (see the docstring).
+STAGES = ('decode', '+ crop', '+ resize', '+ flip', '+ colour distortion',
+          '+ map to [-1, 1]')
+WHOLE_IMAGE = [[[0.0, 0.0, 1.0, 1.0]]]
+
+
+def stage_fn(num_stages: int, fused_decode: bool = False):
+  """`(jpeg, index) -> one pixel` doing the first `num_stages` stages.
+
+  With `fused_decode`, the sampled crop is decoded alone (the same box,
+  from the JPEG's header), instead of cropping the decoded image.
+  """
+  ip = inception_preprocessing
+
+  def fn(jpeg, index):
+    seed = tf.stack([index, tf.constant(0, tf.int64)])
+    if fused_decode:
+      begin, size, _ = ip.sample_crop_box(
+          tf.image.extract_jpeg_shape(jpeg), tf.constant(WHOLE_IMAGE),
+          seed=seed)
+      image = tf.image.decode_and_crop_jpeg(
+          jpeg, tf.stack([begin[0], begin[1], size[0], size[1]]),
+          channels=3)
+    else:
+      image = tf.io.decode_jpeg(jpeg, channels=3)
+      if num_stages > 1:
+        image, _ = ip.distorted_bounding_box_crop(
+            image, tf.constant(WHOLE_IMAGE), seed=seed)
+    if num_stages > 2:
+      image = ip.resize_bilinear(image, [224, 224])
+    if num_stages > 3:
+      image = tf.image.stateless_random_flip_left_right(image, seed)
+    if num_stages > 4:
+      image = ip.distort_color(image, 255.0, seed=seed)
+    if num_stages > 5:
+      image = image * (2.0 / 255.0) - 1.0
+    return tf.cast(image[:1, :1], tf.float32)
+
+  return fn
+
+
+def breakdown(jpegs: list[bytes], batch_size: int, num_batches: int,
+              rounds: int) -> None:
+  """Prints CPU ms per image of each cumulative stage (median of rounds)."""
+  configs = [(name, stage_fn(i + 1)) for i, name in enumerate(STAGES)]
+  configs.append(('decode only the crop', stage_fn(2, fused_decode=True)))
+  configs.append(('decode only the crop, all stages',
+                  stage_fn(len(STAGES), fused_decode=True)))
+  datasets = [
+      tf.data.Dataset.from_tensor_slices(
+          (jpegs, tf.range(len(jpegs), dtype=tf.int64))).repeat()
+      .map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+      .batch(batch_size, drop_remainder=True) for _, fn in configs]
+  per_image = [[] for _ in configs]
+  for _ in range(rounds):
+    for i, ds in enumerate(datasets):
+      _, cpu_rate = images_per_second(ds, batch_size, 1, num_batches)
+      per_image[i].append(1000 / cpu_rate)
+  ms = [statistics.median(m) for m in per_image]
+  print('\nrotation host part by stage (CPU ms per image, cumulative; '
+        'decode alone / this = the best ratio to decode alone):')
+  for (name, _), value in zip(configs, ms):
+    print(f'  {name:36s} {value:6.2f} ms  {ms[0] / value:5.2f}')
 
 
 def images_per_second(ds: tf.data.Dataset, batch_size: int,
@@ -192,6 +265,7 @@ def main(argv=None) -> None:
     i = labels.index(other)
     print(f'{other} / float32 output: {medians[i] / medians[host]:.2f} '
           f'(CPU time: {cpu_medians[i] / cpu_medians[host]:.2f})')
+  breakdown(jpegs, args.batch_size, args.num_batches, args.rounds)
 
 
 if __name__ == '__main__':
