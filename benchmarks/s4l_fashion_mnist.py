@@ -270,7 +270,7 @@ def main():
       results = []
       for seed in SEEDS:
         stage = Stage(args, method, fraction, best, seed)
-        results.append(stage.test())
+        results.append((*stage.test(), stage._times().get('train', 0) / 60))
         if seed:
           minutes += stage.minutes()
         else:
@@ -287,18 +287,20 @@ def write(args, fractions, selection, finals, minutes, commands):
         fraction]
     lines += [f'### {label} of the labels', '',
               '| method | val top-1 per lr (seed 0) | chosen lr | test top-1 '
-              '(mean ± std, 3 seeds) | test top-5 | ImageNet top-5 (paper) |',
-              '| --- | --- | --- | --- | --- | --- |']
+              '(mean ± std, 3 seeds) | test top-5 | training (min per run) '
+              '| ImageNet top-5 (paper) |',
+              '| --- | --- | --- | --- | --- | --- | --- |']
     for method in [m for m in METHODS if (m, fraction) in finals]:
       scores, best = selection[method, fraction]
       top1 = mean_std([r[0] for r in finals[method, fraction]])
       top5 = mean_std([r[1] for r in finals[method, fraction]])
+      train_minutes = statistics.mean(r[2] for r in finals[method, fraction])
       paper = PAPER_TOP5.get((method, fraction))
       lines.append(
           f'| {method} | ' + ', '.join(f'{lr}: {v:.1f}'
                                        for lr, v in scores.items()) +
           f' | {best} | {top1[0]:.2f} ± {top1[1]:.2f} | '
-          f'{top5[0]:.2f} ± {top5[1]:.2f} | '
+          f'{top5[0]:.2f} ± {top5[1]:.2f} | {train_minutes:.1f} | '
           f'{paper if paper else "-"} |')
     lines.append('')
   claims = []
@@ -312,10 +314,12 @@ def write(args, fractions, selection, finals, minutes, commands):
       verdict = ('holds' if gain > spread else
                  'does not hold (the gain is not beyond the spread)'
                  if gain > 0 else 'does not hold (no gain)')
+      paired = ', '.join(f'{o - b:+.2f}' for o, b in zip(ours, base))
       claims.append(f'- {fraction}: {method} {statistics.mean(ours):.2f} vs '
                     f'supervised {statistics.mean(base):.2f}: {gain:+.2f} '
                     f'points, seeds\' spread (larger std) {spread:.2f}: '
-                    f'{verdict}.')
+                    f'{verdict}. Per seed, on the same labelled subset: '
+                    f'{paired}.')
   command_text = '\n'.join(f'    {c}' for c in commands)
   today = datetime.date.today().isoformat()
   text = f"""# S4L at Fashion-MNIST scale
@@ -353,7 +357,9 @@ on the same labels. A gain counts only beyond the seeds' spread:
 {chr(10).join(claims)}
 
 The ImageNet column is the seed README's top-5 for reference only: a
-different data set, network size and budget.
+different data set, network size and budget. Training minutes are wall
+time on the machine named above, with other work sharing its two cores at
+times (the stages of one method are comparable only roughly).
 
 ## Commands
 
