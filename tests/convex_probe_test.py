@@ -14,12 +14,15 @@
 
 """The exact convex probe: optimality, the choice on validation, I/O."""
 
+import re
 import sys
 from unittest import mock
 
+import knn_reference
 import numpy as np
 import pytest
 
+from data_sources import label_subsets
 from self_supervision import convex_probe, feature_store
 
 
@@ -144,9 +147,31 @@ def test_tool_on_stored_sets(tmp_path, capsys):
     paths[name] = str(tmp_path / name)
   tool.main([f'--{k}={v}' for k, v in paths.items()] + ['--l2=1,0.001'])
   out = capsys.readouterr().out
-  assert 'pre_logits l2 1: val top-1 ' in out
-  assert 'pre_logits l2 0.001: val top-1 ' in out
+  assert 'pre_logits (all, 300 examples) l2 1: val top-1 ' in out
+  assert 'pre_logits (all, 300 examples) l2 0.001: val top-1 ' in out
   assert 'test top-1 ' in out and 'chosen l2 ' in out
+
+  # Low-shot: the S4L sampler's subset, probe and kNN on it.
+  tool.main([f'--{k}={v}' for k, v in paths.items()] +
+            ['--l2=0.1', '--labels_per_class=5', '--knn_k=3'])
+  line = capsys.readouterr().out.splitlines()[-1]
+  assert line.startswith('pre_logits (5 per class, 15 examples): chosen l2')
+  knn_test = float(re.search(r'test top-1 [\d.]+ \(kNN ([\d.]+)\)',
+                             line).group(1))
+  train = _blobs(300, seed=6)
+  chosen = label_subsets.sample(np.arange(300), train[1], num_classes=3,
+                                per_class=5, seed=0)
+  expected, _ = knn_reference.knn_accuracy(
+      train[0][chosen], train[1][chosen], *_blobs(300, seed=8),
+      num_classes=3, k=3, temperature=0.07)
+  assert knn_test == pytest.approx(100 * expected, abs=0.006)
+  with pytest.raises(SystemExit, match='--labels_per_class 500 exceeds'):
+    tool.main([f'--{k}={v}' for k, v in paths.items()] +
+              ['--labels_per_class=500'])
+  with pytest.raises(SystemExit):
+    tool.main([f'--{k}={v}' for k, v in paths.items()] +
+              ['--labels_per_class=0'])
+  assert 'positive integers or "all"' in capsys.readouterr().err
   with pytest.raises(SystemExit):
     tool.main([f'--train={tmp_path}', f'--val={paths["val"]}'])
   assert 'holds no complete feature set' in capsys.readouterr().err

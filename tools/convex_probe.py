@@ -25,12 +25,28 @@ chooses the L2 strength on a second and, when given, reads a third once:
 
 It prints one line per end point and L2 strength (validation top-1, L-BFGS
 iterations, whether it converged) and the chosen one's accuracies.
+
+Low-shot: `--labels_per_class 10,100,all` fits the probe on N training
+examples of every class, drawn by S4L's class-balanced sampler
+(`data_sources.label_subsets.sample`, `--label_subset_seed`) over the
+stored order of the training set, and also reports the weighted kNN
+classifier (`self_supervision/streamed_knn.py`, with the cached linear
+evaluation's defaults of k and temperature) with those examples as its
+bank, on the validation and (when given) test sets.
 """
 
 import argparse
+import inspect
 import sys
 
-from self_supervision import convex_probe, feature_store
+import numpy as np
+
+from data_sources import label_subsets
+from self_supervision import convex_probe, feature_store, streamed_knn
+from self_supervision.linear_eval import LinearEvalTask
+
+_KNN_DEFAULTS = {name: inspect.signature(LinearEvalTask).parameters[
+    name].default for name in ('knn_k', 'knn_temperature')}
 
 
 def parse_args(argv: list[str] | None):
@@ -46,11 +62,24 @@ def parse_args(argv: list[str] | None):
   parser.add_argument('--l2', default=','.join(
       f'{v:g}' for v in convex_probe.DEFAULT_L2_GRID),
                       help='comma-separated weight decays to try')
+  parser.add_argument('--labels_per_class', default='all',
+                      help='comma-separated training examples per class '
+                      '(e.g. 10,100,all): low-shot probes and kNN')
+  parser.add_argument('--label_subset_seed', type=int, default=0,
+                      help='seed of the class-balanced draw')
+  parser.add_argument('--knn_k', type=int, default=_KNN_DEFAULTS['knn_k'])
+  parser.add_argument('--knn_temperature', type=float,
+                      default=_KNN_DEFAULTS['knn_temperature'])
   args = parser.parse_args(argv)
   try:
     args.l2 = [float(v) for v in args.l2.split(',')]
   except ValueError:
     parser.error(f'--l2 takes comma-separated numbers; got {args.l2!r}.')
+  shots = args.labels_per_class.split(',')
+  if not all(v == 'all' or (v.isdigit() and int(v) > 0) for v in shots):
+    parser.error('--labels_per_class takes positive integers or "all"; got '
+                 f'{args.labels_per_class!r}.')
+  args.labels_per_class = [None if v == 'all' else int(v) for v in shots]
   sets = {}
   for name in ('train', 'val', 'test'):
     path = getattr(args, name)
@@ -63,6 +92,59 @@ def parse_args(argv: list[str] | None):
   return args, sets
 
 
+def subset(train: tuple[np.ndarray, np.ndarray], per_class: int | None,
+           seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """`per_class` examples of every class (None: all), S4L's sampler."""
+  if per_class is None:
+    return train
+  features, labels = train
+  chosen = label_subsets.sample(
+      np.arange(len(labels)), labels, num_classes=int(labels.max()) + 1,
+      per_class=per_class, seed=seed)
+  index = np.asarray(chosen, np.int64)
+  return features[index], labels[index]
+
+
+def knn_top1(bank: tuple[np.ndarray, np.ndarray],
+             queries: tuple[np.ndarray, np.ndarray], num_classes: int,
+             args: argparse.Namespace) -> float:
+  """Weighted kNN top-1 of `queries` against the labelled `bank`."""
+  chunk = streamed_knn.BANK_CHUNK
+
+  def bank_chunks():
+    for begin in range(0, len(bank[1]), chunk):
+      yield bank[0][begin:begin + chunk], bank[1][begin:begin + chunk]
+
+  blocks = ((queries[0][b:b + 1024], queries[1][b:b + 1024])
+            for b in range(0, len(queries[1]), 1024))
+  top1, _ = streamed_knn.knn_accuracy(
+      bank_chunks, blocks, bank_size=len(bank[1]), num_classes=num_classes,
+      k=args.knn_k, temperature=args.knn_temperature)
+  return top1
+
+
+def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+           per_class: int | None, args: argparse.Namespace) -> None:
+  """Fits the probe (and kNN) on one training subset; prints the lines."""
+  train = subset(arrays['train'], per_class, args.label_subset_seed)
+  shots = 'all' if per_class is None else f'{per_class} per class'
+  name = f'{end_point} ({shots}, {len(train[1])} examples)'
+  fit = convex_probe.fit(train, arrays['val'], args.l2)
+  for l2 in sorted(fit.val_top1, reverse=True):
+    print(f'{name} l2 {l2:g}: val top-1 {100 * fit.val_top1[l2]:.2f}, '
+          f'{fit.iterations[l2]} L-BFGS iterations'
+          f'{"" if fit.converged[l2] else " (did not converge)"}')
+  num_classes = fit.weights.shape[1]
+  knn = {split: knn_top1(train, arrays[split], num_classes, args)
+         for split in ('val', 'test') if split in arrays}
+  line = (f'{name}: chosen l2 {fit.l2:g}, val top-1 '
+          f'{100 * fit.val_top1[fit.l2]:.2f} (kNN {100 * knn["val"]:.2f})')
+  if 'test' in arrays:
+    line += (f', test top-1 {100 * fit.top1(*arrays["test"]):.2f} '
+             f'(kNN {100 * knn["test"]:.2f})')
+  print(line, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
   """Fits, chooses and reports the probe of each end point."""
   args, sets = parse_args(argv)
@@ -72,18 +154,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
       arrays = {name: convex_probe.read(stored, end_point)
                 for name, stored in sets.items()}
-      fit = convex_probe.fit(arrays['train'], arrays['val'], args.l2)
-    except (ValueError, ImportError) as e:
+      for per_class in args.labels_per_class:
+        report(end_point, arrays, per_class, args)
+    except (ValueError, ImportError) as e:  # UsageError is a ValueError.
       sys.exit(f'{end_point}: {e}')
-    for l2 in sorted(fit.val_top1, reverse=True):
-      print(f'{end_point} l2 {l2:g}: val top-1 {100 * fit.val_top1[l2]:.2f}, '
-            f'{fit.iterations[l2]} L-BFGS iterations'
-            f'{"" if fit.converged[l2] else " (did not converge)"}')
-    line = (f'{end_point}: chosen l2 {fit.l2:g}, val top-1 '
-            f'{100 * fit.val_top1[fit.l2]:.2f}')
-    if 'test' in arrays:
-      line += f', test top-1 {100 * fit.top1(*arrays["test"]):.2f}'
-    print(line, flush=True)
 
 
 if __name__ == '__main__':
