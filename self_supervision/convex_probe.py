@@ -46,8 +46,10 @@ import numpy as np
 
 from self_supervision import feature_store
 
-# Weight decays tried (the mean-loss form above), strong to weak.
-DEFAULT_L2_GRID = tuple(10.0**e for e in range(0, -7, -1))
+# Weight decays tried (the mean-loss form above), strong to weak. Few
+# examples of many dimensions (a low-shot probe of an early block) want the
+# strong end.
+DEFAULT_L2_GRID = tuple(10.0**e for e in range(2, -7, -1))
 # Gradient tolerance of L-BFGS (scikit-learn's `tol`) and its budget.
 DEFAULT_TOL = 1e-6
 DEFAULT_MAX_ITER = 2000

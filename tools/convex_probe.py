@@ -137,7 +137,10 @@ def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
   num_classes = fit.weights.shape[1]
   knn = {split: knn_top1(train, arrays[split], num_classes, args)
          for split in ('val', 'test') if split in arrays}
-  line = (f'{name}: chosen l2 {fit.l2:g}, val top-1 '
+  edge = (' (the edge of the grid: extend --l2)'
+          if fit.l2 in (min(args.l2), max(args.l2)) and len(args.l2) > 1
+          else '')
+  line = (f'{name}: chosen l2 {fit.l2:g}{edge}, val top-1 '
           f'{100 * fit.val_top1[fit.l2]:.2f} (kNN {100 * knn["val"]:.2f})')
   if 'test' in arrays:
     line += (f', test top-1 {100 * fit.top1(*arrays["test"]):.2f} '
