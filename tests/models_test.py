@@ -26,6 +26,7 @@ from testdata import mirrored_strategy
 import models
 from models import layers, resnet, revnet, vggnet
 import utils
+import virtual_replicas
 
 ALL_NETS = ['resnet101', 'resnet152', 'resnet50', 'revnet50', 'vgg19']
 # S4L's names of the v2 ResNets.
@@ -377,6 +378,30 @@ def test_fused_batch_norm_on_bfloat16_matches_float32(training):
                              rtol=2**-7, atol=1e-3)
   for g16, g32 in zip(grads16[1:], grads32[1:]):
     np.testing.assert_allclose(g16, g32, rtol=1e-4, atol=1e-4)
+
+
+def test_grouped_batch_norm_on_bfloat16_matches_float32():
+  # Ghost batch norm (virtual replicas) feeds the fused kernel bfloat16 too.
+  x32 = tf.cast(tf.cast(tf.random.stateless_normal((8, 4, 4, 6), (1, 2))
+                        * 2.0 + 1.0, tf.bfloat16), tf.float32)
+  results = {}
+  for policy in ('float32', 'mixed_bfloat16'):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+      bn = layers.batch_norm('bn', synchronized=False)
+      bn.build(x32.shape)
+    finally:
+      keras.mixed_precision.set_global_policy('float32')
+    with virtual_replicas.scope(2):
+      y = bn(tf.cast(x32, bn.compute_dtype), training=True)
+    results[policy] = y, bn.moving_mean, bn.moving_variance
+  (y32, mean32, var32), (y16, mean16, var16) = results.values()
+  assert y16.dtype == tf.bfloat16
+  np.testing.assert_allclose(tf.cast(y16, tf.float32),
+                             tf.cast(tf.cast(y32, tf.bfloat16), tf.float32),
+                             rtol=2**-8, atol=1e-6)
+  np.testing.assert_allclose(mean16, mean32, rtol=1e-6)
+  np.testing.assert_allclose(var16, var32, rtol=1e-5)
 
 
 def test_v2_block4_is_taken_before_the_final_batch_norm():
