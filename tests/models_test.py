@@ -331,6 +331,29 @@ def test_fused_batch_norm_matches_keras():
       np.full(8, 100 / 99), rtol=1e-4)
 
 
+def _batch_norm_under(policy, shape):
+  """A built trunk batch-norm layer with Keras' dtype policy `policy`."""
+  keras.mixed_precision.set_global_policy(policy)
+  try:
+    bn = layers.batch_norm('bn', synchronized=False)
+    bn.build(shape)
+  finally:
+    keras.mixed_precision.set_global_policy('float32')
+  return bn
+
+
+def _assert_bfloat16_layer_matches(y16, y32, stats16, stats32):
+  """bfloat16 output = float32 output rounded; same moving statistics."""
+  assert y16.dtype == tf.bfloat16
+  # Rounding to bfloat16 (8 significant bits): within half an ulp.
+  np.testing.assert_allclose(tf.cast(y16, tf.float32),
+                             tf.cast(tf.cast(y32, tf.bfloat16), tf.float32),
+                             rtol=2**-8, atol=1e-6)
+  (mean16, var16), (mean32, var32) = stats16, stats32
+  np.testing.assert_allclose(mean16, mean32, rtol=1e-6)
+  np.testing.assert_allclose(var16, var32, rtol=1e-5)
+
+
 @pytest.mark.parametrize('training', [True, False])
 def test_fused_batch_norm_on_bfloat16_matches_float32(training):
   # Under mixed precision the fused kernel gets the bfloat16 activations
@@ -345,12 +368,7 @@ def test_fused_batch_norm_on_bfloat16_matches_float32(training):
                              tf.bfloat16), tf.float32)
   results = {}
   for policy in ('float32', 'mixed_bfloat16'):
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-      bn = layers.batch_norm('bn', synchronized=False)
-      bn.build(x32.shape)
-    finally:
-      keras.mixed_precision.set_global_policy('float32')
+    bn = _batch_norm_under(policy, x32.shape)
     bn.moving_mean.assign(tf.fill([16], 0.5))
     bn.moving_variance.assign(tf.fill([16], 2.0))
     x = tf.cast(x32, bn.compute_dtype)
@@ -362,17 +380,11 @@ def test_fused_batch_norm_on_bfloat16_matches_float32(training):
     results[policy] = (y, grads, bn.moving_mean, bn.moving_variance)
   y32, grads32, mean32, var32 = results['float32']
   y16, grads16, mean16, var16 = results['mixed_bfloat16']
-  assert y16.dtype == tf.bfloat16
+  _assert_bfloat16_layer_matches(y16, y32, (mean16, var16), (mean32, var32))
   assert not any(op.type == 'Cast' for op in tf.function(
       lambda t: bn(t, training=training)).get_concrete_function(
           tf.TensorSpec(x32.shape, tf.bfloat16)).graph.get_operations()
                  if op.inputs and op.inputs[0].dtype == tf.bfloat16)
-  # Rounding to bfloat16 (8 significant bits): within half an ulp.
-  np.testing.assert_allclose(tf.cast(y16, tf.float32),
-                             tf.cast(tf.cast(y32, tf.bfloat16), tf.float32),
-                             rtol=2**-8, atol=1e-6)
-  np.testing.assert_allclose(mean16, mean32, rtol=1e-6)
-  np.testing.assert_allclose(var16, var32, rtol=1e-5)
   # The bfloat16 layer rounds its input gradient to bfloat16.
   np.testing.assert_allclose(tf.cast(grads16[0], tf.float32), grads32[0],
                              rtol=2**-7, atol=1e-3)
@@ -386,22 +398,12 @@ def test_grouped_batch_norm_on_bfloat16_matches_float32():
                         * 2.0 + 1.0, tf.bfloat16), tf.float32)
   results = {}
   for policy in ('float32', 'mixed_bfloat16'):
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-      bn = layers.batch_norm('bn', synchronized=False)
-      bn.build(x32.shape)
-    finally:
-      keras.mixed_precision.set_global_policy('float32')
+    bn = _batch_norm_under(policy, x32.shape)
     with virtual_replicas.scope(2):
       y = bn(tf.cast(x32, bn.compute_dtype), training=True)
     results[policy] = y, bn.moving_mean, bn.moving_variance
-  (y32, mean32, var32), (y16, mean16, var16) = results.values()
-  assert y16.dtype == tf.bfloat16
-  np.testing.assert_allclose(tf.cast(y16, tf.float32),
-                             tf.cast(tf.cast(y32, tf.bfloat16), tf.float32),
-                             rtol=2**-8, atol=1e-6)
-  np.testing.assert_allclose(mean16, mean32, rtol=1e-6)
-  np.testing.assert_allclose(var16, var32, rtol=1e-5)
+  (y32, *stats32), (y16, *stats16) = results.values()
+  _assert_bfloat16_layer_matches(y16, y32, stats16, stats32)
 
 
 def test_v2_block4_is_taken_before_the_final_batch_norm():
