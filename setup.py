@@ -66,12 +66,14 @@ setuptools.setup(
         'gpu': ['tensorflow[and-cuda]>=2.20,<2.22'],
         'tpu': ['cloud-tpu-client'],
         'tfds': ['tensorflow-datasets>=4.9', 'importlib_resources'],
-        # benchmarks/fashion_mnist.py draws its plot with matplotlib.
+        # benchmarks/fashion_mnist.py draws its plots with matplotlib.
         'bench': ['matplotlib'],
         # self_supervision/convex_probe.py: L-BFGS logistic regression.
         'probe': ['scikit-learn>=1.3'],
         'test': [
             'scikit-learn>=1.3',
+            # tests/comparison_benchmark_test.py draws the report's plots.
+            'matplotlib',
             'pytest',
             'pytest-xdist',
             'tf-keras>=2.20,<2.22',

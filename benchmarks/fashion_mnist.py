@@ -12,317 +12,353 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-r"""The paper's comparison of methods and layers, at Fashion-MNIST scale.
+r"""The paper's comparison of methods, layers, widths and networks, small.
 
-Pretrains the supervised baseline and the four pretext tasks on the same
-small backbone family with the shipped `config/*/fashion_mnist.sh` scripts,
-exports each, evaluates every end point with the linear probe
-(`config/evaluation/*_fashion_mnist.sh`, cached mode), and writes
-`benchmarks/RESULTS.md` (a table of method x end point, top-1) and
-`benchmarks/fashion_mnist.png` (top-1 against depth per method). A network
-with random weights gives the reference row; one run compares two widths of
-the rotation network and one compares ResNet-50 v2 against VGG19.
+Every row is a network pretrained on Fashion-MNIST's first 50,000 training
+images (`train`) with its `config/<task>/fashion_mnist.sh`, exported, and
+probed on every end point:
 
-Run by hand (it takes an hour or more on two CPU cores):
+1. the paper's probe (`config/evaluation/*_fashion_mnist.sh`, SGD on
+   cached features), trained on `train`, read on `val` (the last 10,000
+   training images);
+2. for final models only, the same heads read once on `test`, and the exact
+   convex probe (`tools/convex_probe.py`: logistic regression solved by
+   L-BFGS, L2 strength chosen on `val`) with its low-shot subsets (10 and
+   100 images per class, S4L's sampler) and kNN, on the best end point (the
+   paper's probe's choice on `val`) and `pre_logits`.
 
-  .venv/bin/pip install -e '.[bench]'   # matplotlib, for the plot
-  .venv/bin/python benchmarks/fashion_mnist.py
+Choices are made on seed 0 and the validation split: each row's
+pretraining settings (lengths in epochs; `ROWS`) by the best end point's
+validation top-1; rows that take another row's choice say so. Then the
+chosen setting is trained with seeds 0, 1 and 2 (seed 0 reused) and the
+test split is read once per final model. benchmarks/comparison_report.py
+writes `benchmarks/RESULTS.md` (means, standard deviations, the findings)
+and the three plots beside it.
 
-Finished stages are skipped when it is run again with the same --workdir.
+Run by hand; stages are resumable (a second run with the same --workdir
+reuses every finished stage), and `--rows` runs a part:
+
+  .venv/bin/pip install -e '.[bench,probe]'   # matplotlib, scikit-learn
+  .venv/bin/python benchmarks/fashion_mnist.py --rows main
 """
 
 import argparse
 import csv
-import datetime
+import dataclasses
 import json
 import os
-import platform
-import subprocess
 import sys
-import time
+from typing import Any
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORDER = ('after_root', 'block1', 'block2', 'block3', 'block4', 'block5',
-         'fc6', 'pre_logits', 'logits')
+import comparison_report
+import experiment
+from experiment import REPO
+
+SEEDS = (0, 1, 2)
 IMAGE_EVAL = 'config/evaluation/rotation_or_exemplar_fashion_mnist.sh'
 PATCH_EVAL = ('config/evaluation/'
               'jigsaw_or_relative_patch_location_fashion_mnist.sh')
+SUPERVISED = 'config/supervised/fashion_mnist.sh'
+ROTATION = 'config/rotation/fashion_mnist.sh'
+RELATIVE = 'config/relative_patch_location/fashion_mnist.sh'
+LOW_SHOT = (10, 100)
 
-PATCH_REFERENCE = 'random init, patch protocol'
-PATCH_METHODS = ('relative patch location', 'jigsaw')
 
-# name, pretraining config, evaluation config, extra pretraining flags,
-# whether to train (False: export the initial weights).
-RUNS = (
-    ('random init', 'config/rotation/fashion_mnist.sh', IMAGE_EVAL, (), False),
+def lengths(*epochs: float, decay: float) -> tuple[dict[str, str], ...]:
+  """Settings that train for each length, decaying at the same fraction."""
+  return tuple({'--epochs': f'{e:g}', '--decay_epochs': f'{e * decay:g}'}
+               for e in epochs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One line of the comparison: a network, how it is trained and probed.
+
+  Attributes:
+    name: the row's label in the tables.
+    group: `main`, `width` or `architecture` (what `--rows` selects).
+    config: the pretraining script.
+    probe: the evaluation script (the image or the patch protocol).
+    flags: flags added to every pretraining command of the row.
+    settings: pretraining settings searched with seed 0 on `val`, shortest
+      first (ties go to the cheaper one).
+    settings_from: take this row's chosen setting instead of a search.
+    train: False for a network with its initial weights.
+    own_metric: for a classifier, the metric of its own head, evaluated on
+      every checkpoint (the plateau) and once on the test split.
+  """
+  name: str
+  group: str
+  config: str
+  probe: str = IMAGE_EVAL
+  flags: tuple[str, ...] = ()
+  settings: tuple[dict[str, str], ...] = ({},)
+  settings_from: str | None = None
+  train: bool = True
+  own_metric: str | None = None
+
+
+# The lengths' ends were sized on two CPU cores (README, "What each stage
+# costs"): the longest of each search costs about as much as the rest.
+ROTATION_LENGTHS = lengths(0.25, 0.5, 1, 2, decay=5 / 6)
+ROWS = (
+    Row('random init', 'main', ROTATION, train=False),
     # The patch tasks are probed on patches; their reference is the patch
     # network with random weights under that same protocol.
-    (PATCH_REFERENCE, 'config/relative_patch_location/fashion_mnist.sh',
-     PATCH_EVAL, (), False),
-    ('supervised', 'config/supervised/fashion_mnist.sh', IMAGE_EVAL, (), True),
-    ('rotation', 'config/rotation/fashion_mnist.sh', IMAGE_EVAL, (), True),
-    ('exemplar', 'config/exemplar/fashion_mnist.sh', IMAGE_EVAL, (), True),
-    ('relative patch location',
-     'config/relative_patch_location/fashion_mnist.sh', PATCH_EVAL, (), True),
-    ('jigsaw', 'config/jigsaw/fashion_mnist.sh', PATCH_EVAL, (), True),
-    ('rotation, filters_factor 2', 'config/rotation/fashion_mnist.sh',
-     IMAGE_EVAL, ('--filters_factor', '2'), True),
-    ('rotation, vgg19', 'config/rotation/fashion_mnist.sh', IMAGE_EVAL,
-     ('--architecture', 'vgg19', '--filters_factor', '1'), True),
+    Row('random init (patches)', 'main', RELATIVE, PATCH_EVAL, train=False),
+    Row('supervised', 'main', SUPERVISED, settings=lengths(4, 8, 16,
+                                                           decay=2 / 3),
+        # Every 2 epochs, all kept: the curve of its own validation top-1.
+        flags=('--save_checkpoints_steps', '1563', '--keep_checkpoint_max',
+               '20'),
+        own_metric='top1_accuracy_logits'),
+    Row('rotation', 'main', ROTATION, settings=ROTATION_LENGTHS),
+    Row('exemplar', 'main', 'config/exemplar/fashion_mnist.sh',
+        settings=lengths(0.05, 0.2, decay=0.8)),
+    Row('relative patch location', 'main', RELATIVE, PATCH_EVAL,
+        settings=lengths(0.25, 1, decay=0.8)),
+    Row('jigsaw', 'main', 'config/jigsaw/fashion_mnist.sh', PATCH_EVAL,
+        settings=lengths(0.25, 1, decay=0.8)),
+    Row('rotation (filters_factor 2)', 'width', ROTATION,
+        flags=('--filters_factor', '2'), settings_from='rotation'),
+    Row('rotation (filters_factor 4)', 'width', ROTATION,
+        flags=('--filters_factor', '4'), settings_from='rotation'),
+    Row('rotation (revnet50)', 'architecture', ROTATION,
+        flags=('--architecture', 'revnet50'), settings_from='rotation'),
+    Row('rotation (vgg19)', 'architecture', ROTATION,
+        flags=('--architecture', 'vgg19'), settings_from='rotation'),
 )
-MAIN_METHODS = ('supervised', 'rotation', 'exemplar',
-                'relative patch location', 'jigsaw')
+GROUPS = ('main', 'width', 'architecture')
 
 
-def slug(name: str) -> str:
-  return ''.join(c if c.isalnum() else '_' for c in name).strip('_')
+def slug(text: str) -> str:
+  return ''.join(c if c.isalnum() or c == '.' else '_' for c in text).strip(
+      '_')
 
 
-def run(cmd, log_path):
-  """Runs a command, appending its output to a log; returns seconds taken."""
-  start = time.time()
-  print('$ ' + ' '.join(cmd), flush=True)
-  with open(log_path, 'a') as log:
-    log.write('$ ' + ' '.join(cmd) + '\n')
-    log.flush()
-    proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=log)
-  if proc.returncode:
-    sys.exit(f'Failed ({proc.returncode}); see {log_path}')
-  return time.time() - start
+def last_rows(path: str, key: str) -> dict[tuple[str, str], dict[str, str]]:
+  """(row[key], split) -> the last row of a results CSV with that pair."""
+  rows = {}
+  if os.path.exists(path):
+    with open(path) as f:
+      for row in csv.DictReader(f):
+        rows[row[key], row['split']] = row
+  return rows
 
 
-def latest_module(workdir):
-  base = os.path.join(workdir, 'export', 'hub')
-  stamps = sorted(int(d) for d in os.listdir(base) if d.isdigit())
-  return os.path.join(base, str(stamps[-1]), 'module')
+def feature_sets(probe_dir: str) -> dict[str, str]:
+  """Split -> the directory of its stored evaluation-preprocessing set."""
+  root = os.path.join(probe_dir, 'features')
+  sets = {}
+  for name in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+    meta = os.path.join(root, name, 'meta.json')
+    if os.path.exists(meta):
+      with open(meta) as f:
+        info = json.load(f)
+      if info.get('variant') == 'eval':
+        sets[info['split']] = os.path.join(root, name)
+  return sets
 
 
-def read_top1(workdir):
-  with open(os.path.join(workdir, 'linear_eval_results.csv')) as f:
-    return {r['end_point']: 100 * float(r['top1_accuracy'])
-            for r in csv.DictReader(f) if r['split'] == 'test'}
+class NotDoneError(Exception):
+  """A stage that has not run, met when only reading finished results."""
 
 
-def benchmark_run(name, config, eval_config, extra, train, args, log_path):
-  """Pretrains (or not), exports and evaluates one model; returns results."""
-  base = os.path.join(args.workdir, slug(name))
-  pretrain_dir = os.path.join(base, 'pretrain')
-  eval_dir = os.path.join(base, 'linear_eval')
-  common = ['--nouse_tpu', '--random_seed', str(args.seed),
-            '--dataset_dir', args.dataset_dir]
-  # Wall times of stages done by earlier invocations are kept beside them.
-  times_path = os.path.join(base, 'times.json')
-  times = {}
-  if os.path.exists(times_path):
-    with open(times_path) as f:
-      times = json.load(f)
-  commands = []
-  pretrain = ['bash', config, '--workdir', pretrain_dir, *common, *extra]
-  if train:
-    commands.append(' '.join(pretrain))
-    if not os.path.exists(os.path.join(pretrain_dir, 'TRAINING_IS_DONE')):
-      times['pretrain'] = run(pretrain, log_path)
-  if not os.path.isdir(os.path.join(pretrain_dir, 'export', 'hub')):
-    times['export'] = run(pretrain + ['--export_only'], log_path)
-  commands.append(' '.join(pretrain + ['--export_only']))
-  module = latest_module(pretrain_dir)
-  evaluate = ['bash', eval_config, '--workdir', eval_dir, '--hub_module',
-              module, '--linear_eval_mode', 'cached', *common]
-  commands.append(' '.join(evaluate))
-  if not os.path.exists(os.path.join(eval_dir, 'linear_eval_results.csv')):
-    times['linear_eval'] = run(evaluate, log_path)
-  with open(times_path, 'w') as f:
-    json.dump(times, f)
-  return {'name': name, 'top1': read_top1(eval_dir), 'times': times,
-          'commands': commands}
+class Model:
+  """One pretrained network (row, setting, seed) and its probes.
 
-
-def sort_end_points(names):
-  return sorted(names, key=lambda e: (ORDER.index(e) if e in ORDER
-                                      else len(ORDER), e))
-
-
-def table(results):
-  end_points = sort_end_points({e for r in results for e in r['top1']})
-  lines = ['| method | ' + ' | '.join(end_points) + ' | best |',
-           '| --- ' * (len(end_points) + 2) + '|']
-  for r in results:
-    cells = [f'{r["top1"][e]:.1f}' if e in r['top1'] else '-'
-             for e in end_points]
-    lines.append(f'| {r["name"]} | ' + ' | '.join(cells) +
-                 f' | {max(r["top1"].values()):.1f} |')
-  return '\n'.join(lines)
-
-
-def checks(results):
-  """Each pretext task's best end point against random weights.
-
-  A method is compared with the random-weight network probed the same way
-  (images for the image tasks, patches for the patch tasks); the image
-  protocol's reference is listed too for the patch tasks.
+  Each stage runs once; its wall time goes to `<directory>/times.json`.
+  With `args.read_only`, a missing stage raises `NotDoneError` instead.
   """
-  by_name = {r['name']: max(r['top1'].values()) for r in results}
-  lines = []
-  for name in MAIN_METHODS[1:]:
-    if name not in by_name:
+
+  def __init__(self, args: argparse.Namespace, row: Row,
+               setting: dict[str, str], seed: int):
+    self.row = row
+    self.seed = seed
+    self.directory = os.path.join(args.workdir, slug(row.name),
+                                  f'{comparison_report.setting_name(setting)}_seed{seed}')
+    self.pretrain_dir = os.path.join(self.directory, 'pretrain')
+    self.probe_dir = os.path.join(self.directory, 'probe')
+    self.convex_path = os.path.join(self.directory, 'convex.json')
+    self.log = os.path.join(args.workdir, 'log.txt')
+    self.times = experiment.StageTimes(self.directory)
+    common = ['--nouse_tpu', '--random_seed', str(seed), '--dataset_dir',
+              args.dataset_dir]
+    flags = [*row.flags, *(x for kv in setting.items() for x in kv)]
+    self.pretrain = ['bash', row.config, '--workdir', self.pretrain_dir,
+                     *common, '--val_split', 'val', *flags]
+    self.convex_l2 = args.convex_l2
+    self.read_only = args.read_only
+
+    def probe(module):
+      return ['bash', row.probe, '--workdir', self.probe_dir, '--hub_module',
+              module, '--linear_eval_mode', 'cached', *common,
+              '--train_split', 'train', '--val_split', 'val']
+    self._probe = probe
+
+  def _stage(self, name: str, cmd: list[str]) -> None:
+    if self.read_only:
+      raise NotDoneError(f'{self.directory}: {name}')
+    self.times.record(name, experiment.run(cmd, self.log))
+
+  def module(self) -> str:
+    """Pretrains (once) and exports; returns the module probed.
+
+    The first export is the one probed, always: a later `--run_eval`
+    exports the same weights again under a new name, and features are
+    stored under the module's name.
+    """
+    pinned = os.path.join(self.directory, 'module.txt')
+    if os.path.exists(pinned):
+      with open(pinned) as f:
+        return f.read().strip()
+    base = os.path.join(self.pretrain_dir, 'export', 'hub')
+    if self.row.train and not os.path.exists(
+        os.path.join(self.pretrain_dir, 'TRAINING_IS_DONE')):
+      self._stage('pretrain', self.pretrain)
+    if not os.path.isdir(base):
+      self._stage('export', self.pretrain + ['--export_only'])
+    stamps = sorted(int(d) for d in os.listdir(base) if d.isdigit())
+    module = os.path.join(base, str(stamps[-1]), 'module')
+    with open(pinned, 'w') as f:
+      f.write(module)
+    return module
+
+  def own_accuracy(self) -> dict[str, Any] | None:
+    """A classifier's own head: top-1 per checkpoint on `val`, then test."""
+    metric = self.row.own_metric
+    if metric is None:
+      return None
+    results = os.path.join(self.pretrain_dir, 'eval_results.csv')
+    if ('test', 'test') not in last_rows(results, 'split'):
+      self.module()
+      # Every checkpoint is exported again: all kept, the probed one too.
+      self._stage('own_eval', self.pretrain + [
+          '--run_eval', '--eval_timeout_secs', '1', '--test_split', 'test',
+          '--keep_exports', '100'])
+    with open(results) as f:
+      rows = list(csv.DictReader(f))
+    return {'test': 100 * float(last_rows(results, 'split')[
+        'test', 'test'][metric]),
+            'val_curve': [(int(r['step']), 100 * float(r[metric]))
+                          for r in rows if r['split'] == 'val']}
+
+  def probe(self, split: str) -> dict[str, float]:
+    """End point -> the paper's probe's top-1 (%) on `val` or `test`."""
+    results = os.path.join(self.probe_dir, 'linear_eval_results.csv')
+    rows = last_rows(results, 'end_point')
+    if not any(s == split for _, s in rows):
+      command = self._probe(self.module())
+      if split == 'val':
+        self._stage('probe', command)
+      else:  # The trained heads, read once on the test split.
+        self._stage('probe_test', command + ['--run_eval', '--val_split',
+                                             'test'])
+      rows = last_rows(results, 'end_point')
+    return {e: 100 * float(r['top1_accuracy']) for (e, s), r in rows.items()
+            if s == split}
+
+  def convex(self, best: str) -> dict[str, dict[str, dict]]:
+    """The convex probe's results on `best` and pre_logits (once)."""
+    if not os.path.exists(self.convex_path):
+      self.probe('test')  # Stores the test features too.
+      sets = feature_sets(self.probe_dir)
+      end_points = sorted({best, 'pre_logits'})
+      command = [sys.executable, 'tools/convex_probe.py',
+                 '--train', sets['train'], '--val', sets['val'], '--test',
+                 sets['test'], '--end_points', ','.join(end_points),
+                 '--labels_per_class',
+                 ','.join([*map(str, LOW_SHOT), 'all']),
+                 '--label_subset_seed', str(self.seed), '--json',
+                 self.convex_path]
+      if self.convex_l2:
+        command += ['--l2', self.convex_l2]
+      self._stage('convex', command)
+    with open(self.convex_path) as f:
+      return json.load(f)
+
+
+def select(args: argparse.Namespace, rows: list[Row]
+           ) -> dict[str, comparison_report.Selection]:
+  """Each row's setting, chosen with seed 0 on the validation split."""
+  chosen = {}
+  for row in rows:
+    if row.settings_from:
+      source = chosen.get(row.settings_from)
+      if source is None:
+        source = select(args, [r for r in ROWS
+                               if r.name == row.settings_from])[
+                                   row.settings_from]
+      chosen[row.name] = comparison_report.Selection(
+          {}, source.setting, row.settings_from)
       continue
-    references = ['random init']
-    if name in PATCH_METHODS:
-      references.insert(0, PATCH_REFERENCE)
-    need = 3.0 if name == 'rotation' else 0.0
-    for i, reference in enumerate(references):
-      if reference not in by_name:
-        continue
-      margin = by_name[name] - by_name[reference]
-      verdict = ('met' if margin >= need and margin > 0 else 'NOT met')
-      if i:
-        verdict = 'for information: different protocols'
-      lines.append(f'- {name}: best end point {by_name[name]:.1f} vs '
-                   f'{reference} {by_name[reference]:.1f} ({margin:+.1f} '
-                   f'points; needs at least {need:+.1f}): {verdict}.')
-  return '\n'.join(lines)
+    scores = {}
+    for setting in row.settings:
+      val = Model(args, row, setting, 0).probe('val')
+      scores[comparison_report.setting_name(setting)] = (setting, val)
+    chosen[row.name] = comparison_report.Selection.best_of(scores)
+  return chosen
 
 
-def plot(results, path):
-  # matplotlib comes with the `bench` extra only; the stages run without it.
-  import matplotlib  # noqa: PLC0415
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # noqa: PLC0415
-  fig, ax = plt.subplots(figsize=(8, 5))
-  # One shared depth axis (VGG adds block5 and fc6 before pre_logits).
-  axis = [e for e in sort_end_points({e for r in results for e in r['top1']})
-          if e != 'logits']
-  for r in results:
-    end_points = [e for e in axis if e in r['top1']]
-    style = '--' if r['name'].startswith('random init') else '-'
-    ax.plot([axis.index(e) for e in end_points],
-            [r['top1'][e] for e in end_points], style, marker='o',
-            label=r['name'])
-  ax.set_xticks(range(len(axis)), axis)
-  ax.set_xlabel('end point (shallow to deep)')
-  ax.set_ylabel('linear probe top-1 on Fashion-MNIST test (%)')
-  ax.set_title('Representation quality against depth')
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
+def finals(args: argparse.Namespace, rows: list[Row],
+           chosen: dict[str, comparison_report.Selection]
+           ) -> dict[str, list[comparison_report.Final]]:
+  """Seeds 0, 1, 2 of each row's chosen setting, read on the test split."""
+  results = {}
+  for row in rows:
+    results[row.name] = []
+    for seed in SEEDS:
+      model = Model(args, row, chosen[row.name].setting, seed)
+      val = model.probe('val')
+      best = max(val, key=val.get)
+      results[row.name].append(comparison_report.Final(
+          seed=seed, val=val, test=model.probe('test'), best=best,
+          convex=model.convex(best), own=model.own_accuracy(),
+          minutes=model.times.read(), commands=[' '.join(model.pretrain)]))
+  return results
 
 
-def versions():
-  # The driver only starts subprocesses; TensorFlow is imported for the
-  # version line of the report alone.
-  import keras  # noqa: PLC0415
-  import numpy  # noqa: PLC0415
-  import tensorflow as tf  # noqa: PLC0415
-  sys.path.insert(0, REPO)
-  import utils  # noqa: PLC0415
-  return (f'Python {platform.python_version()}, TensorFlow {tf.__version__}, '
-          f'Keras {keras.__version__}, NumPy {numpy.__version__}; '
-          f'{utils.cpu_description()}.')
-
-
-def main():
+def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--workdir',
-                      default=os.path.join(REPO, 'workdirs', 'benchmark'))
+                      default=os.path.join(REPO, 'workdirs', 'comparison'))
   parser.add_argument('--dataset_dir',
                       default='/usr/share/datasets/fashion-mnist')
-  parser.add_argument('--seed', type=int, default=0)
-  parser.add_argument('--only', default='',
-                      help='Comma-separated run names to do (default: all).')
+  parser.add_argument('--rows', default=','.join(GROUPS),
+                      help='comma-separated groups (main, width, '
+                      'architecture) or row names; the report covers every '
+                      'row whose stages are done')
+  parser.add_argument('--convex_l2', default='',
+                      help='L2 strengths for the convex probe (default: '
+                      'its own grid)')
   parser.add_argument('--results',
                       default=os.path.join(REPO, 'benchmarks', 'RESULTS.md'))
   args = parser.parse_args()
+  wanted = set(args.rows.split(','))
+  unknown = wanted - set(GROUPS) - {r.name for r in ROWS}
+  if unknown:
+    sys.exit(f'--rows: unknown {sorted(unknown)}; valid: groups '
+             f'{list(GROUPS)} or rows {[r.name for r in ROWS]}.')
+  rows = [r for r in ROWS if r.group in wanted or r.name in wanted]
   os.makedirs(args.workdir, exist_ok=True)
-  log_path = os.path.join(args.workdir, 'log.txt')
-  wanted = set(filter(None, args.only.split(',')))
-  results = []
-  for spec in RUNS:
-    if wanted and spec[0] not in wanted:
-      continue
-    print(f'== {spec[0]}', flush=True)
-    results.append(benchmark_run(*spec, args, log_path))
-  stage_total = sum(v for r in results for v in r['times'].values())
-  plot_path = os.path.splitext(args.results)[0].replace(
-      'RESULTS', 'fashion_mnist') + '.png'
-  plot(results, plot_path)
-  timing = '\n'.join(
-      f'- {r["name"]}: ' + ', '.join(f'{k} {v / 60:.1f} min'
-                                      for k, v in r['times'].items())
-      for r in results if r['times'])
-  commands = '\n'.join(f'    {c}' for r in results for c in r['commands'])
-  text = f"""# Fashion-MNIST reproduction of the paper's comparison
-
-Written by `benchmarks/fashion_mnist.py` on {datetime.date.today().isoformat()}.
-The stages took {stage_total / 60:.0f} minutes in all.
-{versions()}
-
-Every model is pretrained with its `config/<task>/fashion_mnist.sh` (seed
-{args.seed}), exported, and probed on every end point with a linear
-classifier trained on the frozen features (`--linear_eval_mode cached`),
-reporting top-1 accuracy (%) on the 10,000 test images. "random init" is the
-rotation network with its initial weights, "random init, patch protocol"
-the patch tasks' network with its initial weights. Image tasks are probed on
-32x32 images, the patch tasks (and their reference) on the nine 16x16
-patches of a 48x48 crop (features averaged per end point), as the paper's
-protocol does for each kind.
-
-Protocol: the cached mode trains the heads on fixed views (features
-computed once, `--cached_augment_passes` 0), whereas the paper's protocol
-(SPEC C3.21, `--linear_eval_mode end_to_end`) draws a fresh random crop at
-every step. For the image tasks the two coincide: their preprocessing is a
-deterministic resize, with no crop. The patch tasks' heads saw only the
-central 48x48 crop of each training image, where the paper's protocol
-would draw a random one each step. README ("Linear evaluation of a
-representation") measures the difference for a rotation module probed with
-a random crop: up to 2.3 points, the fixed views scoring higher.
-
-{table(results)}
-
-![top-1 against depth](fashion_mnist.png)
-
-## Checks
-
-{checks(results)}
-
-## How to read this
-
-- Every number is one run with one seed. The rotation config's learning
-  rate and length were picked among four settings by this table's measure
-  (best end point, test split): base lr 0.0125 for 0.2 epochs gave 87.5,
-  0.05 for 0.3 epochs 87.9 (shipped), 0.1 for 0.4 epochs 87.2, 0.025 for 0.4
-  epochs 87.6. Differences of a few tenths are within what another seed
-  would change, and the 3-point margin over random weights is partly the
-  result of that choice.
-- Random convolutional features are strong on Fashion-MNIST: a linear probe
-  on the random network's `block1` already reaches about 85%, and the best
-  end point of any model here stays below 90%, so the differences between
-  methods are a few points, not the tens of points of the paper's ImageNet
-  tables. Some of the paper's shape carries over: the features of rotation
-  and of the patch tasks lose much less with depth than random ones, and
-  the supervised network's are the most uniform across depth. Exemplar's
-  deep layers, trained for only 0.05 epochs, lose more than random ones.
-- Width: doubling `filters_factor` moves the rotation network's best end
-  point from 87.9 to 88.5, the direction the paper reports (where width
-  matters far more, on ImageNet). Architecture: VGG19 with batch norm is at
-  88.2, within noise of ResNet-50 v2; the paper's ImageNet gap between
-  them does not show at this scale.
-- The patch tasks are probed on patches (their modules take 16x16 patches),
-  so they are compared with the random patch network under the same
-  protocol; the image protocol's reference is listed for information.
-
-## Wall times
-
-Per stage on this machine, other work sharing it at times.
-
-{timing}
-
-## Commands
-
-{commands}
-"""
-  with open(args.results, 'w') as f:
-    f.write(text)
+  args.read_only = False
+  finals(args, rows, select(args, rows))
+  # The report: every row whose stages are all done, this run's or not.
+  args.read_only = True
+  chosen, results = {}, {}
+  for row in ROWS:
+    try:
+      selection = select(args, [row])
+      results.update(finals(args, [row], selection))
+      chosen.update(selection)
+    except NotDoneError as e:
+      print(f'Not in the report: {row.name} ({e} has not run).')
+  total = sum(experiment.StageTimes(os.path.join(args.workdir, slug(row),
+                                                 d)).minutes()
+              for row in results
+              for d in os.listdir(os.path.join(args.workdir, slug(row))))
+  text = comparison_report.write(args.results, chosen, results, total,
+                                 experiment.versions())
   print(text)
 
 

@@ -41,15 +41,13 @@ reused when it is run again with the same --workdir:
 import argparse
 import csv
 import datetime
-import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import experiment
+from experiment import REPO
+
 # 0.3 was added after the first selection runs: S4L-Rotation's best rate was
 # the grid's largest (0.1) at both fractions, so the optimum could lie beyond.
 LRS = ('0.01', '0.03', '0.1', '0.3')
@@ -78,19 +76,6 @@ PSEUDO = 'Pseudo-labels'
 # afford one for each): their closest relative's.
 LR_FROM = {'Pseudo-labels': 'supervised', 'VAT + EntMin': 'VAT',
            'MOAM step 1': 'S4L-Rotation'}
-
-
-def run(cmd, log_path):
-  """Runs a command, appending its output to a log; returns seconds taken."""
-  start = time.time()
-  print('$ ' + ' '.join(cmd), flush=True)
-  with open(log_path, 'a') as log:
-    log.write('$ ' + ' '.join(cmd) + '\n')
-    log.flush()
-    proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=log)
-  if proc.returncode:
-    sys.exit(f'Failed ({proc.returncode}); see {log_path}')
-  return time.time() - start
 
 
 def read_results(workdir):
@@ -126,20 +111,7 @@ class Stage:
     if method == PSEUDO:
       self.flags = self.flags[:-2]  # Its subset is the supervised run's.
     self.log = os.path.join(args.workdir, 'log.txt')
-    self.times_path = os.path.join(self.workdir, 'times.json')
-
-  def _times(self):
-    if os.path.exists(self.times_path):
-      with open(self.times_path) as f:
-        return json.load(f)
-    return {}
-
-  def _record(self, name, seconds):
-    os.makedirs(self.workdir, exist_ok=True)
-    times = self._times()
-    times[name] = seconds
-    with open(self.times_path, 'w') as f:
-      json.dump(times, f)
+    self.times = experiment.StageTimes(self.workdir)
 
   @property
   def commands(self):
@@ -151,12 +123,12 @@ class Stage:
     if self.before is not None:
       seconds = self.before.make()
       if seconds:
-        self._record('pseudo_labels', seconds)
+        self.times.record('pseudo_labels', seconds)
     train, evaluate = self.commands
     if not os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
-      self._record('train', run(train, self.log))
+      self.times.record('train', experiment.run(train, self.log))
     if 'val' not in read_results(self.workdir):
-      self._record('val', run(evaluate, self.log))
+      self.times.record('val', experiment.run(evaluate, self.log))
     return 100 * float(read_results(self.workdir)['val'][self.metric])
 
   def test(self):
@@ -165,15 +137,16 @@ class Stage:
     rows = read_results(self.workdir)
     if 'test' not in rows:
       _, evaluate = self.commands
-      self._record('test', run(evaluate + ['--test_split', 'test'],
-                               self.log))
+      seconds = experiment.run(evaluate + ['--test_split', 'test'],
+                               self.log)
+      self.times.record('test', seconds)
       rows = read_results(self.workdir)
     top5 = self.metric.replace('top1', 'top5')
     return 100 * float(rows['test'][self.metric]), 100 * float(
         rows['test'][top5])
 
   def minutes(self):
-    return sum(self._times().values()) / 60
+    return self.times.minutes()
 
 
 class PseudoLabels:
@@ -198,35 +171,12 @@ class PseudoLabels:
                           'module')
     (label_list,) = [f for f in os.listdir(model.workdir)
                      if f.startswith('label_map_count_')]
-    return run(['bash', 'config/s4l_fashion_mnist/generate_pseudo_dataset.sh',
-                '--dataset_dir', self.args.dataset_dir, '--hub_module',
-                module, '--labels_file',
-                os.path.join(model.workdir, label_list), '--output_folder',
-                self.output], os.path.join(self.args.workdir, 'log.txt'))
-
-
-def paired_test(ours, base):
-  """', paired t-test p = ...' (two-sided), or '' without SciPy."""
-  try:
-    from scipy import stats  # noqa: PLC0415  (the probe and test extras)
-  except ImportError:
-    return ''
-  return f' (paired t-test, two-sided p = {stats.ttest_rel(ours, base)[1]:.2f})'
-
-
-def mean_std(values):
-  return statistics.mean(values), (statistics.stdev(values)
-                                   if len(values) > 1 else 0.0)
-
-
-def versions():
-  # TensorFlow is imported for the version line alone; the stages run in
-  # subprocesses.
-  import tensorflow as tf  # noqa: PLC0415
-  sys.path.insert(0, REPO)
-  import utils  # noqa: PLC0415
-  return (f'Python {platform.python_version()}, TensorFlow {tf.__version__}; '
-          f'{utils.cpu_description()}.')
+    return experiment.run(
+        ['bash', 'config/s4l_fashion_mnist/generate_pseudo_dataset.sh',
+         '--dataset_dir', self.args.dataset_dir, '--hub_module', module,
+         '--labels_file', os.path.join(model.workdir, label_list),
+         '--output_folder', self.output],
+        os.path.join(self.args.workdir, 'log.txt'))
 
 
 def main():
@@ -279,11 +229,11 @@ def main():
       results = []
       for seed in SEEDS:
         stage = Stage(args, method, fraction, best, seed)
-        results.append((*stage.test(), stage._times().get('train', 0) / 60))
+        results.append((*stage.test(), stage.times.read().get('train', 0) / 60))
         if seed:
           minutes += stage.minutes()
         else:
-          minutes += stage._times().get('test', 0) / 60
+          minutes += stage.times.read().get('test', 0) / 60
         commands.append(' '.join(stage.commands[0]))
       finals[method, fraction] = results
   write(args, fractions, selection, finals, minutes, commands)
@@ -301,8 +251,8 @@ def write(args, fractions, selection, finals, minutes, commands):
               '| --- | --- | --- | --- | --- | --- | --- |']
     for method in [m for m in METHODS if (m, fraction) in finals]:
       scores, best = selection[method, fraction]
-      top1 = mean_std([r[0] for r in finals[method, fraction]])
-      top5 = mean_std([r[1] for r in finals[method, fraction]])
+      top1 = experiment.mean_std([r[0] for r in finals[method, fraction]])
+      top5 = experiment.mean_std([r[1] for r in finals[method, fraction]])
       train_minutes = statistics.mean(r[2] for r in finals[method, fraction])
       paper = PAPER_TOP5.get((method, fraction))
       lines.append(
@@ -319,8 +269,8 @@ def write(args, fractions, selection, finals, minutes, commands):
                    (m, fraction) in finals]:
       ours = [r[0] for r in finals[method, fraction]]
       gain = statistics.mean(ours) - statistics.mean(base)
-      spread = max(mean_std(base)[1], mean_std(ours)[1])
-      verdict = ('holds' if gain > spread else
+      spread = max(experiment.mean_std(base)[1], experiment.mean_std(ours)[1])
+      verdict = ('holds' if experiment.compare(ours, base) > 0 else
                  'does not hold (the gain is not beyond the spread)'
                  if gain > 0 else 'does not hold (no gain)')
       paired = ', '.join(f'{o - b:+.2f}' for o, b in zip(ours, base))
@@ -328,14 +278,14 @@ def write(args, fractions, selection, finals, minutes, commands):
                     f'supervised {statistics.mean(base):.2f}: {gain:+.2f} '
                     f'points, seeds\' spread (larger std) {spread:.2f}: '
                     f'{verdict}. Per seed, on the same labelled subset: '
-                    f'{paired}{paired_test(ours, base)}.')
+                    f'{paired}{experiment.paired_test(ours, base)}.')
   command_text = '\n'.join(f'    {c}' for c in commands)
   today = datetime.date.today().isoformat()
   text = f"""# S4L at Fashion-MNIST scale
 
 Written by `benchmarks/s4l_fashion_mnist.py` on {today}; the stages took
 {minutes:.0f} minutes in all.
-{versions()}
+{experiment.versions()}
 
 Every model is ResNet-50 v2 at `filters_factor` 1 on 32x32 images, trained
 with its `config/s4l_fashion_mnist/<method>_<fraction>.sh`: a labelled batch

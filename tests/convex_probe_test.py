@@ -14,6 +14,7 @@
 
 """The exact convex probe: optimality, the choice on validation, I/O."""
 
+import json
 import re
 import sys
 from unittest import mock
@@ -153,9 +154,11 @@ def test_tool_on_stored_sets(tmp_path, capsys):
 
   # Low-shot: the S4L sampler's subset, probe and kNN on it.
   tool.main([f'--{k}={v}' for k, v in paths.items()] +
-            ['--l2=0.1', '--labels_per_class=5', '--knn_k=3'])
-  line = capsys.readouterr().out.splitlines()[-1]
-  assert line.startswith('pre_logits (5 per class, 15 examples): chosen l2')
+            ['--l2=0.1', '--labels_per_class=5,all', '--knn_k=3',
+             f'--json={tmp_path / "probe.json"}'])
+  (line,) = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith('pre_logits (5 per class, 15 examples): '
+                                'chosen l2')]
   knn_test = float(re.search(r'test top-1 [\d.]+ \(kNN ([\d.]+)\)',
                              line).group(1))
   train = _blobs(300, seed=6)
@@ -165,6 +168,14 @@ def test_tool_on_stored_sets(tmp_path, capsys):
       train[0][chosen], train[1][chosen], *_blobs(300, seed=8),
       num_classes=3, k=3, temperature=0.07)
   assert knn_test == pytest.approx(100 * expected, abs=0.006)
+  # The same numbers, for a benchmark to read.
+  written = json.loads((tmp_path / 'probe.json').read_text())['pre_logits']
+  assert sorted(written) == ['5', 'all']
+  assert written['5']['examples'] == 15 and written['all']['examples'] == 300
+  assert written['5']['knn_test_top1'] == pytest.approx(100 * expected)
+  assert f'test top-1 {written["5"]["test_top1"]:.2f} ' in line
+  assert written['5']['l2'] == 0.1 and written['5']['converged'] == {
+      '0.1': True}
   with pytest.raises(SystemExit, match='--labels_per_class 500 exceeds'):
     tool.main([f'--{k}={v}' for k, v in paths.items()] +
               ['--labels_per_class=500'])

@@ -24,7 +24,9 @@ chooses the L2 strength on a second and, when given, reads a third once:
       --end_points pre_logits,block4
 
 It prints one line per end point and L2 strength (validation top-1, L-BFGS
-iterations, whether it converged) and the chosen one's accuracies.
+iterations, whether it converged) and the chosen one's accuracies;
+`--json PATH` also writes them (end point -> training examples per class,
+or "all" -> the numbers) for a benchmark to read.
 
 Low-shot: `--labels_per_class 10,100,all` fits the probe on N training
 examples of every class, drawn by S4L's class-balanced sampler
@@ -37,7 +39,10 @@ bank, on the validation and (when given) test sets.
 
 import argparse
 import inspect
+import json
+import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +72,7 @@ def parse_args(argv: list[str] | None):
                       '(e.g. 10,100,all): low-shot probes and kNN')
   parser.add_argument('--label_subset_seed', type=int, default=0,
                       help='seed of the class-balanced draw')
+  parser.add_argument('--json', help='also write the results to this file')
   parser.add_argument('--knn_k', type=int, default=_KNN_DEFAULTS['knn_k'])
   parser.add_argument('--knn_temperature', type=float,
                       default=_KNN_DEFAULTS['knn_temperature'])
@@ -124,8 +130,15 @@ def knn_top1(bank: tuple[np.ndarray, np.ndarray],
 
 
 def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
-           per_class: int | None, args: argparse.Namespace) -> None:
-  """Fits the probe (and kNN) on one training subset; prints the lines."""
+           per_class: int | None, args: argparse.Namespace
+           ) -> dict[str, Any]:
+  """Fits the probe (and kNN) on one training subset; prints the lines.
+
+  Returns:
+    The chosen L2 strength, top-1 (%) of the probe and of kNN on `val` (and
+    `test` when given), the number of training examples, and the L-BFGS
+    iterations and convergence of every strength tried.
+  """
   train = subset(arrays['train'], per_class, args.label_subset_seed)
   shots = 'all' if per_class is None else f'{per_class} per class'
   name = f'{end_point} ({shots}, {len(train[1])} examples)'
@@ -142,10 +155,18 @@ def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
           else '')
   line = (f'{name}: chosen l2 {fit.l2:g}{edge}, val top-1 '
           f'{100 * fit.val_top1[fit.l2]:.2f} (kNN {100 * knn["val"]:.2f})')
+  result = {'examples': len(train[1]), 'l2': fit.l2,
+            'val_top1': 100 * fit.val_top1[fit.l2],
+            'knn_val_top1': 100 * knn['val'],
+            'iterations': {f'{k:g}': v for k, v in fit.iterations.items()},
+            'converged': {f'{k:g}': v for k, v in fit.converged.items()}}
   if 'test' in arrays:
-    line += (f', test top-1 {100 * fit.top1(*arrays["test"]):.2f} '
-             f'(kNN {100 * knn["test"]:.2f})')
+    result.update(test_top1=100 * fit.top1(*arrays['test']),
+                  knn_test_top1=100 * knn['test'])
+    line += (f', test top-1 {result["test_top1"]:.2f} '
+             f'(kNN {result["knn_test_top1"]:.2f})')
   print(line, flush=True)
+  return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,14 +174,23 @@ def main(argv: list[str] | None = None) -> None:
   args, sets = parse_args(argv)
   end_points = (sets['train'].end_points if args.end_points == 'all'
                 else args.end_points.split(','))
+  results = {}
   for end_point in end_points:
     try:
       arrays = {name: convex_probe.read(stored, end_point)
                 for name, stored in sets.items()}
-      for per_class in args.labels_per_class:
-        report(end_point, arrays, per_class, args)
+      results[end_point] = {
+          'all' if per_class is None else str(per_class): report(
+              end_point, arrays, per_class, args)
+          for per_class in args.labels_per_class}
     except (ValueError, ImportError) as e:  # UsageError is a ValueError.
       sys.exit(f'{end_point}: {e}')
+  if args.json:
+    # Written whole, under a temporary name first: a reader never sees a
+    # half-written file as a finished probe.
+    with open(args.json + '.tmp', 'w') as f:
+      json.dump(results, f, indent=2)
+    os.replace(args.json + '.tmp', args.json)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,453 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tables, findings and plots of `benchmarks/fashion_mnist.py`.
+
+Works on the numbers the driver collected (`Selection` per row, `Final` per
+row and seed), so that it can be checked without training anything. Every
+number in a table is a mean ± standard deviation over the seeds; a finding
+holds only when `experiment.compare` finds the difference beyond the seeds'
+spread.
+"""
+
+from collections.abc import Callable, Sequence
+import dataclasses
+import datetime
+import os
+import statistics
+from typing import Any
+
+import experiment
+
+ORDER = ('after_root', 'block1', 'block2', 'block3', 'block4', 'block5',
+         'fc6', 'pre_logits', 'logits')
+# Best linear-probe top-1 on ImageNet of each method's best network in the
+# paper (Table 4: RevNet-50 x16, ResNet-50 v1 x2 / x3 / x2).
+PAPER_IMAGENET = {'rotation': 55.4, 'relative patch location': 51.4,
+                  'exemplar': 46.0, 'jigsaw': 44.6}
+REFERENCE = {'relative patch location': 'random init (patches)',
+             'jigsaw': 'random init (patches)'}
+WIDTHS = ('rotation', 'rotation (filters_factor 2)',
+          'rotation (filters_factor 4)')
+NETWORKS = ('rotation', 'rotation (revnet50)', 'rotation (vgg19)')
+
+
+@dataclasses.dataclass
+class Selection:
+  """A row's choice on the validation split (seed 0).
+
+  Attributes:
+    scores: setting name -> (setting, end point -> validation top-1).
+    setting: the chosen setting (its flags).
+    source: the row whose choice this row takes, if not its own.
+  """
+  scores: dict[str, tuple[dict[str, str], dict[str, float]]]
+  setting: dict[str, str]
+  source: str | None = None
+
+  @classmethod
+  def best_of(cls, scores) -> 'Selection':
+    """The setting whose best end point scores highest; ties: the first."""
+    best = None
+    for name, (_, val) in scores.items():
+      if best is None or max(val.values()) > max(scores[best][1].values()):
+        best = name
+    return cls(scores, scores[best][0])
+
+  @property
+  def name(self) -> str:
+    return setting_name(self.setting)
+
+
+def setting_name(setting: dict[str, str]) -> str:
+  """`epochs1` for {'--epochs': '1', ...}: the length names a setting."""
+  return f'epochs{setting["--epochs"]}' if setting else 'initial'
+
+
+@dataclasses.dataclass
+class Final:
+  """One final model: its probes (top-1, %) and what its stages cost.
+
+  Attributes:
+    seed: the random seed (of initialisation, data order and subsets).
+    val: end point -> the paper's probe on the validation split.
+    test: end point -> the same heads on the test split (read once).
+    best: the end point with the best validation top-1.
+    convex: `tools/convex_probe.py --json`: end point -> examples per class
+      (or "all") -> numbers.
+    minutes: stage -> wall seconds.
+    commands: the pretraining command.
+    own: for a supervised network, its own head's top-1: `test` and
+      `val_curve` ((step, top-1) per checkpoint).
+  """
+  seed: int
+  val: dict[str, float]
+  test: dict[str, float]
+  best: str
+  convex: dict[str, dict[str, dict[str, Any]]]
+  minutes: dict[str, float]
+  commands: list[str]
+  own: dict[str, Any] | None = None
+
+
+Finals = dict[str, list[Final]]
+
+
+def sort_end_points(names) -> list[str]:
+  return sorted(names, key=lambda e: (ORDER.index(e) if e in ORDER
+                                      else len(ORDER), e))
+
+
+def cell(values: Sequence[float]) -> str:
+  if not values:
+    return '-'
+  mean, std = experiment.mean_std(values)
+  return f'{mean:.1f} ± {std:.1f}'
+
+
+# What a row's seeds give for each column of the tables.
+def best_layer(f: Final) -> float:
+  return f.test[f.best]
+
+
+def pre_logits(f: Final) -> float:
+  return f.test['pre_logits']
+
+
+def convex(end_point: str, shots: str = 'all', key: str = 'test_top1'
+           ) -> Callable[[Final], float]:
+  def get(f: Final) -> float:
+    name = f.best if end_point == 'best' else end_point
+    return f.convex[name][shots][key]
+  return get
+
+
+def drop(f: Final) -> float:
+  """Points lost from the best end point to pre_logits (test)."""
+  return f.test[f.best] - f.test['pre_logits']
+
+
+def values(finals: Finals, row: str, measure: Callable[[Final], float]
+           ) -> list[float]:
+  return [measure(f) for f in finals.get(row, [])]
+
+
+COLUMNS = (
+    ('best end point (paper probe)', best_layer),
+    ('pre_logits (paper probe)', pre_logits),
+    ('best end point (convex)', convex('best')),
+    ('pre_logits (convex)', convex('pre_logits')),
+    ('kNN, best end point', convex('best', key='knn_test_top1')),
+)
+LOW_SHOT_COLUMNS = tuple(
+    (f'{name}, {shots} per class', convex('best', shots, key))
+    for shots in ('10', '100')
+    for name, key in (('convex', 'test_top1'), ('kNN', 'knn_test_top1')))
+
+
+def table(finals: Finals, columns) -> str:
+  lines = ['| row | ' + ' | '.join(c for c, _ in columns) + ' |',
+           '| --- ' * (len(columns) + 1) + '|']
+  for row, seeds in finals.items():
+    lines.append(f'| {row} | ' + ' | '.join(
+        cell([measure(f) for f in seeds]) for _, measure in columns) + ' |')
+  return '\n'.join(lines)
+
+
+def depth_table(finals: Finals) -> str:
+  end_points = sort_end_points({e for seeds in finals.values()
+                                for f in seeds for e in f.test})
+  lines = ['| row | ' + ' | '.join(end_points) + ' |',
+           '| --- ' * (len(end_points) + 1) + '|']
+  for row, seeds in finals.items():
+    lines.append(f'| {row} | ' + ' | '.join(
+        cell([f.test[e] for f in seeds if e in f.test]) for e in end_points)
+                 + ' |')
+  return '\n'.join(lines)
+
+
+def selection_table(chosen: dict[str, Selection]) -> str:
+  lines = ['| row | best end point on val (seed 0) per setting | chosen |',
+           '| --- | --- | --- |']
+  for row, selection in chosen.items():
+    if selection.source:
+      tried = f'as {selection.source}'
+    else:
+      tried = ', '.join(f'{name}: {max(val.values()):.1f}'
+                        for name, (_, val) in selection.scores.items())
+    lines.append(f'| {row} | {tried} | {selection.name} |')
+  return '\n'.join(lines)
+
+
+def verdict(ours: Sequence[float], base: Sequence[float]) -> str:
+  return {1: 'higher', -1: 'lower', 0: 'within the spread'}[
+      experiment.compare(ours, base)]
+
+
+def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
+  """The paper's findings, each with its numbers and whether it holds."""
+  lines = []
+
+  def show(row, measure):
+    return f'{row} {cell(values(finals, row, measure))}'
+
+  for method in PAPER_IMAGENET:
+    base = REFERENCE.get(method, 'random init')
+    if method not in finals or base not in finals:
+      continue
+    parts = []
+    for name, measure in (('best end point', best_layer),
+                          ('pre_logits', pre_logits),
+                          ('convex, best end point', convex('best'))):
+      ours, ref = values(finals, method, measure), values(finals, base,
+                                                          measure)
+      parts.append(f'{name}: {cell(ours)} vs {cell(ref)}, '
+                   f'{verdict(ours, ref)}')
+    holds = experiment.compare(values(finals, method, best_layer),
+                               values(finals, base, best_layer)) > 0
+    lines.append(f'- **{method} against {base}**: ' + '; '.join(parts) +
+                 '. Beats random weights at its best end point: ' +
+                 ('reproduces' if holds else 'does not reproduce') + '.')
+  for method in PAPER_IMAGENET:
+    base = REFERENCE.get(method, 'random init')
+    if method not in finals or base not in finals:
+      continue
+    gains = {shots: statistics.mean(values(finals, method, convex(
+        'best', shots))) - statistics.mean(values(finals, base, convex(
+            'best', shots))) for shots in ('10', '100', 'all')}
+    clearer = gains['10'] > gains['all'] and experiment.compare(
+        values(finals, method, convex('best', '10')),
+        values(finals, base, convex('best', '10'))) > 0
+    lines.append(
+        f'- **{method}, low-shot**: gain over {base} (convex, best end '
+        'point) with 10 / 100 / all labelled images per class: ' +
+        ' / '.join(f'{gains[s]:+.1f}' for s in gains) +
+        '. Separates more clearly with fewer labels: ' +
+        ('yes' if clearer else 'no') + '.')
+  if all(w in finals for w in WIDTHS):
+    steps = [experiment.compare(values(finals, wide, best_layer),
+                                values(finals, narrow, best_layer))
+             for narrow, wide in zip(WIDTHS, WIDTHS[1:])]
+    lines.append(
+        '- **Width** (rotation, best end point): ' + ', '.join(
+            show(w, best_layer) for w in WIDTHS) +
+        '; pre_logits: ' + ', '.join(show(w, pre_logits) for w in WIDTHS) +
+        '. Wider is better at each step: ' +
+        ('reproduces' if all(s > 0 for s in steps) else
+         'does not reproduce' if any(s < 0 for s in steps) else
+         'not beyond the spread') + '.')
+  if all(n in finals for n in NETWORKS):
+    vgg = values(finals, 'rotation (vgg19)', drop)
+    skips = [values(finals, n, drop) for n in NETWORKS[:2]]
+    holds = all(experiment.compare(vgg, s) > 0 for s in skips)
+    lines.append(
+        '- **Architecture** (rotation; points lost from the best end point '
+        'to pre_logits): ' + ', '.join(show(n, drop) for n in NETWORKS) +
+        '. Quality falls towards the last layers for VGG more than for '
+        f'the networks with skip connections: '
+        f'{"reproduces" if holds else "does not reproduce"}.')
+  methods = [m for m in PAPER_IMAGENET if m in finals]
+  if len(methods) > 1:
+    ours = sorted(methods, key=lambda m: -statistics.mean(
+        values(finals, m, best_layer)))
+    separated = [experiment.compare(values(finals, a, best_layer),
+                                    values(finals, b, best_layer)) > 0
+                 for a, b in zip(ours, ours[1:])]
+    order = ours[0] + ''.join(f' {">" if s else "≈"} {m}'
+                              for s, m in zip(separated, ours[1:]))
+    paper = ' > '.join(f'{m} ({PAPER_IMAGENET[m]})' for m in methods)
+    lines.append(f'- **Ranking** (best end point, "≈": within the spread): '
+                 f'here {order}; the paper on ImageNet: {paper}. Same '
+                 f'order: {"yes" if ours == methods else "no"}.')
+  for row, selection in chosen.items():
+    if len(selection.scores) > 1 and selection.name == list(
+        selection.scores)[-1]:
+      lines.append(f'- **{row}**: the longest setting tried was the best on '
+                   'the validation split, so longer pretraining might still '
+                   'help.')
+  supervised = [f.own['test'] for f in finals.get('supervised', []) if f.own]
+  if supervised:
+    lines.append(f'- **Supervised reference**, its own head on the test '
+                 f'split: {cell(supervised)} (at least 92 asked: '
+                 f'{"met" if min(supervised) >= 92 else "not met"}).')
+  return lines
+
+
+def costs(finals: Finals) -> str:
+  """Per row, the mean minutes of each stage of a final model."""
+  lines = []
+  for row, seeds in finals.items():
+    stages = sorted({s for f in seeds for s in f.minutes})
+    lines.append(f'- {row}: ' + ', '.join(
+        f'{s} {statistics.mean(f.minutes.get(s, 0) for f in seeds) / 60:.1f}'
+        for s in stages) + ' min per seed')
+  return '\n'.join(lines)
+
+
+def _pyplot():
+  # matplotlib comes with the `bench` and `test` extras; the stages run
+  # without it.
+  import matplotlib  # noqa: PLC0415
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+  return plt
+
+
+def plot_depth(finals: Finals, path: str) -> None:
+  """Top-1 against depth per row, error bars over the seeds."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(8, 5))
+  axis = [e for e in sort_end_points({e for seeds in finals.values()
+                                      for f in seeds for e in f.test})
+          if e != 'logits']
+  for row, seeds in finals.items():
+    points = [e for e in axis if all(e in f.test for f in seeds)]
+    stats = [experiment.mean_std([f.test[e] for f in seeds]) for e in points]
+    ax.errorbar([axis.index(e) for e in points], [m for m, _ in stats],
+                yerr=[s for _, s in stats], capsize=3, marker='o',
+                linestyle='--' if row.startswith('random init') else '-',
+                label=row)
+  ax.set_xticks(range(len(axis)), axis)
+  ax.set_xlabel('end point (shallow to deep)')
+  ax.set_ylabel('linear probe top-1, test (%)')
+  ax.set_title('Representation quality against depth (mean ± std, seeds)')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_lengths(chosen: dict[str, Selection], path: str) -> None:
+  """Best validation top-1 (seed 0) against pretraining epochs."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for row, selection in chosen.items():
+    points = sorted((float(s['--epochs']), max(val.values()))
+                    for s, val in selection.scores.values() if s)
+    if len(points) > 1:
+      ax.plot(*zip(*points), marker='o', label=row)
+  ax.set_xscale('log', base=2)
+  ax.set_xlabel('pretraining epochs')
+  ax.set_ylabel('best end point, validation top-1 (%)')
+  ax.set_title('Probe quality against pretraining length (seed 0)')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_low_shot(finals: Finals, path: str) -> None:
+  """Convex probe top-1 against labelled images per class."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for row, seeds in finals.items():
+    xs, means, stds = [], [], []
+    for shots in ('10', '100', 'all'):
+      picked = [f.convex[f.best][shots] for f in seeds]
+      per_class = (int(shots) if shots != 'all' else
+                   picked[0]['examples'] // 10)
+      mean, std = experiment.mean_std([p['test_top1'] for p in picked])
+      xs.append(per_class)
+      means.append(mean)
+      stds.append(std)
+    ax.errorbar(xs, means, yerr=stds, capsize=3, marker='o', label=row,
+                linestyle='--' if row.startswith('random init') else '-')
+  ax.set_xscale('log')
+  ax.set_xlabel('labelled training images per class')
+  ax.set_ylabel('convex probe top-1, test (%)')
+  ax.set_title('Low-shot probes, best end point (mean ± std)')
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def write(path: str, chosen: dict[str, Selection], finals: Finals,
+          total_minutes: float, versions: str) -> str:
+  """Writes RESULTS.md and its plots beside it; returns the text."""
+  folder = os.path.dirname(os.path.abspath(path))
+  plots = {'depth': 'fashion_mnist.png',
+           'lengths': 'fashion_mnist_lengths.png',
+           'low_shot': 'fashion_mnist_low_shot.png'}
+  plot_depth(finals, os.path.join(folder, plots['depth']))
+  plot_lengths(chosen, os.path.join(folder, plots['lengths']))
+  plot_low_shot(finals, os.path.join(folder, plots['low_shot']))
+  commands = '\n'.join(f'    {c}' for seeds in finals.values()
+                       for f in seeds for c in f.commands)
+  nl = '\n'
+  text = f"""# Fashion-MNIST reproduction of the paper's comparison
+
+Written by `benchmarks/fashion_mnist.py` on {datetime.date.today()}; the
+stages of the rows below took {total_minutes:.0f} minutes in all.
+{versions}
+
+Protocol. Pretraining uses the first 50,000 training images; each row's
+setting (pretraining length) was chosen with seed 0 by the best end
+point's top-1 on the validation split (the last 10,000 training images),
+then trained with seeds {', '.join(str(f.seed) for f in
+                                   next(iter(finals.values()), []))};
+the test split (10,000 images) was read once per final model. Every
+number is a test top-1 (%) as mean ± standard deviation over the seeds. A
+difference counts only beyond the seeds' spread (the larger standard
+deviation). "Paper probe": SGD on cached features (the original's
+schedule), one head per end point; the best end point is the one with the
+best validation top-1. "Convex": multinomial logistic regression solved
+to convergence by L-BFGS, L2 strength chosen on the validation split. kNN:
+weighted, on the same features. Image tasks are probed on 32x32 images,
+the patch tasks (and their random reference) on nine 16x16 patches of a
+48x48 crop.
+
+## All labels
+
+{table(finals, COLUMNS)}
+
+![top-1 against depth]({plots['depth']})
+
+## Low-shot (the S4L sampler's class-balanced subsets of `train`)
+
+{table(finals, LOW_SHOT_COLUMNS)}
+
+![low-shot]({plots['low_shot']})
+
+## Every end point (paper probe)
+
+{depth_table(finals)}
+
+## The paper's findings
+
+{nl.join(findings(finals, chosen))}
+
+## Choices
+
+{selection_table(chosen)}
+
+![probe against pretraining length]({plots['lengths']})
+
+## What each stage costs
+
+Wall time on the machine above, mean per seed of the final models (the
+search's other settings are in the total above).
+
+{costs(finals)}
+
+## Commands
+
+{commands}
+"""
+  with open(path, 'w') as f:
+    f.write(text)
+  return text

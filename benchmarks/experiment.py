@@ -1,0 +1,113 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What the accuracy benchmarks share: stages, seed statistics, versions.
+
+`fashion_mnist.py` (the paper's comparison) and `s4l_fashion_mnist.py`
+(S4L and its baselines) start every training run as a subprocess, remember
+what each stage cost beside its outputs so that a second invocation skips
+finished stages, and report means and standard deviations over seeds with
+one rule for calling a difference a difference (`compare`).
+"""
+
+from collections.abc import Sequence
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd: Sequence[str], log_path: str) -> float:
+  """Runs a command, appending its output to a log; returns seconds taken.
+
+  Exits the driver with the log's path when the command fails, so that a
+  broken stage is never recorded as done.
+  """
+  start = time.time()
+  print('$ ' + ' '.join(cmd), flush=True)
+  with open(log_path, 'a') as log:
+    log.write('$ ' + ' '.join(cmd) + '\n')
+    log.flush()
+    proc = subprocess.run(list(cmd), cwd=REPO, stdout=log, stderr=log)
+  if proc.returncode:
+    sys.exit(f'Failed ({proc.returncode}); see {log_path}')
+  return time.time() - start
+
+
+class StageTimes:
+  """Wall seconds per stage name, kept in `<directory>/times.json`."""
+
+  def __init__(self, directory: str):
+    self.path = os.path.join(directory, 'times.json')
+
+  def read(self) -> dict[str, float]:
+    if os.path.exists(self.path):
+      with open(self.path) as f:
+        return json.load(f)
+    return {}
+
+  def record(self, name: str, seconds: float) -> None:
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    times = self.read()
+    times[name] = seconds
+    with open(self.path, 'w') as f:
+      json.dump(times, f)
+
+  def minutes(self) -> float:
+    return sum(self.read().values()) / 60
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+  """Mean and sample standard deviation (0 for a single value)."""
+  return statistics.mean(values), (statistics.stdev(values)
+                                   if len(values) > 1 else 0.0)
+
+
+def compare(ours: Sequence[float], base: Sequence[float]) -> int:
+  """+1 / -1 when `ours` is above / below `base` beyond the seeds' spread.
+
+  The rule of every report: the difference of the means must exceed the
+  larger of the two standard deviations; otherwise 0 (within the spread).
+  """
+  gain = statistics.mean(ours) - statistics.mean(base)
+  spread = max(mean_std(ours)[1], mean_std(base)[1])
+  if abs(gain) <= spread:
+    return 0
+  return 1 if gain > 0 else -1
+
+
+def paired_test(ours: Sequence[float], base: Sequence[float]) -> str:
+  """', paired t-test p = ...' (two-sided), or '' without SciPy."""
+  try:
+    from scipy import stats  # noqa: PLC0415  (the probe and test extras)
+  except ImportError:
+    return ''
+  return f' (paired t-test, two-sided p = {stats.ttest_rel(ours, base)[1]:.2f})'
+
+
+def versions() -> str:
+  """The version line of a report (Python, TensorFlow, Keras, the CPU)."""
+  # The drivers only start subprocesses; TensorFlow is imported for this
+  # line alone.
+  import keras  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415
+  sys.path.insert(0, REPO)
+  import utils  # noqa: PLC0415
+  return (f'Python {platform.python_version()}, TensorFlow {tf.__version__}, '
+          f'Keras {keras.__version__}; {utils.cpu_description()}.')

@@ -1,0 +1,331 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""benchmarks/fashion_mnist.py's protocol and its report's findings.
+
+The driver runs with its commands replaced by a stand-in that writes what
+each stage would (checkpoints' marker, exports, probe results, stored
+feature sets, the convex probe's JSON), with numbers chosen so that the
+choices are known: which settings train, which seeds, when the test split
+is read, what a second invocation reruns. The report's findings are
+checked on hand-made numbers on both sides of the seeds' spread.
+"""
+
+import json
+import os
+import re
+import sys
+
+import pytest
+import testdata
+
+sys.path.insert(0, str(testdata.REPO / 'benchmarks'))
+driver = testdata.load_script('benchmarks/fashion_mnist.py',
+                              'comparison_benchmark')
+report = driver.comparison_report
+experiment = driver.experiment
+
+END_POINTS = ('after_root', 'block1', 'block4', 'pre_logits')
+# Rotation's validation top-1 by length: best at 1 epoch.
+LENGTH_BONUS = {'0.25': 0.0, '0.5': 1.0, '1': 2.0, '2': 1.5}
+
+
+def _flag(cmd, name):
+  return cmd[cmd.index(name) + 1] if name in cmd else None
+
+
+def _score(directory, seed, end_point, split):
+  """A top-1 that depends on the row, length, seed, end point and split."""
+  row = os.path.basename(os.path.dirname(directory))
+  length = re.match(r'epochs([\d.]+)_seed', os.path.basename(directory))
+  base = 70.0 if row.startswith('random') else 80.0
+  bonus = LENGTH_BONUS.get(length.group(1), 0.0) if length else 0.0
+  return (base + bonus + 0.3 * seed + END_POINTS.index(end_point) +
+          (0.5 if split == 'test' else 0.0)) / 100
+
+
+class FakeStages:
+  """Stands in for `experiment.run`: records commands, writes outputs."""
+
+  def __init__(self):
+    self.commands = []
+
+  def __call__(self, cmd, log_path):
+    del log_path
+    self.commands.append(cmd)
+    if cmd[1] == 'tools/convex_probe.py':
+      self._convex(cmd)
+      return 2.0
+    workdir = _flag(cmd, '--workdir')
+    directory = os.path.dirname(workdir)
+    seed = int(_flag(cmd, '--random_seed'))
+    os.makedirs(workdir, exist_ok=True)
+    if 'evaluation' in cmd[1]:
+      split = 'test' if '--run_eval' in cmd else 'val'
+      self._probe(workdir, directory, seed, split)
+    elif '--export_only' in cmd or '--run_eval' in cmd:
+      base = os.path.join(workdir, 'export', 'hub')
+      stamp = len(os.listdir(base)) + 1 if os.path.isdir(base) else 1
+      os.makedirs(os.path.join(base, str(stamp), 'module'))
+      if '--run_eval' in cmd:
+        with open(os.path.join(workdir, 'eval_results.csv'), 'w') as f:
+          f.write('step,split,top1_accuracy_logits\n'
+                  '100,val,0.90\n200,val,0.925\n200,test,0.93\n')
+    else:
+      open(os.path.join(workdir, 'TRAINING_IS_DONE'), 'w').close()
+    return 60.0
+
+  def _probe(self, workdir, directory, seed, split):
+    path = os.path.join(workdir, 'linear_eval_results.csv')
+    new = not os.path.exists(path)
+    with open(path, 'a') as f:
+      if new:
+        f.write('end_point,split,step,top1_accuracy\n')
+      for e in END_POINTS:
+        f.write(f'{e},{split},10,{_score(directory, seed, e, split)}\n')
+    splits = ('train', 'val') if split == 'val' else ('test',)
+    for name in splits:
+      stored = os.path.join(workdir, 'features', f'key_{name}')
+      os.makedirs(stored)
+      with open(os.path.join(stored, 'meta.json'), 'w') as f:
+        json.dump({'split': name, 'variant': 'eval'}, f)
+
+  def _convex(self, cmd):
+    for name in ('--train', '--val', '--test'):
+      assert os.path.isdir(_flag(cmd, name)), name
+    assert _flag(cmd, '--train').endswith('key_train')
+    assert _flag(cmd, '--test').endswith('key_test')
+    numbers = {'examples': 50, 'test_top1': 75.0, 'knn_test_top1': 70.0}
+    results = {e: {shots: dict(numbers, examples=n) for shots, n in
+                   (('10', 100), ('100', 1000), ('all', 50000))}
+               for e in _flag(cmd, '--end_points').split(',')}
+    with open(_flag(cmd, '--json'), 'w') as f:
+      json.dump(results, f)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+  stages = FakeStages()
+  monkeypatch.setattr(experiment, 'run', stages)
+  monkeypatch.setattr(experiment, 'versions', lambda: 'versions line')
+
+  def main(rows):
+    monkeypatch.setattr(sys, 'argv', [
+        'fashion_mnist.py', '--workdir', str(tmp_path / 'work'),
+        '--results', str(tmp_path / 'RESULTS.md'), '--rows', rows])
+    stages.commands.clear()
+    driver.main()
+    return list(stages.commands)
+  return main, tmp_path
+
+
+def _split_of_probe(cmd):
+  return 'test' if '--run_eval' in cmd else 'val'
+
+
+def test_protocol_choices_on_validation_test_read_once(fake):
+  main, tmp_path = fake
+  commands = main('random init,rotation')
+  pretrains = [c for c in commands if c[1] == driver.ROTATION and
+               '--export_only' not in c]
+  # Seed 0 trains every length; the chosen one (1 epoch) then seeds 1, 2.
+  trained = sorted((_flag(c, '--epochs'), _flag(c, '--random_seed'))
+                   for c in pretrains)
+  assert trained == sorted([('0.25', '0'), ('0.5', '0'), ('1', '0'),
+                            ('2', '0'), ('1', '1'), ('1', '2')])
+  for c in pretrains:
+    assert _flag(c, '--val_split') == 'val'
+    assert float(_flag(c, '--decay_epochs')) == pytest.approx(
+        float(_flag(c, '--epochs')) * 5 / 6, rel=1e-5)
+  # Random weights: exported, never trained, three seeds.
+  exports = [c for c in commands if '--export_only' in c]
+  assert {(_flag(c, '--workdir').split(os.sep)[-3], _flag(
+      c, '--random_seed')) for c in exports
+          if 'random_init' in _flag(c, '--workdir')} == {
+              ('random_init', '0'), ('random_init', '1'),
+              ('random_init', '2')}
+  # Probes train on `train`, choose on `val`; the test split is read once
+  # per final model and never for the other settings.
+  probes = [c for c in commands if 'evaluation' in c[1]]
+  for c in probes:
+    assert _flag(c, '--train_split') == 'train'
+  test_reads = [os.path.basename(os.path.dirname(_flag(c, '--workdir')))
+                for c in probes if _split_of_probe(c) == 'test']
+  assert sorted(test_reads) == sorted(
+      ['initial_seed0', 'initial_seed1', 'initial_seed2', 'epochs1_seed0',
+       'epochs1_seed1', 'epochs1_seed2'])
+  for c in probes:
+    if _split_of_probe(c) == 'test':
+      assert c[-2:] == ['--val_split', 'test']
+  # The convex probe: final models, best end point and pre_logits, the
+  # low-shot subsets drawn with the model's seed.
+  convex = [c for c in commands if c[1] == 'tools/convex_probe.py']
+  assert len(convex) == 6
+  for c in convex:
+    assert _flag(c, '--end_points') == 'pre_logits'
+    assert _flag(c, '--labels_per_class') == '10,100,all'
+    assert _flag(c, '--label_subset_seed') in ('0', '1', '2')
+
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert ('| rotation | epochs0.25: 83.0, epochs0.5: 84.0, epochs1: 85.0, '
+          'epochs2: 84.5 | epochs1 |') in text
+  # Test top-1 of the best end point: 80 + 2 + 3 + 0.5 + 0.3 * seed.
+  assert '| rotation | 85.8 ± 0.3 |' in text
+  assert '| random init | 73.8 ± 0.3 |' in text
+  assert '**rotation against random init**' in text
+  assert 'Beats random weights at its best end point: reproduces' in text
+  for plot in ('fashion_mnist.png', 'fashion_mnist_lengths.png',
+               'fashion_mnist_low_shot.png'):
+    assert (tmp_path / plot).stat().st_size > 1000
+
+  # A second invocation reuses every stage; another group's report keeps
+  # the rows already done.
+  assert main('random init,rotation') == []
+  commands = main('rotation (vgg19)')
+  assert {_flag(c, '--architecture') for c in commands
+          if c[1] == driver.ROTATION} == {'vgg19'}
+  assert {_flag(c, '--epochs') for c in commands
+          if c[1] == driver.ROTATION} == {'1'}
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert '| rotation (vgg19) |' in text and '| random init |' in text
+  assert '| rotation (vgg19) | as rotation | epochs1 |' in text
+
+
+def test_supervised_row_reports_its_own_head(fake):
+  main, tmp_path = fake
+  commands = main('supervised')
+  own = [c for c in commands if '--run_eval' in c and
+         c[1] == driver.SUPERVISED]
+  assert len(own) == 3  # One per final seed, with the test split.
+  for c in own:
+    assert _flag(c, '--test_split') == 'test'
+    assert _flag(c, '--keep_exports') == '100'
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert ('**Supervised reference**, its own head on the test split: '
+          '93.0 ± 0.0 (at least 92 asked: met)') in text
+  # The probe keeps the module it was first given, whatever was exported
+  # since.
+  directory = tmp_path / 'work' / 'supervised' / 'epochs4_seed1'
+  module = (directory / 'module.txt').read_text()
+  assert module.endswith(os.path.join('hub', '1', 'module'))
+  assert len(os.listdir(directory / 'pretrain' / 'export' / 'hub')) == 2
+
+
+def test_unknown_rows_are_named(fake):
+  main, _ = fake
+  with pytest.raises(SystemExit, match="--rows: unknown \\['rotatoin'\\]"):
+    main('rotatoin')
+
+
+def _final(seed, test, best='block1', convex_top1=80.0):
+  return report.Final(
+      seed=seed, val=dict(test), test=dict(test), best=best,
+      convex={e: {s: {'test_top1': convex_top1, 'knn_test_top1': 70.0,
+                      'examples': 50000 if s == 'all' else 10 * int(s)}
+                  for s in ('10', '100', 'all')}
+              for e in (best, 'pre_logits')},
+      minutes={'pretrain': 60.0}, commands=['cmd'])
+
+
+def _row(best, last, spread=0.2):
+  """Three seeds with `best` at block1 and `last` at pre_logits."""
+  return [_final(seed, {'block1': best + d, 'pre_logits': last + d})
+          for seed, d in enumerate((-spread, 0.0, spread))]
+
+
+@pytest.mark.parametrize('gap, expected', [(1.0, 'reproduces'),
+                                           (0.1, 'does not reproduce')])
+def test_findings_need_a_gap_beyond_the_spread(gap, expected):
+  finals = {'random init': _row(80.0, 70.0),
+            'rotation': _row(80.0 + gap, 75.0),
+            'rotation (filters_factor 2)': _row(80.0 + 2 * gap, 75.0),
+            'rotation (filters_factor 4)': _row(80.0 + 3 * gap, 75.0),
+            'rotation (revnet50)': _row(81.0, 79.0),
+            # VGG loses 10 points towards the end, the others 2 to 6.
+            'rotation (vgg19)': _row(81.0, 71.0)}
+  lines = report.findings(finals, {})
+  (against,) = [line for line in lines if 'against random init' in line]
+  assert against.endswith(f'best end point: {expected}.')
+  (width,) = [line for line in lines if line.startswith('- **Width**')]
+  assert width.endswith('reproduces.' if gap > 0.5 else
+                        'not beyond the spread.')
+  (network,) = [line for line in lines if 'Architecture' in line]
+  assert 'rotation (vgg19) 10.0 ± 0.0' in network
+  assert network.endswith('skip connections: reproduces.')
+
+
+def test_ranking_against_the_paper():
+  finals = {'rotation': _row(85.0, 80.0), 'exemplar': _row(86.0, 80.0),
+            'relative patch location': _row(84.0, 80.0),
+            'jigsaw': _row(83.95, 80.0)}
+  (line,) = [x for x in report.findings(finals, {}) if 'Ranking' in x]
+  assert ('here exemplar > rotation > relative patch location ≈ jigsaw'
+          in line)
+  assert line.endswith('Same order: no.')
+
+
+def test_a_search_won_by_its_longest_setting_is_flagged():
+  scores = {'epochs1': ({'--epochs': '1'}, {'a': 80.0}),
+            'epochs2': ({'--epochs': '2'}, {'a': 81.0})}
+  selection = report.Selection.best_of(scores)
+  assert selection.name == 'epochs2'
+  assert any('longest setting tried' in line
+             for line in report.findings({}, {'rotation': selection}))
+  # Ties go to the first (cheaper) setting.
+  scores['epochs2'] = ({'--epochs': '2'}, {'a': 80.0})
+  assert report.Selection.best_of(scores).name == 'epochs1'
+
+
+def test_tables_give_mean_and_std(tmp_path):
+  finals = {'rotation': _row(85.0, 80.0, spread=1.0)}
+  assert '| rotation | 85.0 ± 1.0 | 80.0 ± 1.0 | 80.0 ± 0.0 |' in (
+      report.table(finals, report.COLUMNS))
+  assert report.depth_table(finals).splitlines()[0] == (
+      '| row | block1 | pre_logits |')
+  report.plot_low_shot(finals, str(tmp_path / 'low_shot.png'))
+  assert (tmp_path / 'low_shot.png').stat().st_size > 1000
+
+
+def test_s4l_benchmark_shares_the_rule():
+  """The S4L report calls a gain a gain by the same rule."""
+  assert experiment.compare([81.0, 82.0, 83.0], [80.0, 80.5, 81.0]) == 1
+  assert experiment.compare([80.0, 82.0, 84.0], [80.0, 80.5, 81.0]) == 0
+  assert experiment.compare([70.0, 70.1], [80.0, 80.1]) == -1
+  s4l = testdata.load_script('benchmarks/s4l_fashion_mnist.py',
+                             's4l_benchmark')
+  assert s4l.experiment.compare is experiment.compare
+  with open(testdata.REPO / 'benchmarks' / 'S4L_RESULTS.md') as f:
+    assert 'A gain counts only beyond the seeds\' spread' in f.read()
+
+
+def test_costs_are_reported_per_stage():
+  finals = {'rotation': _row(85.0, 80.0)}
+  assert report.costs(finals) == '- rotation: pretrain 1.0 min per seed'
+
+
+def test_low_shot_gain_is_compared_with_all_labels():
+  def row(top1_by_shots):
+    seeds = _row(85.0, 80.0)
+    for f in seeds:
+      for shots, top1 in top1_by_shots.items():
+        for e in f.convex:
+          f.convex[e][shots]['test_top1'] = top1 + 0.1 * f.seed
+    return seeds
+  finals = {'random init': row({'10': 50.0, '100': 70.0, 'all': 80.0}),
+            'rotation': row({'10': 60.0, '100': 75.0, 'all': 81.0})}
+  (line,) = [x for x in report.findings(finals, {}) if 'low-shot' in x]
+  assert '+10.0 / +5.0 / +1.0' in line and line.endswith('labels: yes.')
+  finals['rotation'] = row({'10': 50.5, '100': 70.0, 'all': 81.0})
+  (line,) = [x for x in report.findings(finals, {}) if 'low-shot' in x]
+  assert line.endswith('labels: no.')
