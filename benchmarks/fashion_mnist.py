@@ -98,8 +98,9 @@ class Row:
   own_metric: str | None = None
 
 
-# The lengths' ends were sized on two CPU cores (README, "What each stage
-# costs"): the longest of each search costs about as much as the rest.
+# Lengths double (or quadruple) so that the longest of a search costs about
+# as much as the rest together; benchmarks/comparison_sizing.py measures
+# what a row's search will cost before it runs.
 ROTATION_LENGTHS = lengths(0.25, 0.5, 1, 2, decay=5 / 6)
 ROWS = (
     Row('random init', 'main', ROTATION, train=False),

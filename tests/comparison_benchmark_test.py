@@ -329,3 +329,18 @@ def test_low_shot_gain_is_compared_with_all_labels():
   finals['rotation'] = row({'10': 50.5, '100': 70.0, 'all': 81.0})
   (line,) = [x for x in report.findings(finals, {}) if 'low-shot' in x]
   assert line.endswith('labels: no.')
+
+
+def test_sizing_reads_steady_rates_and_batch_sizes():
+  sizing = testdata.load_script('benchmarks/comparison_sizing.py',
+                                'comparison_sizing')
+  log = '\n'.join(f'I1204 trainer.py:496] step {50 * i}/300 loss 1.0 (+ '
+                  f'weight decay 2.0) {rate} images/s, 1m left'
+                  for i, rate in enumerate((10.0, 100.0, 120.0, 110.0), 1))
+  assert sizing.steady_rate(log) == 110.0  # The compiling loop is left out.
+  with pytest.raises(ValueError, match='train longer'):
+    sizing.steady_rate(log.splitlines()[0])
+  assert sizing.config_batch_size(driver.ROTATION, []) == 32
+  assert sizing.config_batch_size(driver.SUPERVISED, []) == 64
+  assert sizing.config_batch_size(driver.ROTATION,
+                                  ['--batch_size', '128']) == 128
