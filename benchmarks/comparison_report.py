@@ -276,12 +276,32 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
       lines.append(f'- **{row}**: the longest setting tried was the best on '
                    'the validation split, so longer pretraining might still '
                    'help.')
-  supervised = [f.own['test'] for f in finals.get('supervised', []) if f.own]
-  if supervised:
-    lines.append(f'- **Supervised reference**, its own head on the test '
-                 f'split: {cell(supervised)} (at least 92 asked: '
-                 f'{"met" if min(supervised) >= 92 else "not met"}).')
+  owned = [f.own for f in finals.get('supervised', []) if f.own]
+  if owned:
+    lines.append(plateau(owned))
   return lines
+
+
+def plateau(owned: list[dict[str, Any]]) -> str:
+  """The supervised head's test top-1 and whether its training plateaued.
+
+  Plateaued: the validation top-1 of the last checkpoint is not above the
+  one three quarters of the way through beyond the seeds' spread.
+  """
+  test = [o['test'] for o in owned]
+  curves = [dict(o['val_curve']) for o in owned]
+  steps = sorted(set.intersection(*(set(c) for c in curves)))
+  last = steps[-1]
+  quarter = min(s for s in steps if s >= 0.75 * last)
+  at_last = [c[last] for c in curves]
+  at_quarter = [c[quarter] for c in curves]
+  flat = experiment.compare(at_last, at_quarter) <= 0
+  curve = ', '.join(f'{s}: {cell([c[s] for c in curves])}' for s in steps)
+  return (f'- **Supervised reference**, its own head on the test split: '
+          f'{cell(test)} (at least 92 asked: '
+          f'{"met" if min(test) >= 92 else "not met"}). Validation top-1 '
+          f'by training step: {curve}; from step {quarter} to {last}: '
+          f'{"plateaued" if flat else "still rising"}.')
 
 
 def costs(finals: Finals) -> str:
@@ -329,15 +349,24 @@ def plot_depth(finals: Finals, path: str) -> None:
   plt.close(fig)
 
 
-def plot_lengths(chosen: dict[str, Selection], path: str) -> None:
-  """Best validation top-1 (seed 0) against pretraining epochs."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6, 4))
+def plot_lengths(chosen: dict[str, Selection], path: str) -> bool:
+  """Best validation top-1 (seed 0) against pretraining epochs.
+
+  Returns:
+    Whether any row searched more than one length (else nothing is drawn).
+  """
+  curves = {}
   for row, selection in chosen.items():
     points = sorted((float(s['--epochs']), max(val.values()))
                     for s, val in selection.scores.values() if s)
     if len(points) > 1:
-      ax.plot(*zip(*points), marker='o', label=row)
+      curves[row] = points
+  if not curves:
+    return False
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for row, points in curves.items():
+    ax.plot(*zip(*points), marker='o', label=row)
   ax.set_xscale('log', base=2)
   ax.set_xlabel('pretraining epochs')
   ax.set_ylabel('best end point, validation top-1 (%)')
@@ -347,6 +376,7 @@ def plot_lengths(chosen: dict[str, Selection], path: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+  return True
 
 
 def plot_low_shot(finals: Finals, path: str) -> None:
@@ -384,7 +414,10 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
            'lengths': 'fashion_mnist_lengths.png',
            'low_shot': 'fashion_mnist_low_shot.png'}
   plot_depth(finals, os.path.join(folder, plots['depth']))
-  plot_lengths(chosen, os.path.join(folder, plots['lengths']))
+  lengths_plot = ''
+  if plot_lengths(chosen, os.path.join(folder, plots['lengths'])):
+    lengths_plot = ('![probe against pretraining length]'
+                    f'({plots["lengths"]})')
   plot_low_shot(finals, os.path.join(folder, plots['low_shot']))
   commands = '\n'.join(f'    {c}' for seeds in finals.values()
                        for f in seeds for c in f.commands)
@@ -435,7 +468,7 @@ the patch tasks (and their random reference) on nine 16x16 patches of a
 
 {selection_table(chosen)}
 
-![probe against pretraining length]({plots['lengths']})
+{lengths_plot}
 
 ## What each stage costs
 

@@ -212,11 +212,16 @@ def test_supervised_row_reports_its_own_head(fake):
     assert _flag(c, '--test_split') == 'test'
     assert _flag(c, '--keep_exports') == '100'
   text = (tmp_path / 'RESULTS.md').read_text()
+  # One length searched: no curve of lengths is drawn or linked.
+  assert 'fashion_mnist_lengths.png' not in text
+  assert not (tmp_path / 'fashion_mnist_lengths.png').exists()
   assert ('**Supervised reference**, its own head on the test split: '
-          '93.0 ± 0.0 (at least 92 asked: met)') in text
+          '93.0 ± 0.0 (at least 92 asked: met). Validation top-1 by '
+          'training step: 100: 90.0 ± 0.0, 200: 92.5 ± 0.0; from step 200 '
+          'to 200: plateaued.') in text
   # The probe keeps the module it was first given, whatever was exported
   # since.
-  directory = tmp_path / 'work' / 'supervised' / 'epochs4_seed1'
+  directory = tmp_path / 'work' / 'supervised' / 'epochs16_seed1'
   module = (directory / 'module.txt').read_text()
   assert module.endswith(os.path.join('hub', '1', 'module'))
   assert len(os.listdir(directory / 'pretrain' / 'export' / 'hub')) == 2
@@ -344,3 +349,16 @@ def test_sizing_reads_steady_rates_and_batch_sizes():
   assert sizing.config_batch_size(driver.SUPERVISED, []) == 64
   assert sizing.config_batch_size(driver.ROTATION,
                                   ['--batch_size', '128']) == 128
+
+
+def test_plateau_of_the_supervised_head():
+  def own(curve, test=91.0):
+    return {'test': test, 'val_curve': list(curve.items())}
+  rising = [own({100: 88.0 + d, 300: 89.0 + d, 400: 91.0 + d}, 92.5)
+            for d in (0.0, 0.1, 0.2)]
+  line = report.plateau(rising)
+  assert line.endswith('from step 300 to 400: still rising.')
+  assert '92.5 ± 0.0 (at least 92 asked: met)' in line
+  flat = [own({100: 88.0, 300: 91.0 + d, 400: 91.1 - d}) for d in (0.0, 0.3)]
+  line = report.plateau(flat)
+  assert line.endswith('plateaued.') and 'not met' in line
