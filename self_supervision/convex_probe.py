@@ -33,7 +33,10 @@ well-kept implementation of exactly this objective, with its convergence
 criterion and iteration count exposed, which a hand-written L-BFGS would
 have to re-earn in tests. Its `C` is 1 / (n * l2) for n training examples.
 The L2 path runs from strong to weak regularisation, each fit starting
-from the previous solution. scikit-learn is an optional dependency (the
+from the previous solution; with `patience`, it stops once that many
+strengths weaker than the best have scored below it (the weak end, where
+L-BFGS needs the most iterations, is then fitted only while it helps).
+scikit-learn is an optional dependency (the
 `probe` extra, also in `test`).
 """
 
@@ -109,7 +112,8 @@ def fit(train: tuple[np.ndarray, np.ndarray],
         val: tuple[np.ndarray, np.ndarray],
         l2_grid: Sequence[float] = DEFAULT_L2_GRID,
         tol: float = DEFAULT_TOL,
-        max_iter: int = DEFAULT_MAX_ITER) -> ProbeFit:
+        max_iter: int = DEFAULT_MAX_ITER,
+        patience: int | None = None) -> ProbeFit:
   """Fits the probe for each L2 strength; keeps the best on `val`.
 
   Args:
@@ -118,6 +122,9 @@ def fit(train: tuple[np.ndarray, np.ndarray],
     l2_grid: the weight decays to try, each > 0.
     tol: L-BFGS's gradient tolerance.
     max_iter: L-BFGS's iteration budget per fit.
+    patience: stop the path once this many strengths weaker than the best
+      so far have scored below it on `val` (ties do not count); None: the
+      whole grid.
 
   Returns:
     The chosen fit; `converged` says whether each fit met `tol` (a fit that
@@ -136,6 +143,8 @@ def fit(train: tuple[np.ndarray, np.ndarray],
   if not l2_grid or not all(
       math.isfinite(v) and v > 0 for v in l2_grid):
     raise ValueError(f'The L2 grid needs values > 0; got {list(l2_grid)}.')
+  if patience is not None and patience < 1:
+    raise ValueError(f'patience must be at least 1; got {patience}.')
   logistic_regression, convergence_warning = _sklearn_logistic_regression()
   train_x = np.asarray(train_x, np.float64)
   mean = train_x.mean(0)
@@ -157,7 +166,13 @@ def fit(train: tuple[np.ndarray, np.ndarray],
     solutions[l2] = weights, bias
     candidate = ProbeFit(l2, {}, {}, {}, weights, bias, mean, scale)
     val_top1[l2] = candidate.top1(np.asarray(val_x, np.float64), val_y)
-  best = max(sorted(val_top1, reverse=True), key=val_top1.get)
+    best = max(sorted(val_top1, reverse=True), key=val_top1.get)
+    # Weaker strengths fitted after the best that scored below it (a tie
+    # is no sign of decline: the strong end often ties at chance).
+    below = sum(1 for v in val_top1
+                if v < best and val_top1[v] < val_top1[best])
+    if patience is not None and below >= patience:
+      break
   return ProbeFit(best, val_top1, iterations, converged, *solutions[best],
                   mean, scale)
 

@@ -175,6 +175,7 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   for c in convex:
     assert _flag(c, '--end_points') == 'pre_logits'
     assert _flag(c, '--labels_per_class') == '10,100,all'
+    assert _flag(c, '--l2_patience') == '2'
     assert _flag(c, '--label_subset_seed') in ('0', '1', '2')
 
   text = (tmp_path / 'RESULTS.md').read_text()

@@ -80,6 +80,32 @@ def test_l2_strength_is_chosen_on_validation():
   assert all(fit.iterations[l2] >= 1 for l2 in grid)
 
 
+def test_patience_stops_the_path_once_weaker_strengths_stop_helping():
+  train, val = _blobs(60, seed=5, spread=3.0), _blobs(2000, seed=6,
+                                                      spread=3.0)
+  grid = [1e2, 10.0, 1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
+  full = convex_probe.fit(train, val, l2_grid=grid)
+  # Where the whole path peaks, and how many weaker strengths follow it.
+  weaker = [v for v in grid if v < full.l2]
+  assert weaker, 'the grid must reach past the optimum for this test'
+  early = convex_probe.fit(train, val, l2_grid=grid, patience=1)
+  assert early.l2 == full.l2
+  fitted = sorted(early.val_top1, reverse=True)
+  # Strong to weak, past the ties at chance of the strong end, up to the
+  # first weaker strength that scores below the best.
+  assert full.val_top1[1e2] == full.val_top1[10.0]
+  assert fitted == sorted(grid, reverse=True)[:len(fitted)]
+  assert early.val_top1[min(fitted)] < early.val_top1[early.l2]
+  assert all(early.val_top1[v] == early.val_top1[early.l2]
+             for v in fitted[:-1] if v < early.l2)
+  assert len(fitted) < len(grid)
+  for l2 in fitted:
+    assert early.val_top1[l2] == pytest.approx(full.val_top1[l2])
+  np.testing.assert_allclose(early.weights, full.weights)
+  with pytest.raises(ValueError, match='patience must be at least 1'):
+    convex_probe.fit(train, val, l2_grid=grid, patience=0)
+
+
 def test_ties_go_to_the_stronger_decay():
   # One example per class: every L2 strength fits it perfectly.
   features = np.eye(3, dtype=np.float32)
@@ -183,6 +209,17 @@ def test_tool_on_stored_sets(tmp_path, capsys):
     tool.main([f'--{k}={v}' for k, v in paths.items()] +
               ['--labels_per_class=0'])
   assert 'positive integers or "all"' in capsys.readouterr().err
+  with pytest.raises(SystemExit):
+    tool.main([f'--{k}={v}' for k, v in paths.items()] +
+              ['--l2_patience=0'])
+  assert '--l2_patience must be at least 1; got 0' in capsys.readouterr().err
+  # Patience: the path stops early, the JSON lists only the fitted ones.
+  tool.main([f'--{k}={v}' for k, v in paths.items()] +
+            ['--l2=100,10,1,0.1,0.01,0.001,1e-4,1e-5', '--l2_patience=1',
+             f'--json={tmp_path / "early.json"}'])
+  early = json.loads((tmp_path / 'early.json').read_text())['pre_logits']
+  fitted = [float(v) for v in early['all']['iterations']]
+  assert 1 <= len(fitted) < 8 and early['all']['l2'] in fitted
   with pytest.raises(SystemExit):
     tool.main([f'--train={tmp_path}', f'--val={paths["val"]}'])
   assert 'holds no complete feature set' in capsys.readouterr().err

@@ -67,6 +67,10 @@ def parse_args(argv: list[str] | None):
   parser.add_argument('--l2', default=','.join(
       f'{v:g}' for v in convex_probe.DEFAULT_L2_GRID),
                       help='comma-separated weight decays to try')
+  parser.add_argument('--l2_patience', type=int,
+                      help='stop the L2 path (strong to weak) once this many '
+                      'strengths weaker than the best have scored below it '
+                      'on --val (default: try the whole grid)')
   parser.add_argument('--labels_per_class', default='all',
                       help='comma-separated training examples per class '
                       '(e.g. 10,100,all): low-shot probes and kNN')
@@ -82,6 +86,8 @@ def parse_args(argv: list[str] | None):
   except ValueError:
     parser.error(f'--l2 takes comma-separated numbers; got {args.l2!r}.')
   shots = args.labels_per_class.split(',')
+  if args.l2_patience is not None and args.l2_patience < 1:
+    parser.error(f'--l2_patience must be at least 1; got {args.l2_patience}.')
   if not all(v == 'all' or (v.isdigit() and int(v) > 0) for v in shots):
     parser.error('--labels_per_class takes positive integers or "all"; got '
                  f'{args.labels_per_class!r}.')
@@ -142,7 +148,8 @@ def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
   train = subset(arrays['train'], per_class, args.label_subset_seed)
   shots = 'all' if per_class is None else f'{per_class} per class'
   name = f'{end_point} ({shots}, {len(train[1])} examples)'
-  fit = convex_probe.fit(train, arrays['val'], args.l2)
+  fit = convex_probe.fit(train, arrays['val'], args.l2,
+                         patience=args.l2_patience)
   for l2 in sorted(fit.val_top1, reverse=True):
     print(f'{name} l2 {l2:g}: val top-1 {100 * fit.val_top1[l2]:.2f}, '
           f'{fit.iterations[l2]} L-BFGS iterations'
