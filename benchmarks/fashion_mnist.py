@@ -181,8 +181,9 @@ class Model:
                setting: dict[str, str], seed: int):
     self.row = row
     self.seed = seed
+    name = comparison_report.setting_name(setting)
     self.directory = os.path.join(args.workdir, slug(row.name),
-                                  f'{comparison_report.setting_name(setting)}_seed{seed}')
+                                  f'{name}_seed{seed}')
     self.pretrain_dir = os.path.join(self.directory, 'pretrain')
     self.probe_dir = os.path.join(self.directory, 'probe')
     self.convex_path = os.path.join(self.directory, 'convex.json')
