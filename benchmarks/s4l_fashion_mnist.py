@@ -239,6 +239,28 @@ def main():
   write(args, fractions, selection, finals, minutes, commands)
 
 
+def rankings(fractions, finals):
+  """One line per fraction: the methods by mean test top-1, then the paper's.
+
+  Adjacent methods are joined by '>' when the first is ahead beyond the
+  seeds' spread (`experiment.compare`), by '≈' otherwise.
+  """
+  lines = []
+  for fraction in fractions:
+    top1 = {m: [r[0] for r in finals[m, fraction]] for m in METHODS
+            if (m, fraction) in finals}
+    order = sorted(top1, key=lambda m: -statistics.mean(top1[m]))
+    text = order[0] + ''.join(
+        f' {">" if experiment.compare(top1[a], top1[b]) > 0 else "≈"} {b}'
+        for a, b in zip(order, order[1:]))
+    lines.append(f'- {fraction}, here: {text}.')
+  paper = sorted((m for m, f in PAPER_TOP5 if f == '10p'),
+                 key=lambda m: -PAPER_TOP5[m, '10p'])
+  lines.append('- 10%, the paper (top-5): ' + ' > '.join(
+      f'{m} {PAPER_TOP5[m, "10p"]}' for m in paper) + '.')
+  return lines
+
+
 def write(args, fractions, selection, finals, minutes, commands):
   lines = []
   for fraction in fractions:
@@ -310,12 +332,17 @@ final model, three seeds each.
 {chr(10).join(lines)}
 ## The paper's claim
 
-S4L-Rotation (and S4L-Exemplar) should beat the supervised baseline trained
+Every semi-supervised method should beat the supervised baseline trained
 on the same labels. A gain counts only beyond the seeds' spread (the larger
 of the two standard deviations); with three seeds, the paired t-test's p
 says how far that is from chance:
 
 {chr(10).join(claims)}
+
+The order of the methods, by mean test top-1 ("≈": the next one is within
+the seeds' spread), and the paper's on ImageNet (top-5, 10% of the labels):
+
+{chr(10).join(rankings(fractions, finals))}
 
 The ImageNet column is the seed README's top-5 for reference only: a
 different data set, network size and budget. Training minutes are wall

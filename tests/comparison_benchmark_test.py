@@ -363,3 +363,15 @@ def test_plateau_of_the_supervised_head():
   flat = [own({100: 88.0, 300: 91.0 + d, 400: 91.1 - d}) for d in (0.0, 0.3)]
   line = report.plateau(flat)
   assert line.endswith('plateaued.') and 'not met' in line
+
+
+def test_s4l_report_orders_the_methods():
+  s4l = testdata.load_script('benchmarks/s4l_fashion_mnist.py',
+                             's4l_benchmark')
+  finals = {('supervised', '10p'): [(80.0, 99, 1), (80.5, 99, 1)],
+            ('VAT', '10p'): [(82.0, 99, 1), (82.2, 99, 1)],
+            ('MOAM step 1', '10p'): [(82.1, 99, 1), (82.5, 99, 1)]}
+  here, paper = s4l.rankings(['10p'], finals)
+  assert here == '- 10p, here: MOAM step 1 ≈ VAT > supervised.'
+  assert paper.startswith('- 10%, the paper (top-5): MOAM step 1 88.8 > '
+                          'S4L-Rotation 83.82 >')
