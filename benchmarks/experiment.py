@@ -18,7 +18,11 @@
 (S4L and its baselines) start every training run as a subprocess, remember
 what each stage cost beside its outputs so that a second invocation skips
 finished stages, and report means and standard deviations over seeds with
-one rule for calling a difference a difference (`compare`).
+one rule for calling a difference a difference (`compare`). A workdir's
+checkpoints and exports are too big to keep and go with the machine; a
+`Ledger` keeps each finished stage's numbers in a small file beside the
+report, meant to be committed, so that a benchmark longer than one machine's
+life resumes on the next.
 """
 
 from collections.abc import Sequence
@@ -71,6 +75,33 @@ class StageTimes:
 
   def minutes(self) -> float:
     return sum(self.read().values()) / 60
+
+
+class Ledger:
+  """Finished stages' numbers by key, in one JSON file that outlives workdirs.
+
+  Every `put` rewrites the file (through a temporary file, so that a driver
+  killed mid-write leaves the previous version), keys sorted so that
+  commits of it diff line by line.
+  """
+
+  def __init__(self, path: str):
+    self.path = path
+    self.entries = {}
+    if os.path.exists(path):
+      with open(path) as f:
+        self.entries = json.load(f)
+
+  def get(self, key: str) -> dict:
+    return self.entries.get(key, {})
+
+  def put(self, key: str, **fields) -> None:
+    self.entries.setdefault(key, {}).update(fields)
+    os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+    with open(self.path + '.tmp', 'w') as f:
+      json.dump(self.entries, f, indent=1, sort_keys=True)
+      f.write('\n')
+    os.replace(self.path + '.tmp', self.path)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

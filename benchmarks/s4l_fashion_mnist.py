@@ -33,7 +33,12 @@ It writes `benchmarks/S4L_RESULTS.md` with the tables, the test of the
 paper's claim (S4L-Rotation beats the supervised baseline on the same labels
 by more than the seeds' spread), the commands and the wall time of every
 stage. Run by hand (several hours on two CPU cores); finished stages are
-reused when it is run again with the same --workdir:
+reused when it is run again: their numbers are kept in
+`benchmarks/s4l_fashion_mnist_ledger.json` (commit it), so that the
+benchmark resumes even on a machine without the old --workdir. The models
+themselves are not kept: one lost between its validation and its test read
+(or a supervised model the pseudo-labels still need) is trained again with
+the same seed and labelled subset, and the report names it.
 
   .venv/bin/python benchmarks/s4l_fashion_mnist.py
 """
@@ -90,14 +95,20 @@ def read_results(workdir):
 
 
 class Stage:
-  """One training run and its evaluations, done once, timed, resumable."""
+  """One training run and its evaluations, done once, timed, resumable.
+
+  What it measured (the rows of `eval_results.csv`, the seconds of each
+  step) goes to the ledger as soon as it is known; a stage the ledger
+  knows is not run again, even when its workdir is gone.
+  """
 
   def __init__(self, args, method, fraction, lr, seed):
     prefix, self.metric = METHODS[method]
     self.config = os.path.join('config', 's4l_fashion_mnist',
                                f'{prefix}_{fraction}.sh')
-    self.workdir = os.path.join(args.workdir, f'{prefix}_{fraction}',
-                                f'lr{lr}_seed{seed}')
+    self.key = f'{prefix}_{fraction}/lr{lr}_seed{seed}'
+    self.workdir = os.path.join(args.workdir, self.key)
+    self.ledger = args.ledger
     dataset_dir = args.dataset_dir
     self.before = None
     if method == PSEUDO:
@@ -118,35 +129,65 @@ class Stage:
     train = ['bash', self.config, *self.flags]
     return train, train + ['--run_eval', '--eval_timeout_secs', '1']
 
-  def validation(self):
-    """Trains (once) and returns the metric on the validation split."""
+  def rows(self):
+    """Split -> results: the ledger's, else this workdir's."""
+    return {**read_results(self.workdir),
+            **self.ledger.get(self.key).get('rows', {})}
+
+  def seconds(self):
+    """Step -> wall seconds: the ledger's, updated by this workdir's."""
+    return {**self.ledger.get(self.key).get('times', {}), **self.times.read()}
+
+  def minutes(self):
+    return sum(self.seconds().values()) / 60
+
+  def _save(self, **fields):
+    self.ledger.put(self.key, rows=self.rows(), times=self.seconds(),
+                    **fields)
+
+  def _train(self):
+    if os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
+      return False
     if self.before is not None:
       seconds = self.before.make()
       if seconds:
         self.times.record('pseudo_labels', seconds)
-    train, evaluate = self.commands
-    if not os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
-      self.times.record('train', experiment.run(train, self.log))
-    if 'val' not in read_results(self.workdir):
-      self.times.record('val', experiment.run(evaluate, self.log))
-    return 100 * float(read_results(self.workdir)['val'][self.metric])
+    self.times.record('train', experiment.run(self.commands[0], self.log))
+    return True
+
+  def validation(self):
+    """Trains (once) and returns the metric on the validation split."""
+    if 'val' not in self.rows():
+      self._train()
+      self.times.record('val', experiment.run(self.commands[1], self.log))
+      self._save()
+    return 100 * float(self.rows()['val'][self.metric])
 
   def test(self):
     """(top-1, top-5) on the test split, read once."""
     self.validation()
-    rows = read_results(self.workdir)
-    if 'test' not in rows:
-      _, evaluate = self.commands
-      seconds = experiment.run(evaluate + ['--test_split', 'test'],
+    if 'test' not in self.rows():
+      # When the workdir went with its machine between the validation and
+      # the test read, the model is trained again (same seed, same labelled
+      # subset) and the ledger says so.
+      retrained = self._train()
+      seconds = experiment.run(self.commands[1] + ['--test_split', 'test'],
                                self.log)
       self.times.record('test', seconds)
-      rows = read_results(self.workdir)
+      self._save(**({'retrained': True} if retrained else {}))
+    test = self.rows()['test']
     top5 = self.metric.replace('top1', 'top5')
-    return 100 * float(rows['test'][self.metric]), 100 * float(
-        rows['test'][top5])
+    return 100 * float(test[self.metric]), 100 * float(test[top5])
 
-  def minutes(self):
-    return self.times.minutes()
+  def module(self):
+    """The exported hub module (trained and exported again if it went)."""
+    exports = os.path.join(self.workdir, 'export', 'hub')
+    if not os.path.isdir(exports):
+      retrained = self._train()
+      experiment.run(self.commands[1], self.log)  # --run_eval exports.
+      if retrained:
+        self._save(retrained=True)
+    return os.path.join(exports, max(os.listdir(exports), key=int), 'module')
 
 
 class PseudoLabels:
@@ -165,10 +206,7 @@ class PseudoLabels:
       return 0.0
     lr = self.args.chosen[('supervised', self.fraction)]
     model = Stage(self.args, 'supervised', self.fraction, lr, self.seed)
-    model.validation()  # Trained and exported by its --run_eval.
-    exports = os.path.join(model.workdir, 'export', 'hub')
-    module = os.path.join(exports, max(os.listdir(exports), key=int),
-                          'module')
+    module = model.module()
     (label_list,) = [f for f in os.listdir(model.workdir)
                      if f.startswith('label_map_count_')]
     return experiment.run(
@@ -192,51 +230,53 @@ def main():
                       help='Comma-separated methods to run (their finished '
                       'stages are reused; the report has every method with '
                       'finished finals).')
+  parser.add_argument('--ledger', default=os.path.join(
+      REPO, 'benchmarks', 's4l_fashion_mnist_ledger.json'),
+                      help='JSON file of the finished stages\' numbers, '
+                      'kept when the workdir is not (commit it).')
   args = parser.parse_args()
-  os.makedirs(args.workdir, exist_ok=True)
   fractions = args.fractions.split(',')
   wanted = args.methods.split(',')
   unknown = set(wanted) - set(METHODS)
   if unknown:
     sys.exit(f'Unknown methods {sorted(unknown)}; valid: {list(METHODS)}.')
-  # The pseudo-label baseline starts from the supervised models.
-  if PSEUDO in wanted and 'supervised' not in wanted:
-    wanted.insert(0, 'supervised')
+  bad = set(fractions) - set(FRACTIONS)
+  if bad:
+    sys.exit(f'Unknown fractions {sorted(bad)}; valid: {list(FRACTIONS)}.')
+  os.makedirs(args.workdir, exist_ok=True)
+  args.ledger = experiment.Ledger(args.ledger)
+  # Every claim is against the supervised baseline (whose models the
+  # pseudo-labels also come from); the methods of LR_FROM need their
+  # relative's choice.
+  wanted = {'supervised', *wanted, *(LR_FROM[m] for m in wanted
+                                     if m in LR_FROM)}
   args.chosen = {}
-  selection, finals, minutes, commands = {}, {}, 0.0, []
-  for method in LR_FROM:
-    if method in wanted and LR_FROM[method] not in wanted:
-      wanted.insert(0, LR_FROM[method])
+  selection, finals, stages, commands = {}, {}, {}, []
+  # Method by method (relatives first, as METHODS lists them): the choice,
+  # then the finals and their test reads, so that a model is seldom lost
+  # between its validation and its test read.
   for fraction in fractions:
     for method in [m for m in METHODS if m in wanted]:
       scores = {}
-      if method in LR_FROM:
-        best = args.chosen[LR_FROM[method], fraction]
-        stage = Stage(args, method, fraction, best, 0)
-        scores[best] = stage.validation()
-        minutes += stage.minutes()
-      else:
-        for lr in LRS:
-          stage = Stage(args, method, fraction, lr, 0)
-          scores[lr] = stage.validation()
-          minutes += stage.minutes()
-        best = max(scores, key=scores.get)
+      for lr in ([args.chosen[LR_FROM[method], fraction]]
+                 if method in LR_FROM else LRS):
+        stage = Stage(args, method, fraction, lr, 0)
+        scores[lr] = stage.validation()
+        stages[stage.key] = stage
+      best = max(scores, key=scores.get)
       selection[method, fraction] = (scores, best)
       args.chosen[method, fraction] = best
-  for fraction in fractions:
-    for method in [m for m in METHODS if m in wanted]:
-      best = selection[method, fraction][1]
       results = []
       for seed in SEEDS:
         stage = Stage(args, method, fraction, best, seed)
-        results.append((*stage.test(), stage.times.read().get('train', 0) / 60))
-        if seed:
-          minutes += stage.minutes()
-        else:
-          minutes += stage.times.read().get('test', 0) / 60
+        results.append((*stage.test(), stage.seconds().get('train', 0) / 60))
+        stages[stage.key] = stage
         commands.append(' '.join(stage.commands[0]))
       finals[method, fraction] = results
-  write(args, fractions, selection, finals, minutes, commands)
+  minutes = sum(stage.minutes() for stage in stages.values())
+  retrained = sorted(key for key in stages
+                     if args.ledger.get(key).get('retrained'))
+  write(args, fractions, selection, finals, minutes, commands, retrained)
 
 
 def rankings(fractions, finals):
@@ -261,7 +301,7 @@ def rankings(fractions, finals):
   return lines
 
 
-def write(args, fractions, selection, finals, minutes, commands):
+def write(args, fractions, selection, finals, minutes, commands, retrained):
   lines = []
   for fraction in fractions:
     label = {'1p': '1% (50 per class)', '10p': '10% (500 per class)'}[
@@ -302,11 +342,17 @@ def write(args, fractions, selection, finals, minutes, commands):
                     f'{verdict}. Per seed, on the same labelled subset: '
                     f'{paired}{experiment.paired_test(ours, base)}.')
   command_text = '\n'.join(f'    {c}' for c in commands)
+  retrained_text = ''
+  if retrained:
+    retrained_text = (
+        '\nTrained a second time (same seed and labelled subset) because the '
+        'first model went with its machine before its test read or its '
+        f'pseudo-labels: {", ".join(retrained)}.')
   today = datetime.date.today().isoformat()
   text = f"""# S4L at Fashion-MNIST scale
 
 Written by `benchmarks/s4l_fashion_mnist.py` on {today}; the stages took
-{minutes:.0f} minutes in all.
+{minutes:.0f} minutes in all.{retrained_text}
 {experiment.versions()}
 
 Every model is ResNet-50 v2 at `filters_factor` 1 on 32x32 images, trained

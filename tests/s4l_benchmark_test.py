@@ -1,0 +1,191 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""benchmarks/s4l_fashion_mnist.py: its protocol and its ledger.
+
+The training scripts are replaced by a stand-in that writes what a run
+would (the done marker, the label list, exports, rows of
+`eval_results.csv`) with accuracies chosen so that the right choices are
+known. The ledger must let a second machine, without the first one's
+workdir, finish the benchmark without training again what was measured.
+"""
+
+import os
+import re
+import shutil
+import sys
+
+import pytest
+import testdata
+
+sys.path.insert(0, str(testdata.REPO / 'benchmarks'))
+driver = testdata.load_script('benchmarks/s4l_fashion_mnist.py',
+                              's4l_benchmark_driver')
+experiment = driver.experiment
+
+METRICS = ('logits', 'unrotated', 'classes')
+# Validation top-1 by learning rate: 0.1 is best for every method.
+LR_BONUS = {'0.01': 0.0, '0.03': 0.01, '0.1': 0.03, '0.3': 0.02}
+
+
+def _flag(cmd, name):
+  return cmd[cmd.index(name) + 1]
+
+
+class FakeRuns:
+  """Stands in for `experiment.run`: records commands, writes outputs."""
+
+  def __init__(self):
+    self.commands = []
+
+  def __call__(self, cmd, log_path):
+    del log_path
+    self.commands.append(cmd)
+    if cmd[1].endswith('generate_pseudo_dataset.sh'):
+      assert os.path.isdir(_flag(cmd, '--hub_module'))
+      assert os.path.exists(_flag(cmd, '--labels_file'))
+      output = _flag(cmd, '--output_folder')
+      os.makedirs(output)
+      open(os.path.join(output, 'dataset_info.json'), 'w').close()
+      return 30.0
+    workdir = _flag(cmd, '--workdir')
+    if '--run_eval' not in cmd:
+      os.makedirs(workdir, exist_ok=True)
+      for name in ('TRAINING_IS_DONE', 'label_map_count_500_train_seed_0'):
+        open(os.path.join(workdir, name), 'w').close()
+      return 60.0
+    assert os.path.exists(os.path.join(workdir, 'TRAINING_IS_DONE'))
+    exports = os.path.join(workdir, 'export', 'hub')
+    stamp = len(os.listdir(exports)) + 1 if os.path.isdir(exports) else 1
+    os.makedirs(os.path.join(exports, str(stamp), 'module'))
+    split = 'test' if '--test_split' in cmd else 'val'
+    top1 = (0.7 + LR_BONUS[_flag(cmd, '--lr')] +
+            0.01 * int(_flag(cmd, '--random_seed')) +
+            (0.05 if 'moam' in cmd[1] else 0.0))
+    path = os.path.join(workdir, 'eval_results.csv')
+    new = not os.path.exists(path)
+    with open(path, 'a') as f:
+      if new:
+        f.write('step,split,' + ','.join(
+            f'top{k}_accuracy_{m}' for m in METRICS for k in (1, 5)) + '\n')
+      f.write(f'15,{split},' + ','.join(
+          f'{top1 if k == 1 else 0.99}' for _ in METRICS for k in (1, 5)) +
+              '\n')
+    return 5.0
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+  runs = FakeRuns()
+  monkeypatch.setattr(experiment, 'run', runs)
+  monkeypatch.setattr(experiment, 'versions', lambda: 'versions line')
+
+  def main(methods, workdir='work'):
+    monkeypatch.setattr(sys, 'argv', [
+        's4l_fashion_mnist.py', '--workdir', str(tmp_path / workdir),
+        '--results', str(tmp_path / 'S4L.md'), '--fractions', '10p',
+        '--methods', methods, '--ledger', str(tmp_path / 'ledger.json')])
+    runs.commands.clear()
+    driver.main()
+    return list(runs.commands), (tmp_path / 'S4L.md').read_text()
+  return main, tmp_path
+
+
+def _trainings(commands, config):
+  return [c for c in commands if c[1].endswith(config) and
+          '--run_eval' not in c]
+
+
+def test_choices_on_validation_then_finals_read_once(fake):
+  main, _ = fake
+  commands, report = main('MOAM step 1')
+  # MOAM takes S4L-Rotation's rate; the supervised baseline always runs.
+  rotation = _trainings(commands, 's4l_rotation_10p.sh')
+  assert sorted(_flag(c, '--lr') for c in rotation) == sorted(
+      ['0.01', '0.03', '0.1', '0.3', '0.1', '0.1'])
+  moam = _trainings(commands, 'moam_step_1_10p.sh')
+  assert [(_flag(c, '--lr'), _flag(c, '--random_seed')) for c in moam] == [
+      ('0.1', '0'), ('0.1', '1'), ('0.1', '2')]
+  tests = [c for c in commands if '--test_split' in c]
+  assert len(tests) == 9  # Three methods, three seeds, once each.
+  assert all(_flag(c, '--lr') == '0.1' for c in tests)
+  # The seeds score 80, 81 and 82; MOAM 5 points more.
+  assert '| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0 |' \
+      ' 0.1 | 74.00 ± 1.00 |' in report
+  assert '| MOAM step 1 | 0.1: 78.0 | 0.1 | 79.00 ± 1.00 |' in report
+  assert 'MOAM step 1 79.00 vs supervised 74.00: +5.00 points' in report
+  assert 'Trained a second time' not in report
+
+
+def test_ledger_resumes_without_the_workdir(fake):
+  main, tmp_path = fake
+  first, report = main('Pseudo-labels')
+  assert any('generate_pseudo_dataset.sh' in c[1] for c in first)
+  shutil.rmtree(tmp_path / 'work')
+  again, report_again = main('Pseudo-labels', workdir='elsewhere')
+  assert again == []  # Every number came from the ledger.
+  assert report_again == report.replace(str(tmp_path / 'work'),
+                                        str(tmp_path / 'elsewhere'))
+
+
+def test_model_lost_before_its_test_read_is_trained_again(fake):
+  main, tmp_path = fake
+  main('supervised')
+  ledger = experiment.Ledger(str(tmp_path / 'ledger.json'))
+  key = 'supervised_10p/lr0.1_seed1'
+  del ledger.entries[key]['rows']['test']
+  ledger.put(key)
+  shutil.rmtree(tmp_path / 'work')
+  commands, report = main('supervised')
+  assert [_flag(c, '--random_seed') for c in commands] == ['1', '1']
+  assert '--test_split' in commands[1]
+  assert experiment.Ledger(str(tmp_path / 'ledger.json')).get(key)[
+      'retrained']
+  assert f'first model went with its machine before its test read or its ' \
+      f'pseudo-labels: {key}.' in report
+  assert '74.00 ± 1.00' in report  # Its seed's number read again.
+
+
+def test_pseudo_labels_train_their_supervised_model_again(fake):
+  main, tmp_path = fake
+  main('supervised')
+  shutil.rmtree(tmp_path / 'work')
+  commands, report = main('Pseudo-labels')
+  # Per seed: the supervised model trained and exported again, the data
+  # set, then the pseudo-label model's training and its two readings.
+  configs = [os.path.basename(c[1]) for c in commands]
+  assert configs == 3 * ['supervised_10p.sh', 'supervised_10p.sh',
+                         'generate_pseudo_dataset.sh',
+                         'pseudo_labels_10p.sh', 'pseudo_labels_10p.sh',
+                         'pseudo_labels_10p.sh']
+  (line,) = [x for x in report.split('\n') if 'Trained a second' in x]
+  assert line.endswith(', '.join(f'supervised_10p/lr0.1_seed{s}'
+                                 for s in range(3)) + '.')
+
+
+def test_ledger_survives_a_driver_killed_while_writing(tmp_path):
+  path = str(tmp_path / 'ledger.json')
+  ledger = experiment.Ledger(path)
+  ledger.put('a', rows={'val': {'top1': '0.5'}})
+  with open(path + '.tmp', 'w') as f:
+    f.write('{"half')  # A write the driver did not finish.
+  assert experiment.Ledger(path).get('a') == {'rows': {'val': {'top1': '0.5'}}}
+
+
+def test_bad_method_named_before_any_work(fake):
+  main, tmp_path = fake
+  with pytest.raises(SystemExit, match=re.escape(
+      "Unknown methods ['VAT+']; valid: ['supervised', 'S4L-Rotation'")):
+    main('VAT+')
+  assert not (tmp_path / 'work').exists()
