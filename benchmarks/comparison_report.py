@@ -90,6 +90,9 @@ class Final:
     commands: the pretraining command.
     own: for a supervised network, its own head's top-1: `test` and
       `val_curve` ((step, top-1) per checkpoint).
+    retrained: whether the network was trained a second time (same seed)
+      for stages that were still to run when the first went with its
+      machine.
   """
   seed: int
   val: dict[str, float]
@@ -99,6 +102,7 @@ class Final:
   minutes: dict[str, float]
   commands: list[str]
   own: dict[str, Any] | None = None
+  retrained: bool = False
 
 
 Finals = dict[str, list[Final]]
@@ -422,10 +426,17 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
   commands = '\n'.join(f'    {c}' for seeds in finals.values()
                        for f in seeds for c in f.commands)
   nl = '\n'
+  retrained = [f'{row} seed {f.seed}' for row, seeds in finals.items()
+               for f in seeds if f.retrained]
+  again = ''
+  if retrained:
+    again = ('\nTrained a second time (same seed) because the first network '
+             'went with its machine before all its stages ran: '
+             f'{", ".join(retrained)}.')
   text = f"""# Fashion-MNIST reproduction of the paper's comparison
 
 Written by `benchmarks/fashion_mnist.py` on {datetime.date.today()}; the
-stages of the rows below took {total_minutes:.0f} minutes in all.
+stages of the rows below took {total_minutes:.0f} minutes in all.{again}
 {versions}
 
 Protocol. Pretraining uses the first 50,000 training images; each row's

@@ -35,8 +35,12 @@ test split is read once per final model. benchmarks/comparison_report.py
 writes `benchmarks/RESULTS.md` (means, standard deviations, the findings)
 and the three plots beside it.
 
-Run by hand; stages are resumable (a second run with the same --workdir
-reuses every finished stage), and `--rows` runs a part:
+Run by hand; stages are resumable (a second run reuses every finished
+stage), and `--rows` runs a part. What each finished stage measured goes at
+once to `benchmarks/fashion_mnist_ledger.json` (commit it), so that a run
+resumes on a machine without the old --workdir; a network lost before all
+its stages ran (its stored features, its checkpoints) is trained again with
+the same seed, and the report names it.
 
   .venv/bin/pip install -e '.[bench,probe]'   # matplotlib, scikit-learn
   .venv/bin/python benchmarks/fashion_mnist.py --rows main
@@ -173,8 +177,9 @@ class NotDoneError(Exception):
 class Model:
   """One pretrained network (row, setting, seed) and its probes.
 
-  Each stage runs once; its wall time goes to `<directory>/times.json`.
-  With `args.read_only`, a missing stage raises `NotDoneError` instead.
+  Each stage runs once; its wall time goes to `<directory>/times.json`,
+  its numbers and times to the ledger under `key`. With `args.read_only`,
+  a stage the ledger does not know raises `NotDoneError` instead.
   """
 
   def __init__(self, args: argparse.Namespace, row: Row,
@@ -189,6 +194,8 @@ class Model:
     self.convex_path = os.path.join(self.directory, 'convex.json')
     self.log = os.path.join(args.workdir, 'log.txt')
     self.times = experiment.StageTimes(self.directory)
+    self.key = os.path.relpath(self.directory, args.workdir)
+    self.ledger = args.ledger
     common = ['--nouse_tpu', '--random_seed', str(seed), '--dataset_dir',
               args.dataset_dir]
     flags = [*row.flags, *(x for kv in setting.items() for x in kv)]
@@ -208,6 +215,17 @@ class Model:
       raise NotDoneError(f'{self.directory}: {name}')
     self.times.record(name, experiment.run(cmd, self.log))
 
+  def seconds(self) -> dict[str, float]:
+    """Stage -> wall seconds: the ledger's, updated by the directory's."""
+    return {**self.ledger.get(self.key).get('times', {}), **self.times.read()}
+
+  def _known(self, field: str) -> Any:
+    return self.ledger.get(self.key).get(field)
+
+  def _keep(self, field: str, value: Any) -> Any:
+    self.ledger.put(self.key, times=self.seconds(), **{field: value})
+    return value
+
   def module(self) -> str:
     """Pretrains (once) and exports; returns the module probed.
 
@@ -222,7 +240,12 @@ class Model:
     base = os.path.join(self.pretrain_dir, 'export', 'hub')
     if self.row.train and not os.path.exists(
         os.path.join(self.pretrain_dir, 'TRAINING_IS_DONE')):
+      # Numbers in the ledger without the network: it went with its
+      # machine, and this one (same seed) serves the stages still to run.
+      retrained = bool(self.ledger.get(self.key))
       self._stage('pretrain', self.pretrain)
+      if retrained:
+        self.ledger.put(self.key, retrained=True)
     if not os.path.isdir(base):
       self._stage('export', self.pretrain + ['--export_only'])
     stamps = sorted(int(d) for d in os.listdir(base) if d.isdigit())
@@ -236,6 +259,8 @@ class Model:
     metric = self.row.own_metric
     if metric is None:
       return None
+    if self._known('own'):
+      return self._known('own')
     results = os.path.join(self.pretrain_dir, 'eval_results.csv')
     if ('test', 'test') not in last_rows(results, 'split'):
       self.module()
@@ -245,13 +270,17 @@ class Model:
           '--keep_exports', '100'])
     with open(results) as f:
       rows = list(csv.DictReader(f))
-    return {'test': 100 * float(last_rows(results, 'split')[
-        'test', 'test'][metric]),
-            'val_curve': [(int(r['step']), 100 * float(r[metric]))
-                          for r in rows if r['split'] == 'val']}
+    return self._keep('own', {
+        'test': 100 * float(last_rows(results, 'split')['test', 'test'][
+            metric]),
+        'val_curve': [(int(r['step']), 100 * float(r[metric]))
+                      for r in rows if r['split'] == 'val']})
 
   def probe(self, split: str) -> dict[str, float]:
     """End point -> the paper's probe's top-1 (%) on `val` or `test`."""
+    known = self._known('probe') or {}
+    if split in known:
+      return known[split]
     results = os.path.join(self.probe_dir, 'linear_eval_results.csv')
     rows = last_rows(results, 'end_point')
     if not any(s == split for _, s in rows):
@@ -262,14 +291,29 @@ class Model:
         self._stage('probe_test', command + ['--run_eval', '--val_split',
                                              'test'])
       rows = last_rows(results, 'end_point')
-    return {e: 100 * float(r['top1_accuracy']) for (e, s), r in rows.items()
-            if s == split}
+    values = {e: 100 * float(r['top1_accuracy'])
+              for (e, s), r in rows.items() if s == split}
+    self._keep('probe', {**known, split: values})
+    return values
+
+  def _feature_sets(self) -> dict[str, str]:
+    """Split -> stored features, probing again if they went (retrained)."""
+    sets = feature_sets(self.probe_dir)
+    if {'train', 'val', 'test'} - set(sets):
+      command = self._probe(self.module())
+      self._stage('probe', command)
+      self._stage('probe_test', command + ['--run_eval', '--val_split',
+                                           'test'])
+      sets = feature_sets(self.probe_dir)
+    return sets
 
   def convex(self, best: str) -> dict[str, dict[str, dict]]:
     """The convex probe's results on `best` and pre_logits (once)."""
+    if self._known('convex'):
+      return self._known('convex')
     if not os.path.exists(self.convex_path):
       self.probe('test')  # Stores the test features too.
-      sets = feature_sets(self.probe_dir)
+      sets = self._feature_sets()
       end_points = sorted({best, 'pre_logits'})
       command = [sys.executable, 'tools/convex_probe.py',
                  '--train', sets['train'], '--val', sets['val'], '--test',
@@ -282,7 +326,7 @@ class Model:
         command += ['--l2', self.convex_l2]
       self._stage('convex', command)
     with open(self.convex_path) as f:
-      return json.load(f)
+      return self._keep('convex', json.load(f))
 
 
 def select(args: argparse.Namespace, rows: list[Row]
@@ -321,7 +365,8 @@ def finals(args: argparse.Namespace, rows: list[Row],
       results[row.name].append(comparison_report.Final(
           seed=seed, val=val, test=model.probe('test'), best=best,
           convex=model.convex(best), own=model.own_accuracy(),
-          minutes=model.times.read(), commands=[' '.join(model.pretrain)]))
+          minutes=model.seconds(), commands=[' '.join(model.pretrain)],
+          retrained=bool(args.ledger.get(model.key).get('retrained'))))
   return results
 
 
@@ -340,6 +385,10 @@ def main() -> None:
                       'its own grid)')
   parser.add_argument('--results',
                       default=os.path.join(REPO, 'benchmarks', 'RESULTS.md'))
+  parser.add_argument('--ledger', default=os.path.join(
+      REPO, 'benchmarks', 'fashion_mnist_ledger.json'),
+                      help='JSON file of the finished stages\' numbers, '
+                      'kept when the workdir is not (commit it).')
   args = parser.parse_args()
   wanted = set(args.rows.split(','))
   unknown = wanted - set(GROUPS) - {r.name for r in ROWS}
@@ -348,6 +397,7 @@ def main() -> None:
              f'{list(GROUPS)} or rows {[r.name for r in ROWS]}.')
   rows = [r for r in ROWS if r.group in wanted or r.name in wanted]
   os.makedirs(args.workdir, exist_ok=True)
+  args.ledger = experiment.Ledger(args.ledger)
   args.read_only = False
   finals(args, rows, select(args, rows))
   # The report: every row whose stages are all done, this run's or not.
@@ -360,10 +410,10 @@ def main() -> None:
       chosen.update(selection)
     except NotDoneError as e:
       print(f'Not in the report: {row.name} ({e} has not run).')
-  total = sum(experiment.StageTimes(os.path.join(args.workdir, slug(row),
-                                                 d)).minutes()
-              for row in results
-              for d in os.listdir(os.path.join(args.workdir, slug(row))))
+  reported = {slug(row) for row in results}
+  total = sum(sum(entry.get('times', {}).values())
+              for key, entry in args.ledger.entries.items()
+              if key.split('/')[0] in reported) / 60
   text = comparison_report.write(args.results, chosen, results, total,
                                  experiment.versions())
   print(text)

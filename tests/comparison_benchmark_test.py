@@ -25,6 +25,7 @@ checked on hand-made numbers on both sides of the seeds' spread.
 import json
 import os
 import re
+import shutil
 import sys
 
 import pytest
@@ -120,10 +121,11 @@ def fake(monkeypatch, tmp_path):
   monkeypatch.setattr(experiment, 'run', stages)
   monkeypatch.setattr(experiment, 'versions', lambda: 'versions line')
 
-  def main(rows):
+  def main(rows, workdir='work'):
     monkeypatch.setattr(sys, 'argv', [
-        'fashion_mnist.py', '--workdir', str(tmp_path / 'work'),
-        '--results', str(tmp_path / 'RESULTS.md'), '--rows', rows])
+        'fashion_mnist.py', '--workdir', str(tmp_path / workdir),
+        '--results', str(tmp_path / 'RESULTS.md'), '--rows', rows,
+        '--ledger', str(tmp_path / 'ledger.json')])
     stages.commands.clear()
     driver.main()
     return list(stages.commands)
@@ -201,6 +203,39 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   text = (tmp_path / 'RESULTS.md').read_text()
   assert '| rotation (vgg19) |' in text and '| random init |' in text
   assert '| rotation (vgg19) | as rotation | epochs1 |' in text
+
+
+def test_ledger_resumes_on_a_machine_without_the_workdir(fake):
+  main, tmp_path = fake
+  main('random init,supervised')
+  report = (tmp_path / 'RESULTS.md').read_text()
+  shutil.rmtree(tmp_path / 'work')
+  assert main('random init,supervised') == []
+  assert (tmp_path / 'RESULTS.md').read_text() == report
+  assert 'Trained a second time' not in report
+
+
+def test_network_lost_before_its_convex_probe_is_trained_again(fake):
+  main, tmp_path = fake
+  main('rotation')
+  ledger = experiment.Ledger(str(tmp_path / 'ledger.json'))
+  key = os.path.join('rotation', 'epochs1_seed2')
+  del ledger.entries[key]['convex']
+  ledger.put(key)
+  shutil.rmtree(tmp_path / 'work')
+  commands = main('rotation')
+  # Seed 2's network again (pretrained, exported), its probe's features
+  # stored again (val, then test), then the convex probe it lacked.
+  assert [os.path.basename(c[1]) for c in commands] == [
+      'fashion_mnist.sh', 'fashion_mnist.sh',
+      'rotation_or_exemplar_fashion_mnist.sh',
+      'rotation_or_exemplar_fashion_mnist.sh', 'convex_probe.py']
+  assert {_flag(c, '--random_seed') for c in commands[:4]} == {'2'}
+  assert commands[1][-1] == '--export_only'
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert ('went with its machine before all its stages ran: rotation '
+          'seed 2.') in text
+  assert '| rotation | 85.8 ± 0.3 |' in text
 
 
 def test_supervised_row_reports_its_own_head(fake):
