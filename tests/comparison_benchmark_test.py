@@ -56,15 +56,10 @@ def _score(directory, seed, end_point, split):
           (0.5 if split == 'test' else 0.0)) / 100
 
 
-class FakeStages:
-  """Stands in for `experiment.run`: records commands, writes outputs."""
+class FakeStages(testdata.StandInRun):
+  """Writes what each command of the driver would."""
 
-  def __init__(self):
-    self.commands = []
-
-  def __call__(self, cmd, log_path):
-    del log_path
-    self.commands.append(cmd)
+  def stage(self, cmd):
     if cmd[1] == 'tools/convex_probe.py':
       self._convex(cmd)
       return 2.0
@@ -118,17 +113,13 @@ class FakeStages:
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
   stages = FakeStages()
-  monkeypatch.setattr(experiment, 'run', stages)
-  monkeypatch.setattr(experiment, 'versions', lambda: 'versions line')
+  stages.install(monkeypatch, experiment)
 
   def main(rows, workdir='work'):
-    monkeypatch.setattr(sys, 'argv', [
+    return stages.main(monkeypatch, driver, [
         'fashion_mnist.py', '--workdir', str(tmp_path / workdir),
         '--results', str(tmp_path / 'RESULTS.md'), '--rows', rows,
         '--ledger', str(tmp_path / 'ledger.json')])
-    stages.commands.clear()
-    driver.main()
-    return list(stages.commands)
   return main, tmp_path
 
 

@@ -43,15 +43,10 @@ def _flag(cmd, name):
   return cmd[cmd.index(name) + 1]
 
 
-class FakeRuns:
-  """Stands in for `experiment.run`: records commands, writes outputs."""
+class FakeRuns(testdata.StandInRun):
+  """Writes what each command of the driver would."""
 
-  def __init__(self):
-    self.commands = []
-
-  def __call__(self, cmd, log_path):
-    del log_path
-    self.commands.append(cmd)
+  def stage(self, cmd):
     if cmd[1].endswith('generate_pseudo_dataset.sh'):
       assert os.path.isdir(_flag(cmd, '--hub_module'))
       assert os.path.exists(_flag(cmd, '--labels_file'))
@@ -88,17 +83,14 @@ class FakeRuns:
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
   runs = FakeRuns()
-  monkeypatch.setattr(experiment, 'run', runs)
-  monkeypatch.setattr(experiment, 'versions', lambda: 'versions line')
+  runs.install(monkeypatch, experiment)
 
   def main(methods, workdir='work'):
-    monkeypatch.setattr(sys, 'argv', [
+    commands = runs.main(monkeypatch, driver, [
         's4l_fashion_mnist.py', '--workdir', str(tmp_path / workdir),
         '--results', str(tmp_path / 'S4L.md'), '--fractions', '10p',
         '--methods', methods, '--ledger', str(tmp_path / 'ledger.json')])
-    runs.commands.clear()
-    driver.main()
-    return list(runs.commands), (tmp_path / 'S4L.md').read_text()
+    return commands, (tmp_path / 'S4L.md').read_text()
   return main, tmp_path
 
 

@@ -223,3 +223,34 @@ def load_script(relative_path: str, name: str):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
+
+
+class StandInRun:
+  """Stands in for `benchmarks/experiment.run` in the drivers' tests.
+
+  Records every command; a subclass's `stage` writes what the command
+  would have written and returns the seconds it "took".
+  """
+
+  def __init__(self):
+    self.commands = []
+
+  def __call__(self, cmd, log_path):
+    del log_path
+    self.commands.append(cmd)
+    return self.stage(cmd)
+
+  def stage(self, cmd) -> float:
+    raise NotImplementedError
+
+  def install(self, monkeypatch, experiment) -> None:
+    """Replaces the drivers' `run` and their (TensorFlow-importing) versions."""
+    monkeypatch.setattr(experiment, 'run', self)
+    monkeypatch.setattr(experiment, 'versions', lambda: 'versions line')
+
+  def main(self, monkeypatch, driver, argv: list[str]) -> list:
+    """Runs `driver.main()` with `argv`; returns the commands it ran."""
+    monkeypatch.setattr(sys, 'argv', argv)
+    self.commands.clear()
+    driver.main()
+    return list(self.commands)
