@@ -92,8 +92,21 @@ class Ledger:
       with open(path) as f:
         self.entries = json.load(f)
 
+  @staticmethod
+  def add_flag(parser, name: str) -> None:
+    """`--ledger`, defaulting to `benchmarks/<name>_ledger.json`."""
+    parser.add_argument(
+        '--ledger', default=os.path.join(REPO, 'benchmarks',
+                                         f'{name}_ledger.json'),
+        help="JSON file of the finished stages' numbers, kept when the "
+        'workdir is not (commit it).')
+
   def get(self, key: str) -> dict:
     return self.entries.get(key, {})
+
+  def seconds(self, key: str, times: StageTimes) -> dict[str, float]:
+    """Stage -> wall seconds: the ledger's, updated by the workdir's."""
+    return {**self.get(key).get('times', {}), **times.read()}
 
   def put(self, key: str, **fields) -> None:
     self.entries.setdefault(key, {}).update(fields)

@@ -217,7 +217,7 @@ class Model:
 
   def seconds(self) -> dict[str, float]:
     """Stage -> wall seconds: the ledger's, updated by the directory's."""
-    return {**self.ledger.get(self.key).get('times', {}), **self.times.read()}
+    return self.ledger.seconds(self.key, self.times)
 
   def _known(self, field: str) -> Any:
     return self.ledger.get(self.key).get(field)
@@ -385,10 +385,7 @@ def main() -> None:
                       'its own grid)')
   parser.add_argument('--results',
                       default=os.path.join(REPO, 'benchmarks', 'RESULTS.md'))
-  parser.add_argument('--ledger', default=os.path.join(
-      REPO, 'benchmarks', 'fashion_mnist_ledger.json'),
-                      help='JSON file of the finished stages\' numbers, '
-                      'kept when the workdir is not (commit it).')
+  experiment.Ledger.add_flag(parser, 'fashion_mnist')
   args = parser.parse_args()
   wanted = set(args.rows.split(','))
   unknown = wanted - set(GROUPS) - {r.name for r in ROWS}

@@ -136,7 +136,7 @@ class Stage:
 
   def seconds(self):
     """Step -> wall seconds: the ledger's, updated by this workdir's."""
-    return {**self.ledger.get(self.key).get('times', {}), **self.times.read()}
+    return self.ledger.seconds(self.key, self.times)
 
   def minutes(self):
     return sum(self.seconds().values()) / 60
@@ -230,10 +230,7 @@ def main():
                       help='Comma-separated methods to run (their finished '
                       'stages are reused; the report has every method with '
                       'finished finals).')
-  parser.add_argument('--ledger', default=os.path.join(
-      REPO, 'benchmarks', 's4l_fashion_mnist_ledger.json'),
-                      help='JSON file of the finished stages\' numbers, '
-                      'kept when the workdir is not (commit it).')
+  experiment.Ledger.add_flag(parser, 's4l_fashion_mnist')
   args = parser.parse_args()
   fractions = args.fractions.split(',')
   wanted = args.methods.split(',')
