@@ -26,6 +26,7 @@ life resumes on the next.
 """
 
 from collections.abc import Sequence
+import fcntl
 import json
 import os
 import platform
@@ -82,15 +83,21 @@ class Ledger:
 
   Every `put` rewrites the file (through a temporary file, so that a driver
   killed mid-write leaves the previous version), keys sorted so that
-  commits of it diff line by line.
+  commits of it diff line by line. Drivers may share one ledger while they
+  run side by side (e.g. one per label fraction): a `put` holds a lock
+  (`<path>.lock`), reads the file again and changes only its own key's
+  fields, so no driver's write drops another's.
   """
 
   def __init__(self, path: str):
     self.path = path
-    self.entries = {}
-    if os.path.exists(path):
-      with open(path) as f:
-        self.entries = json.load(f)
+    self.entries = self._read()
+
+  def _read(self) -> dict:
+    if os.path.exists(self.path):
+      with open(self.path) as f:
+        return json.load(f)
+    return {}
 
   @staticmethod
   def add_flag(parser, name: str) -> None:
@@ -99,7 +106,8 @@ class Ledger:
         '--ledger', default=os.path.join(REPO, 'benchmarks',
                                          f'{name}_ledger.json'),
         help="JSON file of the finished stages' numbers, kept when the "
-        'workdir is not (commit it).')
+        'workdir is not (commit it); drivers running side by side may '
+        'share it.')
 
   def get(self, key: str) -> dict:
     return self.entries.get(key, {})
@@ -109,12 +117,16 @@ class Ledger:
     return {**self.get(key).get('times', {}), **times.read()}
 
   def put(self, key: str, **fields) -> None:
-    self.entries.setdefault(key, {}).update(fields)
+    """Sets `fields` of `key` in the file as it is now (other keys kept)."""
     os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-    with open(self.path + '.tmp', 'w') as f:
-      json.dump(self.entries, f, indent=1, sort_keys=True)
-      f.write('\n')
-    os.replace(self.path + '.tmp', self.path)
+    with open(self.path + '.lock', 'a') as lock:
+      fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes.
+      self.entries = self._read()
+      self.entries.setdefault(key, {}).update(fields)
+      with open(self.path + '.tmp', 'w') as f:
+        json.dump(self.entries, f, indent=1, sort_keys=True)
+        f.write('\n')
+      os.replace(self.path + '.tmp', self.path)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -209,10 +209,8 @@ def test_ledger_resumes_on_a_machine_without_the_workdir(fake):
 def test_network_lost_before_its_convex_probe_is_trained_again(fake):
   main, tmp_path = fake
   main('rotation')
-  ledger = experiment.Ledger(str(tmp_path / 'ledger.json'))
   key = os.path.join('rotation', 'epochs1_seed2')
-  del ledger.entries[key]['convex']
-  ledger.put(key)
+  testdata.forget_in_ledger(str(tmp_path / 'ledger.json'), key, 'convex')
   shutil.rmtree(tmp_path / 'work')
   commands = main('rotation')
   # Seed 2's network again (pretrained, exported), its probe's features

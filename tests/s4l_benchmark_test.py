@@ -24,6 +24,7 @@ workdir, finish the benchmark without training again what was measured.
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -136,10 +137,9 @@ def test_ledger_resumes_without_the_workdir(fake):
 def test_model_lost_before_its_test_read_is_trained_again(fake):
   main, tmp_path = fake
   main('supervised')
-  ledger = experiment.Ledger(str(tmp_path / 'ledger.json'))
   key = 'supervised_10p/lr0.1_seed1'
-  del ledger.entries[key]['rows']['test']
-  ledger.put(key)
+  testdata.forget_in_ledger(str(tmp_path / 'ledger.json'), key, 'rows',
+                            'test')
   shutil.rmtree(tmp_path / 'work')
   commands, report = main('supervised')
   assert [_flag(c, '--random_seed') for c in commands] == ['1', '1']
@@ -175,6 +175,29 @@ def test_ledger_survives_a_driver_killed_while_writing(tmp_path):
   with open(path + '.tmp', 'w') as f:
     f.write('{"half')  # A write the driver did not finish.
   assert experiment.Ledger(path).get('a') == {'rows': {'val': {'top1': '0.5'}}}
+
+
+def test_drivers_side_by_side_keep_each_others_stages(tmp_path):
+  path = str(tmp_path / 'ledger.json')
+  one_percent, ten_percent = experiment.Ledger(path), experiment.Ledger(path)
+  one_percent.put('a_1p', rows={'val': 1})
+  ten_percent.put('a_10p', rows={'val': 2})  # Opened before a_1p was put.
+  one_percent.put('a_1p', times={'train': 3.0})
+  assert experiment.Ledger(path).entries == {
+      'a_1p': {'rows': {'val': 1}, 'times': {'train': 3.0}},
+      'a_10p': {'rows': {'val': 2}}}
+
+
+def test_ledger_writes_from_two_processes_all_land(tmp_path):
+  path = str(tmp_path / 'ledger.json')
+  script = ('import sys; sys.path.insert(0, sys.argv[1]); import experiment; '
+            'ledger = experiment.Ledger(sys.argv[2])\n'
+            'for i in range(50): ledger.put(sys.argv[3] + str(i), rows=i)')
+  workers = [subprocess.Popen([sys.executable, '-c', script,
+                               str(testdata.REPO / 'benchmarks'), path, p])
+             for p in ('x', 'y')]
+  assert [w.wait(timeout=120) for w in workers] == [0, 0]
+  assert len(experiment.Ledger(path).entries) == 100
 
 
 def test_bad_method_named_before_any_work(fake):

@@ -16,6 +16,7 @@
 
 import gzip
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -254,3 +255,18 @@ class StandInRun:
     self.commands.clear()
     driver.main()
     return list(self.commands)
+
+
+def forget_in_ledger(path: str, key: str, *fields: str) -> None:
+  """Deletes `entries[key][fields[0]][fields[1]]...` from a ledger file.
+
+  A stage whose number the ledger lacks, as if it had not run.
+  """
+  with open(path) as f:
+    entries = json.load(f)
+  parent = entries[key]
+  for field in fields[:-1]:
+    parent = parent[field]
+  del parent[fields[-1]]
+  with open(path, 'w') as f:
+    json.dump(entries, f)
