@@ -41,6 +41,15 @@ themselves are not kept: one lost between its validation and its test read
 the same seed and labelled subset, and the report names it.
 
   .venv/bin/python benchmarks/s4l_fashion_mnist.py
+
+The fractions are independent, so two drivers may share the work and the
+ledger (each its own --workdir), then one more run writes the report from
+the ledger alone:
+
+  .venv/bin/python benchmarks/s4l_fashion_mnist.py --fractions 1p \
+      --workdir workdirs/s4l_1p --results /tmp/S4L_1p.md &
+  .venv/bin/python benchmarks/s4l_fashion_mnist.py --fractions 10p \
+      --workdir workdirs/s4l_10p --results /tmp/S4L_10p.md
 """
 
 import argparse
