@@ -147,6 +147,34 @@ def test_pseudo_labels_replace_the_unlabelled_images_labels(labelled,
   assert counts.tolist() == [2, 2, 2 + 12]
 
 
+def test_a_folder_is_marked_complete_only_after_its_last_shard(labelled,
+                                                              tmp_path):
+  tfrecords, label_list, module, _ = labelled
+  out = tmp_path / 'out'
+  flags = dict(input_glob=str(tfrecords / '*-of-*'), output_folder=str(out),
+               labels_file=label_list, smaller_size=28, crop_size=24,
+               batch_size=4)
+  tool.run(hub_module=module, **flags)
+  assert (out / 'dataset_info.json').exists()
+
+  class FailsOnBrightImages(Brightness):
+    """Stops part way: the first shard's dark images pass, bright fail."""
+
+    def serve(self, images, training=False):
+      with tf.control_dependencies([tf.debugging.assert_less(
+          tf.reduce_mean(images), 0.3, message='a bright image')]):
+        return super().serve(tf.identity(images), training)
+
+  failing = hub_export.export_hub_module(
+      FailsOnBrightImages().serve, {}, str(tmp_path / 'failing'),
+      [None, 24, 24, 3])
+  with pytest.raises(tf.errors.InvalidArgumentError, match='a bright image'):
+    tool.run(hub_module=failing, **flags)
+  # A reader waiting for the info file does not take the half-rewritten
+  # folder (nor the earlier run's info) for a finished one.
+  assert not (out / 'dataset_info.json').exists()
+
+
 def test_a_data_set_of_this_project_is_written_as_tfrecords(data_dir,
                                                             tmp_path):
   module = hub_export.export_hub_module(

@@ -344,20 +344,26 @@ def run(*, hub_module: str | None, input_glob: str | None = None,
       tf_config=None)
   labeller = Labeller(hub_module, representation_name, smaller_size,
                       crop_size, strategy)
+  # The info file says a folder is complete (readers, and the S4L benchmark,
+  # wait for it), so an earlier run's goes before any shard is rewritten and
+  # this run's comes after the last.
+  info = (os.path.join(output_folder, dataset_info.FILE_NAME)
+          if output_folder else None)
+  if info and tf.io.gfile.exists(info):
+    tf.io.gfile.remove(info)
   if data is not None:
     label_dataset(data, output_folder, labeller, labelled,
                   target=target_label, batch_size=batch_size)
     return
   if output_folder:
     tf.io.gfile.makedirs(output_folder)
-    info = os.path.join(os.path.dirname(pairs[0][0]), dataset_info.FILE_NAME)
-    if tf.io.gfile.exists(info):
-      tf.io.gfile.copy(info, os.path.join(output_folder,
-                                          dataset_info.FILE_NAME),
-                       overwrite=True)
   label_files(pairs, labeller, labelled, target=target_label,
               data_format=data_format, batch_size=batch_size,
               parallel_calls=parallel_calls)
+  source_info = os.path.join(os.path.dirname(pairs[0][0]),
+                             dataset_info.FILE_NAME)
+  if info and tf.io.gfile.exists(source_info):
+    tf.io.gfile.copy(source_info, info, overwrite=True)
 
 
 def main(argv):
