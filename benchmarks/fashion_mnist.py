@@ -28,10 +28,13 @@ probed on every end point:
    paper's probe's choice on `val`) and `pre_logits`.
 
 Choices are made on seed 0 and the validation split: each row's
-pretraining settings (lengths in epochs; `ROWS`) by the best end point's
-validation top-1; rows that take another row's choice say so. Then the
-chosen setting is trained with seeds 0, 1 and 2 (seed 0 reused) and the
-test split is read once per final model. benchmarks/comparison_report.py
+pretraining length (in epochs; `ROWS`) by the best end point's validation
+top-1, trying lengths from the shortest until one does not improve on the
+best so far (so a search ends where the probe has stopped improving, or is
+flagged in the report when its longest length still won); rows that take
+another row's choice say so. Then the chosen setting is trained with seeds
+0, 1 and 2 (seed 0 reused) and the test split is read once per final
+model. benchmarks/comparison_report.py
 writes `benchmarks/RESULTS.md` (means, standard deviations, the findings)
 and the three plots beside it.
 
@@ -89,8 +92,9 @@ class Row:
     probe: the evaluation script (the image or the patch protocol).
     flags: flags added to every pretraining command of the row.
     settings: pretraining settings searched with seed 0 on `val`, shortest
-      first (ties go to the cheaper one).
-    settings_from: take this row's chosen setting instead of a search.
+      first, until one does not improve (ties go to the cheaper one).
+    settings_from: take this row's chosen setting instead of a search; that
+      row is run (and reported) with this one, as its reference.
     train: False for a network with its initial weights.
     own_metric: for a classifier, the metric of its own head, evaluated on
       every checkpoint (the plateau) and once on the test split.
@@ -106,10 +110,18 @@ class Row:
   own_metric: str | None = None
 
 
-# Lengths double (or quadruple) so that the longest of a search costs about
-# as much as the rest together; benchmarks/comparison_sizing.py measures
-# what a row's search will cost before it runs.
-ROTATION_LENGTHS = lengths(0.25, 0.5, 1, 2, decay=5 / 6)
+# Lengths double (or quadruple) so that the longest trained costs about as
+# much as the rest together; the search stops at the first that does not
+# improve, so the longer ones are only an upper bound. `comparison_sizing.py`
+# measures what a row's lengths will cost before it runs.
+ROTATION_LENGTHS = lengths(0.25, 0.5, 1, 2, 4, 8, 16, decay=5 / 6)
+PATCH_LENGTHS = lengths(0.25, 1, 4, decay=0.8)
+# Width and network are compared at one common length, shorter than the
+# main rotation row's: rotation at filters_factor 4 costs about 5 times as
+# much per epoch as at 1 (benchmarks/comparison_sizing.py), and the paper
+# compares them at equal epochs too. The reference is rotation at width 1
+# and that same length.
+WIDE_REFERENCE = comparison_report.WIDTHS[0]
 ROWS = (
     Row('random init', 'main', ROTATION, train=False),
     # The patch tasks are probed on patches; their reference is the patch
@@ -124,19 +136,20 @@ ROWS = (
         own_metric='top1_accuracy_logits'),
     Row('rotation', 'main', ROTATION, settings=ROTATION_LENGTHS),
     Row('exemplar', 'main', 'config/exemplar/fashion_mnist.sh',
-        settings=lengths(0.05, 0.2, decay=0.8)),
+        settings=lengths(0.05, 0.2, 0.8, 3.2, decay=0.8)),
     Row('relative patch location', 'main', RELATIVE, PATCH_EVAL,
-        settings=lengths(0.25, 1, decay=0.8)),
+        settings=PATCH_LENGTHS),
     Row('jigsaw', 'main', 'config/jigsaw/fashion_mnist.sh', PATCH_EVAL,
-        settings=lengths(0.25, 1, decay=0.8)),
+        settings=PATCH_LENGTHS),
+    Row(WIDE_REFERENCE, 'width', ROTATION, settings=lengths(1, decay=5 / 6)),
     Row('rotation (filters_factor 2)', 'width', ROTATION,
-        flags=('--filters_factor', '2'), settings_from='rotation'),
+        flags=('--filters_factor', '2'), settings_from=WIDE_REFERENCE),
     Row('rotation (filters_factor 4)', 'width', ROTATION,
-        flags=('--filters_factor', '4'), settings_from='rotation'),
+        flags=('--filters_factor', '4'), settings_from=WIDE_REFERENCE),
     Row('rotation (revnet50)', 'architecture', ROTATION,
-        flags=('--architecture', 'revnet50'), settings_from='rotation'),
+        flags=('--architecture', 'revnet50'), settings_from=WIDE_REFERENCE),
     Row('rotation (vgg19)', 'architecture', ROTATION,
-        flags=('--architecture', 'vgg19'), settings_from='rotation'),
+        flags=('--architecture', 'vgg19'), settings_from=WIDE_REFERENCE),
 )
 GROUPS = ('main', 'width', 'architecture')
 
@@ -343,10 +356,13 @@ def select(args: argparse.Namespace, rows: list[Row]
       chosen[row.name] = comparison_report.Selection(
           {}, source.setting, row.settings_from)
       continue
-    scores = {}
+    scores, best = {}, None
     for setting in row.settings:
       val = Model(args, row, setting, 0).probe('val')
       scores[comparison_report.setting_name(setting)] = (setting, val)
+      if best is not None and max(val.values()) <= best:
+        break  # Stopped improving: longer lengths are not trained.
+      best = max(val.values())
     chosen[row.name] = comparison_report.Selection.best_of(scores)
   return chosen
 
@@ -393,6 +409,9 @@ def main() -> None:
     sys.exit(f'--rows: unknown {sorted(unknown)}; valid: groups '
              f'{list(GROUPS)} or rows {[r.name for r in ROWS]}.')
   rows = [r for r in ROWS if r.group in wanted or r.name in wanted]
+  # A row whose setting another takes is that row's reference: run with it.
+  sources = {r.settings_from for r in rows}
+  rows = [r for r in ROWS if r in rows or r.name in sources]
   os.makedirs(args.workdir, exist_ok=True)
   args.ledger = experiment.Ledger(args.ledger)
   args.read_only = False

@@ -132,7 +132,10 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   commands = main('random init,rotation')
   pretrains = [c for c in commands if c[1] == driver.ROTATION and
                '--export_only' not in c]
-  # Seed 0 trains every length; the chosen one (1 epoch) then seeds 1, 2.
+  # Seed 0 trains lengths until one does not improve (2 epochs: longer
+  # ones never train); the chosen one (1 epoch) then seeds 1, 2.
+  assert [s['--epochs'] for s in driver.ROTATION_LENGTHS][4:] == [
+      '4', '8', '16']
   trained = sorted((_flag(c, '--epochs'), _flag(c, '--random_seed'))
                    for c in pretrains)
   assert trained == sorted([('0.25', '0'), ('0.5', '0'), ('1', '0'),
@@ -186,14 +189,37 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   # A second invocation reuses every stage; another group's report keeps
   # the rows already done.
   assert main('random init,rotation') == []
+  # A network row brings its reference (rotation at width 1 and the same
+  # length) with it, all seeds; the main rotation row's choice is not used.
   commands = main('rotation (vgg19)')
-  assert {_flag(c, '--architecture') for c in commands
-          if c[1] == driver.ROTATION} == {'vgg19'}
-  assert {_flag(c, '--epochs') for c in commands
-          if c[1] == driver.ROTATION} == {'1'}
+  pretrains = {(_flag(c, '--architecture'), _flag(c, '--random_seed'),
+                _flag(c, '--epochs')) for c in commands
+               if c[1] == driver.ROTATION and '--export_only' not in c}
+  assert pretrains == {(a, s, '1') for a in (None, 'vgg19')
+                       for s in ('0', '1', '2')}
+  assert {os.path.basename(os.path.dirname(os.path.dirname(_flag(
+      c, '--workdir')))) for c in commands if '--workdir' in c} == {
+          'rotation__1_epoch', 'rotation__vgg19'}
   text = (tmp_path / 'RESULTS.md').read_text()
   assert '| rotation (vgg19) |' in text and '| random init |' in text
-  assert '| rotation (vgg19) | as rotation | epochs1 |' in text
+  assert '| rotation (vgg19) | as rotation (1 epoch) | epochs1 |' in text
+  assert '| rotation (1 epoch) | epochs1: 85.0 | epochs1 |' in text
+
+
+def test_a_search_stops_only_when_a_length_does_not_improve(
+    fake, monkeypatch):
+  main, tmp_path = fake
+  # Every length better than the last: all are tried, and the report says
+  # that longer pretraining might still help.
+  monkeypatch.setattr(sys.modules[__name__], 'LENGTH_BONUS', {
+      s['--epochs']: i / 10 for i, s in enumerate(driver.ROTATION_LENGTHS)})
+  commands = main('rotation')
+  trained = [_flag(c, '--epochs') for c in commands
+             if c[1] == driver.ROTATION and '--export_only' not in c and
+             _flag(c, '--random_seed') == '0']
+  assert trained == [s['--epochs'] for s in driver.ROTATION_LENGTHS]
+  assert ('**rotation**: the longest setting tried was the best' in
+          (tmp_path / 'RESULTS.md').read_text())
 
 
 def test_ledger_resumes_on_a_machine_without_the_workdir(fake):
@@ -279,6 +305,7 @@ def _row(best, last, spread=0.2):
 def test_findings_need_a_gap_beyond_the_spread(gap, expected):
   finals = {'random init': _row(80.0, 70.0),
             'rotation': _row(80.0 + gap, 75.0),
+            'rotation (1 epoch)': _row(80.0 + gap, 75.0),
             'rotation (filters_factor 2)': _row(80.0 + 2 * gap, 75.0),
             'rotation (filters_factor 4)': _row(80.0 + 3 * gap, 75.0),
             'rotation (revnet50)': _row(81.0, 79.0),
