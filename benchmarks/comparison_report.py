@@ -330,7 +330,7 @@ def _pyplot():
   return plt
 
 
-def plot_depth(finals: Finals, path: str) -> None:
+def plot_depth(finals: Finals, path: str, title: str) -> None:
   """Top-1 against depth per row, error bars over the seeds."""
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(8, 5))
@@ -347,7 +347,7 @@ def plot_depth(finals: Finals, path: str) -> None:
   ax.set_xticks(range(len(axis)), axis)
   ax.set_xlabel('end point (shallow to deep)')
   ax.set_ylabel('linear probe top-1, test (%)')
-  ax.set_title('Representation quality against depth (mean ± std, seeds)')
+  ax.set_title(f'{title} (mean ± std over seeds)')
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7)
   fig.tight_layout()
@@ -417,9 +417,20 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
   """Writes RESULTS.md and its plots beside it; returns the text."""
   folder = os.path.dirname(os.path.abspath(path))
   plots = {'depth': 'fashion_mnist.png',
+           'networks': 'fashion_mnist_networks.png',
            'lengths': 'fashion_mnist_lengths.png',
            'low_shot': 'fashion_mnist_low_shot.png'}
-  plot_depth(finals, os.path.join(folder, plots['depth']))
+  # The methods in one plot, rotation's widths and networks (trained
+  # shorter, with end points of their own) in another.
+  networks = {r: s for r, s in finals.items() if r in WIDTHS + NETWORKS}
+  methods = {r: s for r, s in finals.items() if r not in networks}
+  plot_depth(methods, os.path.join(folder, plots['depth']),
+             'Representation quality against depth')
+  networks_plot = ''
+  if networks:
+    plot_depth(networks, os.path.join(folder, plots['networks']),
+               'Rotation: widths and networks against depth')
+    networks_plot = f'![widths and networks]({plots["networks"]})'
   lengths_plot = ''
   if plot_lengths(chosen, os.path.join(folder, plots['lengths'])):
     lengths_plot = ('![probe against pretraining length]'
@@ -462,6 +473,8 @@ the patch tasks (and their random reference) on nine 16x16 patches of a
 {table(finals, COLUMNS)}
 
 ![top-1 against depth]({plots['depth']})
+
+{networks_plot}
 
 ## Low-shot (the S4L sampler's class-balanced subsets of `train`)
 

@@ -185,6 +185,7 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   for plot in ('fashion_mnist.png', 'fashion_mnist_lengths.png',
                'fashion_mnist_low_shot.png'):
     assert (tmp_path / plot).stat().st_size > 1000
+  assert 'fashion_mnist_networks.png' not in text
 
   # A second invocation reuses every stage; another group's report keeps
   # the rows already done.
@@ -204,6 +205,9 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   assert '| rotation (vgg19) |' in text and '| random init |' in text
   assert '| rotation (vgg19) | as rotation (1 epoch) | epochs1 |' in text
   assert '| rotation (1 epoch) | epochs1: 85.0 | epochs1 |' in text
+  # Widths and networks get a depth plot of their own.
+  assert '![widths and networks](fashion_mnist_networks.png)' in text
+  assert (tmp_path / 'fashion_mnist_networks.png').stat().st_size > 1000
 
 
 def test_a_search_stops_only_when_a_length_does_not_improve(
