@@ -53,19 +53,22 @@ class Selection:
     scores: setting name -> (setting, end point -> validation top-1).
     setting: the chosen setting (its flags).
     source: the row whose choice this row takes, if not its own.
+    still_improving: the search ran out of settings while the last one
+      still improved enough on the best before it.
   """
   scores: dict[str, tuple[dict[str, str], dict[str, float]]]
   setting: dict[str, str]
   source: str | None = None
+  still_improving: bool = False
 
   @classmethod
-  def best_of(cls, scores) -> 'Selection':
+  def best_of(cls, scores, still_improving: bool = False) -> 'Selection':
     """The setting whose best end point scores highest; ties: the first."""
     best = None
     for name, (_, val) in scores.items():
       if best is None or max(val.values()) > max(scores[best][1].values()):
         best = name
-    return cls(scores, scores[best][0])
+    return cls(scores, scores[best][0], still_improving=still_improving)
 
   @property
   def name(self) -> str:
@@ -277,11 +280,10 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
                  f'here {order}; the paper on ImageNet: {paper}. Same '
                  f'order: {"yes" if ours == methods else "no"}.')
   for row, selection in chosen.items():
-    if len(selection.scores) > 1 and selection.name == list(
-        selection.scores)[-1]:
+    if len(selection.scores) > 1 and selection.still_improving:
       lines.append(f'- **{row}**: the longest setting tried was the best on '
-                   'the validation split, so longer pretraining might still '
-                   'help.')
+                   'the validation split and still improving, so longer '
+                   'pretraining might still help.')
   owned = [f.own for f in finals.get('supervised', []) if f.own]
   if owned:
     lines.append(plateau(owned))

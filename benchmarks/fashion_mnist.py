@@ -29,9 +29,10 @@ probed on every end point:
 
 Choices are made on seed 0 and the validation split: each row's
 pretraining length (in epochs; `ROWS`) by the best end point's validation
-top-1, trying lengths from the shortest until one does not improve on the
-best so far (so a search ends where the probe has stopped improving, or is
-flagged in the report when its longest length still won); rows that take
+top-1, trying lengths from the shortest until one improves on the best so
+far by less than `MIN_GAIN` (so a search ends where the probe has stopped
+improving, or is flagged in the report when its longest length still won);
+rows that take
 another row's choice say so. Then the chosen setting is trained with seeds
 0, 1 and 2 (seed 0 reused) and the test split is read once per final
 model. benchmarks/comparison_report.py writes `benchmarks/RESULTS.md`
@@ -72,6 +73,12 @@ LOW_SHOT = (10, 100)
 # score below it: the weakest fits of 50,000 examples take L-BFGS the most
 # iterations and rarely win.
 CONVEX_PATIENCE = 2
+# A longer pretraining length counts as an improvement only when its best
+# end point gains at least this much validation top-1 (points) over the
+# best so far: about the spread of one probe's top-1 between seeds, and a
+# doubling of rotation's length that gains less costs as much as all the
+# shorter lengths together.
+MIN_GAIN = 0.25
 
 
 def lengths(*epochs: float, decay: float) -> tuple[dict[str, str], ...]:
@@ -91,7 +98,8 @@ class Row:
     probe: the evaluation script (the image or the patch protocol).
     flags: flags added to every pretraining command of the row.
     settings: pretraining settings searched with seed 0 on `val`, shortest
-      first, until one does not improve (ties go to the cheaper one).
+      first, until one gains less than `MIN_GAIN` (the best trained is
+      chosen; ties go to the cheaper one).
     settings_from: take this row's chosen setting instead of a search; that
       row is run (and reported) with this one, as its reference.
     train: False for a network with its initial weights.
@@ -111,8 +119,8 @@ class Row:
 
 # Lengths double (or quadruple) so that the longest trained costs about as
 # much as the rest together; the search stops at the first that does not
-# improve, so the longer ones are only an upper bound. `comparison_sizing.py`
-# measures what a row's lengths will cost before it runs.
+# improve enough, so the longer ones are only an upper bound.
+# `comparison_sizing.py` measures what a row's lengths will cost.
 ROTATION_LENGTHS = lengths(0.25, 0.5, 1, 2, 4, 8, 16, decay=5 / 6)
 PATCH_LENGTHS = lengths(0.25, 1, 4, decay=0.8)
 # Width and network are compared at one common length, shorter than the
@@ -355,14 +363,16 @@ def select(args: argparse.Namespace, rows: list[Row]
       chosen[row.name] = comparison_report.Selection(
           {}, source.setting, row.settings_from)
       continue
-    scores, best = {}, None
+    scores, best, still_improving = {}, None, True
     for setting in row.settings:
       val = Model(args, row, setting, 0).probe('val')
       scores[comparison_report.setting_name(setting)] = (setting, val)
-      if best is not None and max(val.values()) <= best:
-        break  # Stopped improving: longer lengths are not trained.
+      if best is not None and max(val.values()) < best + MIN_GAIN:
+        still_improving = False  # Longer lengths are not trained.
+        break
       best = max(val.values())
-    chosen[row.name] = comparison_report.Selection.best_of(scores)
+    chosen[row.name] = comparison_report.Selection.best_of(
+        scores, still_improving)
   return chosen
 
 

@@ -213,10 +213,11 @@ def test_protocol_choices_on_validation_test_read_once(fake):
 def test_a_search_stops_only_when_a_length_does_not_improve(
     fake, monkeypatch):
   main, tmp_path = fake
-  # Every length better than the last: all are tried, and the report says
-  # that longer pretraining might still help.
+  # Every length better than the last by the minimum gain: all are tried,
+  # and the report says that longer pretraining might still help.
+  gain = driver.MIN_GAIN
   monkeypatch.setattr(sys.modules[__name__], 'LENGTH_BONUS', {
-      s['--epochs']: i / 10 for i, s in enumerate(driver.ROTATION_LENGTHS)})
+      s['--epochs']: i * gain for i, s in enumerate(driver.ROTATION_LENGTHS)})
   commands = main('rotation')
   trained = [_flag(c, '--epochs') for c in commands
              if c[1] == driver.ROTATION and '--export_only' not in c and
@@ -339,10 +340,14 @@ def test_ranking_against_the_paper():
 def test_a_search_won_by_its_longest_setting_is_flagged():
   scores = {'epochs1': ({'--epochs': '1'}, {'a': 80.0}),
             'epochs2': ({'--epochs': '2'}, {'a': 81.0})}
-  selection = report.Selection.best_of(scores)
+  selection = report.Selection.best_of(scores, still_improving=True)
   assert selection.name == 'epochs2'
   assert any('longest setting tried' in line
              for line in report.findings({}, {'rotation': selection}))
+  # A search that stopped because the gain was too small is not flagged.
+  selection = report.Selection.best_of(scores)
+  assert not any('longest setting tried' in line
+                 for line in report.findings({}, {'rotation': selection}))
   # Ties go to the first (cheaper) setting.
   scores['epochs2'] = ({'--epochs': '2'}, {'a': 80.0})
   assert report.Selection.best_of(scores).name == 'epochs1'
@@ -430,3 +435,20 @@ def test_s4l_report_orders_the_methods():
   assert here == '- 10p, here: MOAM step 1 ≈ VAT > supervised.'
   assert paper.startswith('- 10%, the paper (top-5): MOAM step 1 88.8 > '
                           'S4L-Rotation 83.82 >')
+
+
+def test_a_gain_below_the_minimum_ends_the_search(fake, monkeypatch):
+  main, tmp_path = fake
+  # 2 epochs gains a little less than the minimum over 1 epoch: the search
+  # stops there, and the best trained (2 epochs) is chosen.
+  gain = driver.MIN_GAIN
+  monkeypatch.setattr(sys.modules[__name__], 'LENGTH_BONUS', {
+      '0.25': 0.0, '0.5': gain, '1': 2 * gain, '2': 2.9 * gain,
+      '4': 4 * gain})
+  commands = main('rotation')
+  trained = sorted({(_flag(c, '--epochs'), _flag(c, '--random_seed'))
+                    for c in commands if c[1] == driver.ROTATION and
+                    '--export_only' not in c})
+  assert trained == sorted([('0.25', '0'), ('0.5', '0'), ('1', '0'),
+                            ('2', '0'), ('2', '1'), ('2', '2')])
+  assert 'longest setting tried' not in (tmp_path / 'RESULTS.md').read_text()
