@@ -168,6 +168,9 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   # low-shot subsets drawn with the model's seed.
   convex = [c for c in commands if c[1] == 'tools/convex_probe.py']
   assert len(convex) == 6
+  # They run after every network and paper probe of the run.
+  assert commands.index(convex[0]) > max(
+      i for i, c in enumerate(commands) if c[1] != 'tools/convex_probe.py')
   for c in convex:
     assert _flag(c, '--end_points') == 'pre_logits'
     assert _flag(c, '--labels_per_class') == '10,100,all'
