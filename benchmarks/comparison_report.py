@@ -448,6 +448,7 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
     again = ('\nTrained a second time (same seed) because the first network '
              'went with its machine before all its stages ran: '
              f'{", ".join(retrained)}.')
+  seeds = ', '.join(str(f.seed) for f in next(iter(finals.values()), []))
   text = f"""# Fashion-MNIST reproduction of the paper's comparison
 
 Written by `benchmarks/fashion_mnist.py` on {datetime.date.today()}; the
@@ -457,9 +458,11 @@ stages of the rows below took {total_minutes:.0f} minutes in all.{again}
 Protocol. Pretraining uses the first 50,000 training images; each row's
 setting (pretraining length) was chosen with seed 0 by the best end
 point's top-1 on the validation split (the last 10,000 training images),
-then trained with seeds {', '.join(str(f.seed) for f in
-                                   next(iter(finals.values()), []))};
-the test split (10,000 images) was read once per final model. Every
+trying lengths from the shortest until a longer one stopped gaining
+(`MIN_GAIN` in benchmarks/fashion_mnist.py); rotation's widths and
+networks share one shorter length with their reference, rotation at width
+1 trained as long. The chosen setting was then trained with seeds
+{seeds}; the test split (10,000 images) was read once per final model. Every
 number is a test top-1 (%) as mean ± standard deviation over the seeds. A
 difference counts only beyond the seeds' spread (the larger standard
 deviation). "Paper probe": SGD on cached features (the original's
