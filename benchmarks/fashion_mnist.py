@@ -32,10 +32,9 @@ pretraining length (in epochs; `ROWS`) by the best end point's validation
 top-1, trying lengths from the shortest until one improves on the best so
 far by less than `MIN_GAIN` (so a search ends where the probe has stopped
 improving, or is flagged in the report when its longest length still won);
-rows that take
-another row's choice say so. Then the chosen setting is trained with seeds
-0, 1 and 2 (seed 0 reused) and the test split is read once per final
-model. benchmarks/comparison_report.py writes `benchmarks/RESULTS.md`
+rows that take another row's choice say so. Then the chosen setting is
+trained with seeds 0, 1 and 2 (seed 0 reused) and the test split is read
+once per final model. benchmarks/comparison_report.py writes `benchmarks/RESULTS.md`
 (means, standard deviations, the findings) and its plots beside it.
 
 Run by hand; stages are resumable (a second run reuses every finished
@@ -369,10 +368,11 @@ def select(args: argparse.Namespace, rows: list[Row]
     for setting in row.settings:
       val = Model(args, row, setting, 0).probe('val')
       scores[comparison_report.setting_name(setting)] = (setting, val)
-      if best is not None and max(val.values()) < best + MIN_GAIN:
+      top = max(val.values())
+      if best is not None and top < best + MIN_GAIN:
         still_improving = False  # Longer lengths are not trained.
         break
-      best = max(val.values())
+      best = top
     chosen[row.name] = comparison_report.Selection.best_of(
         scores, still_improving)
   return chosen
