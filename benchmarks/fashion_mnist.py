@@ -34,8 +34,9 @@ far by less than `MIN_GAIN` (so a search ends where the probe has stopped
 improving, or is flagged in the report when its longest length still won);
 rows that take another row's choice say so. Then the chosen setting is
 trained with seeds 0, 1 and 2 (seed 0 reused) and the test split is read
-once per final model. benchmarks/comparison_report.py writes `benchmarks/RESULTS.md`
-(means, standard deviations, the findings) and its plots beside it.
+once per final model. benchmarks/comparison_report.py writes
+`benchmarks/RESULTS.md` (means, standard deviations, the findings) and its
+plots beside it.
 
 Run by hand; stages are resumable (a second run reuses every finished
 stage), and `--rows` runs a part. What each finished stage measured goes at
