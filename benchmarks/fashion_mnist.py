@@ -21,11 +21,12 @@ probed on every end point:
 1. the paper's probe (`config/evaluation/*_fashion_mnist.sh`, SGD on
    cached features), trained on `train`, read on `val` (the last 10,000
    training images);
-2. for final models only, the same heads read once on `test`, and the exact
-   convex probe (`tools/convex_probe.py`: logistic regression solved by
-   L-BFGS, L2 strength chosen on `val`) with its low-shot subsets (10 and
-   100 images per class, S4L's sampler) and kNN, on the best end point (the
-   paper's probe's choice on `val`) and `pre_logits`.
+2. for final models only, the same heads read once on `test`, and, for
+   the main rows (`CONVEX_GROUPS`), the exact convex probe
+   (`tools/convex_probe.py`: logistic regression solved by L-BFGS, L2
+   strength chosen on `val`) with its low-shot subsets (10 and 100 images
+   per class, S4L's sampler) and kNN, on the best end point (the paper's
+   probe's choice on `val`) and `pre_logits`.
 
 Choices are made on seed 0 and the validation split: each row's
 pretraining length (in epochs; `ROWS`) by the best end point's validation
@@ -34,7 +35,8 @@ far by less than `MIN_GAIN` (so a search ends where the probe has stopped
 improving, or is flagged in the report when its longest length still won);
 rows that take another row's choice say so. Then the chosen setting is
 trained with seeds 0, 1 and 2 (seed 0 reused) and the test split is read
-once per final model. benchmarks/comparison_report.py writes
+once per final model; seeds 1 and 2 fit the convex probe's L2 strengths
+that seed 0 chose on `val`. benchmarks/comparison_report.py writes
 `benchmarks/RESULTS.md` (means, standard deviations, the findings) and its
 plots beside it.
 
@@ -73,6 +75,17 @@ LOW_SHOT = (10, 100)
 # score below it: the weakest fits of 50,000 examples take L-BFGS the most
 # iterations and rarely win.
 CONVEX_PATIENCE = 2
+# L-BFGS's gradient tolerance here (scikit-learn's default). Measured on
+# rotation's pre_logits (50,000 examples, l2 1e-2): 182 iterations reach
+# 1e-4, 253 more reach 1e-6, and validation top-1 moves by 0.01 points;
+# at 4,096 dimensions (block1) an iteration costs about half a second on
+# two idle cores, so the tighter tolerance would double the probe's hours.
+CONVEX_TOL = 1e-4
+# The convex probe runs on the main rows (the methods, their references):
+# the widths and networks are compared with the paper's probe at every end
+# point, and filters_factor 4's block1 (16,384 dimensions: the probe's
+# copies of `train` would take about 16 GB of this machine's 24).
+CONVEX_GROUPS = ('main',)
 # A longer pretraining length counts as an improvement only when its best
 # end point gains at least this much validation top-1 (points) over the
 # best so far: about the spread of one probe's top-1 between seeds, and a
@@ -329,8 +342,19 @@ class Model:
       sets = feature_sets(self.probe_dir)
     return sets
 
-  def convex(self, best: str) -> dict[str, dict[str, dict]]:
-    """The convex probe's results on `best` and pre_logits (once)."""
+  def convex(self, best: str, reuse: dict[str, dict[str, dict]] | None
+             ) -> dict[str, dict[str, dict]]:
+    """The convex probe's results on `best` and pre_logits (once).
+
+    Args:
+      best: the best end point on `val` (the paper's probe).
+      reuse: seed 0's results, whose L2 strengths (chosen on `val`) are
+        fitted instead of a path, for the end points they cover; None: the
+        path.
+
+    Returns:
+      `tools/convex_probe.py --json`'s results.
+    """
     if self._known('convex'):
       return self._known('convex')
     if not os.path.exists(self.convex_path):
@@ -343,9 +367,17 @@ class Model:
                  '--labels_per_class',
                  ','.join([*map(str, LOW_SHOT), 'all']),
                  '--label_subset_seed', str(self.seed), '--json',
-                 self.convex_path, '--l2_patience', str(CONVEX_PATIENCE)]
+                 self.convex_path, '--l2_patience', str(CONVEX_PATIENCE),
+                 '--tol', f'{CONVEX_TOL:g}']
       if self.convex_l2:
         command += ['--l2', self.convex_l2]
+      if reuse:
+        # Written from the ledger: seed 0's own file may have gone with
+        # its machine.
+        chosen = os.path.join(self.directory, 'convex_l2_from.json')
+        with open(chosen, 'w') as f:
+          json.dump(reuse, f, indent=2)
+        command += ['--l2_from', chosen]
       self._stage('convex', command)
     with open(self.convex_path) as f:
       return self._keep('convex', json.load(f))
@@ -385,7 +417,9 @@ def finals(args: argparse.Namespace, rows: list[Row],
            ) -> dict[str, list[comparison_report.Final]]:
   """Seeds 0, 1, 2 of each row's chosen setting, read on the test split.
 
-  Without `with_convex`, the convex probes are left for later (empty).
+  Without `with_convex`, the convex probes are left for later (empty); a
+  row outside `CONVEX_GROUPS` never has them. Seeds 1 and 2 fit the L2
+  strengths seed 0 chose.
   """
   results = {}
   for row in rows:
@@ -394,9 +428,13 @@ def finals(args: argparse.Namespace, rows: list[Row],
       model = Model(args, row, chosen[row.name].setting, seed)
       val = model.probe('val')
       best = max(val, key=val.get)
+      convex = {}
+      if with_convex and row.group in CONVEX_GROUPS:
+        convex = model.convex(best, results[row.name][0].convex
+                              if results[row.name] else None)
       results[row.name].append(comparison_report.Final(
           seed=seed, val=val, test=model.probe('test'), best=best,
-          convex=model.convex(best) if with_convex else {},
+          convex=convex,
           own=model.own_accuracy(),
           minutes=model.seconds(), commands=[' '.join(model.pretrain)],
           retrained=bool(args.ledger.get(model.key).get('retrained'))))

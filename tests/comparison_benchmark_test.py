@@ -103,7 +103,13 @@ class FakeStages(testdata.StandInRun):
     assert _flag(cmd, '--train').endswith('key_train')
     assert _flag(cmd, '--test').endswith('key_test')
     numbers = {'examples': 50, 'test_top1': 75.0, 'knn_test_top1': 70.0}
-    results = {e: {shots: dict(numbers, examples=n) for shots, n in
+    # A path chooses a strength by subset size; another run's are reused.
+    reused = {}
+    if '--l2_from' in cmd:
+      with open(_flag(cmd, '--l2_from')) as f:
+        reused = json.load(f)
+    results = {e: {shots: dict(numbers, examples=n, l2=reused.get(e, {}).get(
+        shots, {}).get('l2', 10.0 / n)) for shots, n in
                    (('10', 100), ('100', 1000), ('all', 50000))}
                for e in _flag(cmd, '--end_points').split(',')}
     with open(_flag(cmd, '--json'), 'w') as f:
@@ -175,7 +181,18 @@ def test_protocol_choices_on_validation_test_read_once(fake):
     assert _flag(c, '--end_points') == 'pre_logits'
     assert _flag(c, '--labels_per_class') == '10,100,all'
     assert _flag(c, '--l2_patience') == '2'
-    assert _flag(c, '--label_subset_seed') in ('0', '1', '2')
+    assert _flag(c, '--tol') == '0.0001'
+  # Seed 0 chooses the L2 strengths on `val`; seeds 1 and 2 fit those.
+  for model in ('initial', 'epochs1'):
+    seeds = {_flag(c, '--label_subset_seed'): c for c in convex
+             if f'{model}_seed' in _flag(c, '--json')}
+    assert sorted(seeds) == ['0', '1', '2']
+    assert '--l2_from' not in seeds['0']
+    with open(_flag(seeds['0'], '--json')) as f:
+      chosen = json.load(f)
+    for seed in ('1', '2'):
+      with open(_flag(seeds[seed], '--l2_from')) as f:
+        assert json.load(f) == chosen
 
   text = (tmp_path / 'RESULTS.md').read_text()
   assert ('| rotation | epochs0.25: 83.0, epochs0.5: 84.0, epochs1: 85.0, '
@@ -201,12 +218,16 @@ def test_protocol_choices_on_validation_test_read_once(fake):
                if c[1] == driver.ROTATION and '--export_only' not in c}
   assert pretrains == {(a, s, '1') for a in (None, 'vgg19')
                        for s in ('0', '1', '2')}
+  # The convex probe is for the main rows only.
+  assert not [c for c in commands if c[1] == 'tools/convex_probe.py']
   assert {os.path.basename(os.path.dirname(os.path.dirname(_flag(
       c, '--workdir')))) for c in commands if '--workdir' in c} == {
           'rotation__1_epoch', 'rotation__vgg19'}
   text = (tmp_path / 'RESULTS.md').read_text()
   assert '| rotation (vgg19) |' in text and '| random init |' in text
   assert '| rotation (vgg19) | as rotation (1 epoch) | epochs1 |' in text
+  assert re.search(r'\| rotation \(vgg19\) \| [\d.]+ ± [\d.]+ \| '
+                   r'[\d.]+ ± [\d.]+ \| - \| - \| - \|', text)
   assert '| rotation (1 epoch) | epochs1: 85.0 | epochs1 |' in text
   # Widths and networks get a depth plot of their own.
   assert '![widths and networks](fashion_mnist_networks.png)' in text
@@ -255,6 +276,9 @@ def test_network_lost_before_its_convex_probe_is_trained_again(fake):
       'rotation_or_exemplar_fashion_mnist.sh', 'convex_probe.py']
   assert {_flag(c, '--random_seed') for c in commands[:4]} == {'2'}
   assert commands[1][-1] == '--export_only'
+  # Seed 0's L2 choices come from the ledger: its files went too.
+  with open(_flag(commands[4], '--l2_from')) as f:
+    assert json.load(f)['pre_logits']['10']['l2'] == 0.1
   text = (tmp_path / 'RESULTS.md').read_text()
   assert ('went with its machine before all its stages ran: rotation '
           'seed 2.') in text

@@ -220,6 +220,28 @@ def test_tool_on_stored_sets(tmp_path, capsys):
   early = json.loads((tmp_path / 'early.json').read_text())['pre_logits']
   fitted = [float(v) for v in early['all']['iterations']]
   assert 1 <= len(fitted) < 8 and early['all']['l2'] in fitted
+  # Another run's choices: only its strength is fitted where it chose one
+  # (the same solution as a path that picks it), the rest search --l2.
+  tool.main([f'--{k}={v}' for k, v in paths.items()] +
+            ['--l2=100,10,1', '--labels_per_class=5,all', '--tol=1e-4',
+             f'--l2_from={tmp_path / "early.json"}',
+             f'--json={tmp_path / "reused.json"}'])
+  assert '(from --l2_from)' in capsys.readouterr().out
+  reused = json.loads((tmp_path / 'reused.json').read_text())['pre_logits']
+  assert reused['all']['l2_reused'] and not reused['5']['l2_reused']
+  assert list(reused['all']['iterations']) == [f'{early["all"]["l2"]:g}']
+  assert reused['all']['l2'] == early['all']['l2']
+  assert reused['all']['val_top1'] == pytest.approx(
+      early['all']['val_top1'], abs=0.5)
+  assert sorted(map(float, reused['5']['iterations'])) == [1, 10, 100]
+  (tmp_path / 'broken.json').write_text('{"pre_logits": {"all": {}}}')
+  for flags, message in (
+      (['--l2_from=/no/such.json'], '--l2_from: /no/such.json is not'),
+      ([f'--l2_from={tmp_path / "broken.json"}'], "KeyError\\('l2'\\)"),
+      (['--tol=0'], '--tol must be > 0; got 0.0')):
+    with pytest.raises(SystemExit):
+      tool.main([f'--{k}={v}' for k, v in paths.items()] + flags)
+    assert re.search(message, capsys.readouterr().err), message
   with pytest.raises(SystemExit):
     tool.main([f'--train={tmp_path}', f'--val={paths["val"]}'])
   assert 'holds no complete feature set' in capsys.readouterr().err

@@ -24,7 +24,7 @@ chooses the L2 strength on a second and, when given, reads a third once:
       --end_points pre_logits,block4
 
 It prints one line per end point and L2 strength (validation top-1, L-BFGS
-iterations, whether it converged) and the chosen one's accuracies;
+iterations, whether it converged to `--tol`) and the chosen one's accuracies;
 `--json PATH` also writes them (end point -> training examples per class,
 or "all" -> the numbers) for a benchmark to read.
 
@@ -35,6 +35,12 @@ stored order of the training set, and also reports the weighted kNN
 classifier (`self_supervision/streamed_knn.py`, with the cached linear
 evaluation's defaults of k and temperature) with those examples as its
 bank, on the validation and (when given) test sets.
+
+Another model's choices: `--l2_from PATH` (an earlier run's `--json`)
+fits, for each end point and subset size that file lists, only the L2
+strength chosen there, instead of a path over `--l2`; the rest still
+search `--l2`. A benchmark chooses the strength on one seed's validation
+set and reuses it for the other seeds, as it does with its other choices.
 """
 
 import argparse
@@ -71,6 +77,12 @@ def parse_args(argv: list[str] | None):
                       help='stop the L2 path (strong to weak) once this many '
                       'strengths weaker than the best have scored below it '
                       'on --val (default: try the whole grid)')
+  parser.add_argument('--l2_from',
+                      help="another run's --json: fit the L2 strength "
+                      'chosen there for each end point and subset size it '
+                      'lists (the rest search --l2)')
+  parser.add_argument('--tol', type=float, default=convex_probe.DEFAULT_TOL,
+                      help="L-BFGS's gradient tolerance")
   parser.add_argument('--labels_per_class', default='all',
                       help='comma-separated training examples per class '
                       '(e.g. 10,100,all): low-shot probes and kNN')
@@ -86,6 +98,9 @@ def parse_args(argv: list[str] | None):
   except ValueError:
     parser.error(f'--l2 takes comma-separated numbers; got {args.l2!r}.')
   shots = args.labels_per_class.split(',')
+  if not args.tol > 0:
+    parser.error(f'--tol must be > 0; got {args.tol}.')
+  args.l2_from = _chosen_strengths(parser, args.l2_from)
   if args.l2_patience is not None and args.l2_patience < 1:
     parser.error(f'--l2_patience must be at least 1; got {args.l2_patience}.')
   if not all(v == 'all' or (v.isdigit() and int(v) > 0) for v in shots):
@@ -102,6 +117,26 @@ def parse_args(argv: list[str] | None):
       parser.error(f'--{name}: {path} holds no complete feature set '
                    '(no meta.json).')
   return args, sets
+
+
+def _chosen_strengths(parser: argparse.ArgumentParser, path: str | None
+                      ) -> dict[tuple[str, str], float]:
+  """(end point, subset size) -> the L2 strength `path` chose; {}: none."""
+  if path is None:
+    return {}
+  try:
+    with open(path) as f:
+      results = json.load(f)
+    chosen = {(end_point, shots): float(result['l2'])
+              for end_point, by_shots in results.items()
+              for shots, result in by_shots.items()}
+  except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+    parser.error(f'--l2_from: {path} is not the --json of an earlier run '
+                 f'(end point -> subset size -> {{"l2": ...}}): {e!r}')
+  bad = {k: v for k, v in chosen.items() if not v > 0}
+  if bad:
+    parser.error(f'--l2_from: {path} has strengths that are not > 0: {bad}')
+  return chosen
 
 
 def subset(train: tuple[np.ndarray, np.ndarray], per_class: int | None,
@@ -142,13 +177,17 @@ def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
 
   Returns:
     The chosen L2 strength, top-1 (%) of the probe and of kNN on `val` (and
-    `test` when given), the number of training examples, and the L-BFGS
-    iterations and convergence of every strength tried.
+    `test` when given), the number of training examples, whether the
+    strength came from `--l2_from`, and the L-BFGS iterations and
+    convergence of every strength fitted.
   """
   train = subset(arrays['train'], per_class, args.label_subset_seed)
   shots = 'all' if per_class is None else f'{per_class} per class'
   name = f'{end_point} ({shots}, {len(train[1])} examples)'
-  fit = convex_probe.fit(train, arrays['val'], args.l2,
+  reused = args.l2_from.get((end_point, 'all' if per_class is None
+                             else str(per_class)))
+  grid = args.l2 if reused is None else [reused]
+  fit = convex_probe.fit(train, arrays['val'], grid, tol=args.tol,
                          patience=args.l2_patience)
   for l2 in sorted(fit.val_top1, reverse=True):
     print(f'{name} l2 {l2:g}: val top-1 {100 * fit.val_top1[l2]:.2f}, '
@@ -157,14 +196,15 @@ def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
   num_classes = fit.weights.shape[1]
   knn = {split: knn_top1(train, arrays[split], num_classes, args)
          for split in ('val', 'test') if split in arrays}
-  edge = (' (the edge of the grid: extend --l2)'
-          if fit.l2 in (min(args.l2), max(args.l2)) and len(args.l2) > 1
-          else '')
-  line = (f'{name}: chosen l2 {fit.l2:g}{edge}, val top-1 '
+  note = (' (from --l2_from)' if reused is not None else
+          ' (the edge of the grid: extend --l2)'
+          if fit.l2 in (min(grid), max(grid)) and len(grid) > 1 else '')
+  line = (f'{name}: chosen l2 {fit.l2:g}{note}, val top-1 '
           f'{100 * fit.val_top1[fit.l2]:.2f} (kNN {100 * knn["val"]:.2f})')
   result = {'examples': len(train[1]), 'l2': fit.l2,
             'val_top1': 100 * fit.val_top1[fit.l2],
             'knn_val_top1': 100 * knn['val'],
+            'l2_reused': reused is not None,
             'iterations': {f'{k:g}': v for k, v in fit.iterations.items()},
             'converged': {f'{k:g}': v for k, v in fit.converged.items()}}
   if 'test' in arrays:
