@@ -25,7 +25,7 @@ report, meant to be committed, so that a benchmark longer than one machine's
 life resumes on the next.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import fcntl
 import json
 import os
@@ -38,41 +38,92 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(cmd: Sequence[str], log_path: str) -> float:
+def run(cmd: Sequence[str], log_path: str,
+        progress: Callable[[float], None] | None = None,
+        every: float = 60.0) -> float:
   """Runs a command, appending its output to a log; returns seconds taken.
 
   Exits the driver with the log's path when the command fails, so that a
   broken stage is never recorded as done.
+
+  Args:
+    cmd: the command.
+    log_path: the log its output goes to.
+    progress: called with the seconds so far every `every` seconds while
+      the command runs.
+    every: seconds between calls of `progress`.
   """
   start = time.time()
   print('$ ' + ' '.join(cmd), flush=True)
   with open(log_path, 'a') as log:
     log.write('$ ' + ' '.join(cmd) + '\n')
     log.flush()
-    proc = subprocess.run(list(cmd), cwd=REPO, stdout=log, stderr=log)
+    proc = subprocess.Popen(list(cmd), cwd=REPO, stdout=log, stderr=log)
+    while True:
+      try:
+        proc.wait(timeout=every)
+        break
+      except subprocess.TimeoutExpired:
+        if progress:
+          progress(time.time() - start)
   if proc.returncode:
     sys.exit(f'Failed ({proc.returncode}); see {log_path}')
   return time.time() - start
 
 
 class StageTimes:
-  """Wall seconds per stage name, kept in `<directory>/times.json`."""
+  """Wall seconds per stage name, kept in `<directory>/times.json`.
+
+  A stage stopped before it finished (its driver killed, its machine's
+  session over) resumes from its checkpoints when run again: while a stage
+  runs, the seconds so far are kept under `<name> (unfinished)`, and a
+  second run of it counts them too.
+  """
+
+  UNFINISHED = ' (unfinished)'
 
   def __init__(self, directory: str):
     self.path = os.path.join(directory, 'times.json')
 
   def read(self) -> dict[str, float]:
+    """Finished stages' seconds (without the unfinished ones')."""
+    return {k: v for k, v in self._read().items()
+            if not k.endswith(self.UNFINISHED)}
+
+  def _read(self) -> dict[str, float]:
     if os.path.exists(self.path):
       with open(self.path) as f:
         return json.load(f)
     return {}
 
-  def record(self, name: str, seconds: float) -> None:
+  def _write(self, times: dict[str, float]) -> None:
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    times = self.read()
-    times[name] = seconds
-    with open(self.path, 'w') as f:
+    # Through a temporary file: a driver killed mid-write keeps the last.
+    with open(self.path + '.tmp', 'w') as f:
       json.dump(times, f)
+    os.replace(self.path + '.tmp', self.path)
+
+  def record(self, name: str, seconds: float) -> None:
+    times = self._read()
+    times.pop(name + self.UNFINISHED, None)
+    times[name] = seconds
+    self._write(times)
+
+  def run(self, name: str, cmd: Sequence[str], log_path: str) -> float:
+    """Runs a stage's command (`run`) and records its seconds.
+
+    Returns:
+      The stage's seconds: this run's and those of earlier unfinished runs.
+    """
+    unfinished = name + self.UNFINISHED
+    earlier = self._read().get(unfinished, 0.0)
+
+    def progress(seconds: float) -> None:
+      self._write({**self._read(), unfinished: earlier + seconds})
+
+    seconds = earlier + run(cmd, log_path, progress)
+    self.record(name, seconds)
+    return seconds
 
   def minutes(self) -> float:
     return sum(self.read().values()) / 60

@@ -249,7 +249,7 @@ class Model:
   def _stage(self, name: str, cmd: list[str]) -> None:
     if self.read_only:
       raise NotDoneError(f'{self.directory}: {name}')
-    self.times.record(name, experiment.run(cmd, self.log))
+    self.times.run(name, cmd, self.log)
 
   def seconds(self) -> dict[str, float]:
     """Stage -> wall seconds: the ledger's, updated by the directory's."""

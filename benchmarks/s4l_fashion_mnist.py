@@ -161,14 +161,14 @@ class Stage:
       seconds = self.before.make()
       if seconds:
         self.times.record('pseudo_labels', seconds)
-    self.times.record('train', experiment.run(self.commands[0], self.log))
+    self.times.run('train', self.commands[0], self.log)
     return True
 
   def validation(self):
     """Trains (once) and returns the metric on the validation split."""
     if 'val' not in self.rows():
       self._train()
-      self.times.record('val', experiment.run(self.commands[1], self.log))
+      self.times.run('val', self.commands[1], self.log)
       self._save()
     return 100 * float(self.rows()['val'][self.metric])
 
@@ -180,9 +180,8 @@ class Stage:
       # the test read, the model is trained again (same seed, same labelled
       # subset) and the ledger says so.
       retrained = self._train()
-      seconds = experiment.run(self.commands[1] + ['--test_split', 'test'],
-                               self.log)
-      self.times.record('test', seconds)
+      self.times.run('test', self.commands[1] + ['--test_split', 'test'],
+                     self.log)
       self._save(**({'retrained': True} if retrained else {}))
     test = self.rows()['test']
     top5 = self.metric.replace('top1', 'top5')

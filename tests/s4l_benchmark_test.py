@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 import testdata
@@ -206,3 +207,33 @@ def test_bad_method_named_before_any_work(fake):
       "Unknown methods ['VAT+']; valid: ['supervised', 'S4L-Rotation'")):
     main('VAT+')
   assert not (tmp_path / 'work').exists()
+
+
+def test_a_stage_stopped_midway_counts_its_earlier_seconds(tmp_path):
+  times = experiment.StageTimes(str(tmp_path / 'model'))
+  log = str(tmp_path / 'log.txt')
+  # While a stage runs, its seconds so far are kept; a driver killed then
+  # leaves them for the stage's next run, which adds its own.
+  stopped = subprocess.Popen(
+      [sys.executable, '-c', textwrap.dedent(f'''
+          import sys
+          sys.path.insert(0, {str(testdata.REPO / 'benchmarks')!r})
+          import experiment
+          experiment.run = lambda cmd, log, progress: (
+              progress(30.0), progress(90.0), sys.exit(9))
+          experiment.StageTimes({str(tmp_path / 'model')!r}).run(
+              'pretrain', ['true'], {log!r})
+      ''')])
+  assert stopped.wait() == 9
+  assert times.read() == {}
+  assert times.minutes() == 0
+  seconds = times.run('pretrain', [sys.executable, '-c', 'pass'], log)
+  assert 90.0 < seconds < 120.0
+  assert times.read() == {'pretrain': seconds}
+  assert 'pretrain (unfinished)' not in (tmp_path / 'model' /
+                                         'times.json').read_text()
+  # The real `run` reports progress while its command runs.
+  seen = []
+  experiment.run([sys.executable, '-c', 'import time; time.sleep(0.5)'],
+                 log, seen.append, every=0.1)
+  assert seen and seen == sorted(seen) and 0 < seen[0] < 0.5

@@ -236,8 +236,8 @@ class StandInRun:
   def __init__(self):
     self.commands = []
 
-  def __call__(self, cmd, log_path):
-    del log_path
+  def __call__(self, cmd, log_path, progress=None):
+    del log_path, progress
     self.commands.append(cmd)
     return self.stage(cmd)
 
