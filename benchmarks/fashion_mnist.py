@@ -83,8 +83,9 @@ CONVEX_PATIENCE = 2
 CONVEX_TOL = 1e-4
 # The convex probe runs on the main rows (the methods, their references):
 # the widths and networks are compared with the paper's probe at every end
-# point, and filters_factor 4's block1 (16,384 dimensions: the probe's
-# copies of `train` would take about 16 GB of this machine's 24).
+# point, and filters_factor 4's block1 is too big for it (16,384
+# dimensions: the probe's copies of `train` would take about 16 GB of this
+# machine's 24).
 CONVEX_GROUPS = ('main',)
 # A longer pretraining length counts as an improvement only when its best
 # end point gains at least this much validation top-1 (points) over the
