@@ -180,7 +180,7 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   for c in convex:
     assert _flag(c, '--end_points') == 'pre_logits'
     assert _flag(c, '--labels_per_class') == '10,100,all'
-    assert _flag(c, '--l2_patience') == '2'
+    assert _flag(c, '--l2_patience') == '1'
     assert _flag(c, '--tol') == '0.0001'
   # Seed 0 chooses the L2 strengths on `val`; seeds 1 and 2 fit those.
   for model in ('initial', 'epochs1'):
