@@ -170,6 +170,11 @@ def knn_top1(bank: tuple[np.ndarray, np.ndarray],
   return top1
 
 
+def subset_key(per_class: int | None) -> str:
+  """Names a training subset in `--json` and `--l2_from`: 'all' or a count."""
+  return 'all' if per_class is None else str(per_class)
+
+
 def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
            per_class: int | None, args: argparse.Namespace
            ) -> dict[str, Any]:
@@ -184,8 +189,7 @@ def report(end_point: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
   train = subset(arrays['train'], per_class, args.label_subset_seed)
   shots = 'all' if per_class is None else f'{per_class} per class'
   name = f'{end_point} ({shots}, {len(train[1])} examples)'
-  reused = args.l2_from.get((end_point, 'all' if per_class is None
-                             else str(per_class)))
+  reused = args.l2_from.get((end_point, subset_key(per_class)))
   grid = args.l2 if reused is None else [reused]
   fit = convex_probe.fit(train, arrays['val'], grid, tol=args.tol,
                          patience=args.l2_patience)
@@ -227,8 +231,7 @@ def main(argv: list[str] | None = None) -> None:
       arrays = {name: convex_probe.read(stored, end_point)
                 for name, stored in sets.items()}
       results[end_point] = {
-          'all' if per_class is None else str(per_class): report(
-              end_point, arrays, per_class, args)
+          subset_key(per_class): report(end_point, arrays, per_class, args)
           for per_class in args.labels_per_class}
     except (ValueError, ImportError) as e:  # UsageError is a ValueError.
       sys.exit(f'{end_point}: {e}')
