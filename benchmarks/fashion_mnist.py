@@ -45,7 +45,10 @@ stage), and `--rows` runs a part. What each finished stage measured goes at
 once to `benchmarks/fashion_mnist_ledger.json` (commit it), so that a run
 resumes on a machine without the old --workdir; a network lost before all
 its stages ran (its stored features, its checkpoints) is trained again with
-the same seed, and the report names it.
+the same seed, and the report names it. A network's stored features (about
+2.5 GB at width 1, the bulk of the disk it takes) are deleted once its last
+stage that reads them has run: a setting not chosen after its row's
+search, a final model after its test probe and convex probe.
 
   .venv/bin/pip install -e '.[bench,probe]'   # matplotlib, scikit-learn
   .venv/bin/python benchmarks/fashion_mnist.py --rows main
@@ -56,6 +59,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -337,6 +341,16 @@ class Model:
     self._keep('probe', {**known, split: values})
     return values
 
+  def release_features(self) -> None:
+    """Deletes the stored features: no stage still to run reads them.
+
+    What was measured on them is in the ledger; a stage that needs them
+    after all (a lost convex result) stores them again (`_feature_sets`).
+    """
+    if not self.read_only:
+      shutil.rmtree(os.path.join(self.probe_dir, 'features'),
+                    ignore_errors=True)
+
   def _feature_sets(self) -> dict[str, str]:
     """Split -> stored features, probing again if they went (retrained)."""
     sets = feature_sets(self.probe_dir)
@@ -414,18 +428,21 @@ def select(args: argparse.Namespace, rows: list[Row]
       best = top
     chosen[row.name] = comparison_report.Selection.best_of(
         scores, still_improving)
+    for setting, _ in scores.values():
+      if setting != chosen[row.name].setting:
+        Model(args, row, setting, 0).release_features()
   return chosen
 
 
 def finals(args: argparse.Namespace, rows: list[Row],
-           chosen: dict[str, comparison_report.Selection],
-           with_convex: bool = True
+           chosen: dict[str, comparison_report.Selection]
            ) -> dict[str, list[comparison_report.Final]]:
   """Seeds 0, 1, 2 of each row's chosen setting, read on the test split.
 
-  Without `with_convex`, the convex probes are left for later (empty); a
-  row outside `CONVEX_GROUPS` never has them. Seeds 1 and 2 fit the L2
-  strengths seed 0 chose.
+  Each model runs all its stages before the next starts, so that its
+  stored features can go: at most one final model's are on disk (main rows
+  hold 21 of them, about 50 GB). A row outside `CONVEX_GROUPS` has no
+  convex probe; seeds 1 and 2 fit the L2 strengths seed 0 chose.
   """
   results = {}
   for row in rows:
@@ -434,12 +451,14 @@ def finals(args: argparse.Namespace, rows: list[Row],
       model = Model(args, row, chosen[row.name].setting, seed)
       val = model.probe('val')
       best = max(val, key=val.get)
+      test = model.probe('test')
       convex = {}
-      if with_convex and row.group in CONVEX_GROUPS:
+      if row.group in CONVEX_GROUPS:
         convex = model.convex(best, results[row.name][0].convex
                               if results[row.name] else None)
+      model.release_features()
       results[row.name].append(comparison_report.Final(
-          seed=seed, val=val, test=model.probe('test'), best=best,
+          seed=seed, val=val, test=test, best=best,
           convex=convex,
           own=model.own_accuracy(),
           minutes=model.seconds(), commands=[' '.join(model.pretrain)],
@@ -476,12 +495,7 @@ def main() -> None:
   os.makedirs(args.workdir, exist_ok=True)
   args.ledger = experiment.Ledger(args.ledger)
   args.read_only = False
-  chosen = select(args, rows)
-  # Every row's networks and paper probes first: the convex probes of
-  # large end points take the longest, and they should not hold back the
-  # rows still to train.
-  finals(args, rows, chosen, with_convex=False)
-  finals(args, rows, chosen)
+  finals(args, rows, select(args, rows))
   # The report: every row whose stages are all done, this run's or not.
   args.read_only = True
   chosen, results = {}, {}

@@ -174,9 +174,18 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   # low-shot subsets drawn with the model's seed.
   convex = [c for c in commands if c[1] == 'tools/convex_probe.py']
   assert len(convex) == 6
-  # They run after every network and paper probe of the run.
-  assert commands.index(convex[0]) > max(
-      i for i, c in enumerate(commands) if c[1] != 'tools/convex_probe.py')
+  # Each right after its model's test probe: a model runs all its stages
+  # before the next starts, and its stored features are deleted then, as
+  # are those of the lengths the search did not choose.
+  for c in convex:
+    before = commands[commands.index(c) - 1]
+    assert _split_of_probe(before) == 'test'
+    assert os.path.dirname(_flag(before, '--workdir')) == os.path.dirname(
+        _flag(c, '--json'))
+  stored = list((tmp_path / 'work').glob('*/*/probe/features'))
+  assert stored == []
+  assert (tmp_path / 'work' / 'rotation' / 'epochs2_seed0' / 'probe' /
+          'linear_eval_results.csv').exists()
   for c in convex:
     assert _flag(c, '--end_points') == 'pre_logits'
     assert _flag(c, '--labels_per_class') == '10,100,all'
@@ -218,8 +227,10 @@ def test_protocol_choices_on_validation_test_read_once(fake):
                if c[1] == driver.ROTATION and '--export_only' not in c}
   assert pretrains == {(a, s, '1') for a in (None, 'vgg19')
                        for s in ('0', '1', '2')}
-  # The convex probe is for the main rows only.
+  # The convex probe is for the main rows only; their features go after
+  # the test probe.
   assert not [c for c in commands if c[1] == 'tools/convex_probe.py']
+  assert not list((tmp_path / 'work').glob('*/*/probe/features'))
   assert {os.path.basename(os.path.dirname(os.path.dirname(_flag(
       c, '--workdir')))) for c in commands if '--workdir' in c} == {
           'rotation__1_epoch', 'rotation__vgg19'}
