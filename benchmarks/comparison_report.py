@@ -232,6 +232,7 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
     lines.append(f'- **{method} against {base}**: ' + '; '.join(parts) +
                  '. Beats random weights at its best end point: ' +
                  ('reproduces' if holds else 'does not reproduce') + '.')
+  lines += probe_artefacts(finals)
   for method in PAPER_IMAGENET:
     base = REFERENCE.get(method, 'random init')
     if method not in finals or base not in finals:
@@ -292,6 +293,42 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
   if owned:
     lines.append(plateau(owned))
   return lines
+
+
+def probe_artefacts(finals: Finals) -> list[str]:
+  """The paper's SGD probe against the converged one, on the same features.
+
+  Returns:
+    One finding (none without convex probes): the gap per row, and the
+    verdicts against random weights that depend on which probe is read.
+  """
+  probed = [r for r, seeds in finals.items() if all(f.convex for f in seeds)]
+  if not probed:
+    return []
+
+  def gap(end_point, paper_probe):
+    return lambda f: convex(end_point)(f) - paper_probe(f)
+
+  gaps = []
+  for row in probed:
+    best, last = (cell(values(finals, row, gap(e, m)))
+                  for e, m in (('best', best_layer),
+                               ('pre_logits', pre_logits)))
+    gaps.append(f'{row} {best} ({last})')
+  changed = []
+  for method in PAPER_IMAGENET:
+    base = REFERENCE.get(method, 'random init')
+    if method in probed and base in probed:
+      paper, converged = (verdict(values(finals, method, m),
+                                  values(finals, base, m))
+                          for m in (best_layer, convex('best')))
+      if paper != converged:
+        changed.append(f'{method} against {base} (paper probe: {paper}; '
+                       f'convex: {converged})')
+  return ["- **The paper's probe against the converged one** (convex minus "
+          'paper probe, test top-1 points, best end point (pre_logits)): '
+          f'{", ".join(gaps)}. Verdicts at the best end point that change '
+          f'with the probe: {"; ".join(changed) or "none"}.']
 
 
 def plateau(owned: list[dict[str, Any]]) -> str:

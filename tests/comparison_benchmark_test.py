@@ -22,6 +22,7 @@ is read, what a second invocation reruns. The report's findings are
 checked on hand-made numbers on both sides of the seeds' spread.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -355,7 +356,8 @@ def test_findings_need_a_gap_beyond_the_spread(gap, expected):
             # VGG loses 10 points towards the end, the others 2 to 6.
             'rotation (vgg19)': _row(81.0, 71.0)}
   lines = report.findings(finals, {})
-  (against,) = [line for line in lines if 'against random init' in line]
+  (against,) = [line for line in lines
+                if line.startswith('- **rotation against random init')]
   assert against.endswith(f'best end point: {expected}.')
   (width,) = [line for line in lines if line.startswith('- **Width**')]
   assert width.endswith('reproduces.' if gap > 0.5 else
@@ -363,6 +365,38 @@ def test_findings_need_a_gap_beyond_the_spread(gap, expected):
   (network,) = [line for line in lines if 'Architecture' in line]
   assert 'rotation (vgg19) 10.0 ± 0.0' in network
   assert network.endswith('skip connections: reproduces.')
+
+
+def test_probe_artefacts_change_a_verdict():
+  # The paper's probe puts rotation 1 point above random weights; the
+  # converged probe finds both at about 89 (it gains about 6 points on
+  # random weights' features, 5 on rotation's).
+  finals = {'random init': [dataclasses.replace(f, convex={
+      e: {s: dict(v, test_top1=89.0 + f.seed * 0.1) for s, v in d.items()}
+      for e, d in f.convex.items()}) for f in _row(83.0, 60.0)],
+            'rotation': [dataclasses.replace(f, convex={
+                e: {s: dict(v, test_top1=89.0 + f.seed * 0.1)
+                    for s, v in d.items()} for e, d in f.convex.items()})
+                         for f in _row(84.0, 80.0)]}
+  (line,) = [x for x in report.findings(finals, {})
+             if "paper's probe against the converged one" in x]
+  assert 'random init 6.1 ± 0.1 (29.1 ± 0.1)' in line
+  assert 'rotation 5.1 ± 0.1 (9.1 ± 0.1)' in line
+  assert line.endswith('change with the probe: rotation against random init '
+                       '(paper probe: higher; convex: within the spread).')
+  # The same verdict from both probes: none named.
+  finals['rotation'] = _row(84.0, 80.0, spread=0.2)
+  finals['random init'] = [dataclasses.replace(f, convex={
+      e: {s: dict(v, test_top1=70.0) for s, v in d.items()}
+      for e, d in f.convex.items()}) for f in _row(83.0, 60.0)]
+  (line,) = [x for x in report.findings(finals, {})
+             if "paper's probe against the converged one" in x]
+  assert line.endswith('change with the probe: none.')
+  # Rows without the convex probe (widths, networks): no such finding.
+  assert not [x for x in report.findings(
+      {'rotation (vgg19)': [dataclasses.replace(f, convex={})
+                            for f in _row(84.0, 80.0)]}, {})
+              if 'converged one' in x]
 
 
 def test_ranking_against_the_paper():
