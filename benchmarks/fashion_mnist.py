@@ -481,6 +481,9 @@ def main() -> None:
                       'its own grid)')
   parser.add_argument('--results',
                       default=os.path.join(REPO, 'benchmarks', 'RESULTS.md'))
+  parser.add_argument('--report_only', action='store_true',
+                      help='run no stage: write the report of the rows '
+                      'done so far')
   experiment.Ledger.add_flag(parser, 'fashion_mnist')
   args = parser.parse_args()
   wanted = set(args.rows.split(','))
@@ -495,7 +498,8 @@ def main() -> None:
   os.makedirs(args.workdir, exist_ok=True)
   args.ledger = experiment.Ledger(args.ledger)
   args.read_only = False
-  finals(args, rows, select(args, rows))
+  if not args.report_only:
+    finals(args, rows, select(args, rows))
   # The report: every row whose stages are all done, this run's or not.
   args.read_only = True
   chosen, results = {}, {}

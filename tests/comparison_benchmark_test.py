@@ -122,11 +122,11 @@ def fake(monkeypatch, tmp_path):
   stages = FakeStages()
   stages.install(monkeypatch, experiment)
 
-  def main(rows, workdir='work'):
+  def main(rows, workdir='work', *flags):
     return stages.main(monkeypatch, driver, [
         'fashion_mnist.py', '--workdir', str(tmp_path / workdir),
         '--results', str(tmp_path / 'RESULTS.md'), '--rows', rows,
-        '--ledger', str(tmp_path / 'ledger.json')])
+        '--ledger', str(tmp_path / 'ledger.json'), *flags])
   return main, tmp_path
 
 
@@ -271,6 +271,17 @@ def test_ledger_resumes_on_a_machine_without_the_workdir(fake):
   assert main('random init,supervised') == []
   assert (tmp_path / 'RESULTS.md').read_text() == report
   assert 'Trained a second time' not in report
+
+
+def test_report_only_runs_no_stage(fake):
+  main, tmp_path = fake
+  main('random init')
+  (tmp_path / 'RESULTS.md').unlink()
+  # Rotation has not run: nothing trains, and the report has the rows done.
+  assert main('rotation', 'work', '--report_only') == []
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert '| random init | ' in text
+  assert '| rotation | ' not in text
 
 
 def test_network_lost_before_its_convex_probe_is_trained_again(fake):
