@@ -92,7 +92,8 @@ class Final:
     convex: `tools/convex_probe.py --json`: end point -> examples per class
       (or "all") -> numbers.
     minutes: stage -> wall seconds.
-    commands: the pretraining command.
+    commands: the command that made the network (its training, or for
+      random weights the export).
     own: for a supervised network, its own head's top-1: `test` and
       `val_curve` ((step, top-1) per checkpoint).
     retrained: whether the network was trained a second time (same seed)

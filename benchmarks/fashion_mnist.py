@@ -255,6 +255,10 @@ class Model:
               '--train_split', 'train', '--val_split', 'val']
     self._probe = probe
 
+  def made_by(self) -> list[str]:
+    """The command that makes the network: training, or only exporting."""
+    return self.pretrain + ([] if self.row.train else ['--export_only'])
+
   def _stage(self, name: str, cmd: list[str]) -> None:
     if self.read_only:
       raise NotDoneError(f'{self.directory}: {name}')
@@ -461,7 +465,7 @@ def finals(args: argparse.Namespace, rows: list[Row],
           seed=seed, val=val, test=test, best=best,
           convex=convex,
           own=model.own_accuracy(),
-          minutes=model.seconds(), commands=[' '.join(model.pretrain)],
+          minutes=model.seconds(), commands=[' '.join(model.made_by())],
           retrained=bool(args.ledger.get(model.key).get('retrained'))))
   return results
 

@@ -211,6 +211,10 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   assert '| rotation | 85.8 ± 0.3 |' in text
   assert '| random init | 73.8 ± 0.3 |' in text
   assert '**rotation against random init**' in text
+  # Each network's command: random weights are exported, not trained.
+  assert re.search(r'initial_seed0/pretrain .* --export_only\n', text)
+  assert re.search(r'epochs1_seed0/pretrain .* --decay_epochs 0.833333\n',
+                   text)
   assert 'Beats random weights at its best end point: reproduces' in text
   for plot in ('fashion_mnist.png', 'fashion_mnist_lengths.png',
                'fashion_mnist_low_shot.png'):
