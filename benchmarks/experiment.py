@@ -59,13 +59,20 @@ def run(cmd: Sequence[str], log_path: str,
     log.write('$ ' + ' '.join(cmd) + '\n')
     log.flush()
     proc = subprocess.Popen(list(cmd), cwd=REPO, stdout=log, stderr=log)
-    while True:
-      try:
-        proc.wait(timeout=every)
-        break
-      except subprocess.TimeoutExpired:
-        if progress:
-          progress(time.time() - start)
+    try:
+      while True:
+        try:
+          proc.wait(timeout=every)
+          break
+        except subprocess.TimeoutExpired:
+          if progress:
+            progress(time.time() - start)
+    except BaseException:
+      # As subprocess.run does: a driver that stops (Ctrl-C, a full disk
+      # under `progress`) leaves no stage running on without it.
+      proc.kill()
+      proc.wait()
+      raise
   if proc.returncode:
     sys.exit(f'Failed ({proc.returncode}); see {log_path}')
   return time.time() - start

@@ -444,8 +444,9 @@ def finals(args: argparse.Namespace, rows: list[Row],
   """Seeds 0, 1, 2 of each row's chosen setting, read on the test split.
 
   Each model runs all its stages before the next starts, so that its
-  stored features can go: at most one final model's are on disk (main rows
-  hold 21 of them, about 50 GB). A row outside `CONVEX_GROUPS` has no
+  stored features can go: besides the seed-0 models the searches chose,
+  at most one final model's are on disk (kept, the main rows' 21 would
+  take about 50 GB). A row outside `CONVEX_GROUPS` has no
   convex probe; seeds 1 and 2 fit the L2 strengths seed 0 chose.
   """
   results = {}

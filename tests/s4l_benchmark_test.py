@@ -237,3 +237,19 @@ def test_a_stage_stopped_midway_counts_its_earlier_seconds(tmp_path):
   experiment.run([sys.executable, '-c', 'import time; time.sleep(0.5)'],
                  log, seen.append, every=0.1)
   assert seen and seen == sorted(seen) and 0 < seen[0] < 0.5
+
+
+def test_a_driver_that_stops_leaves_no_stage_running(tmp_path):
+  pid_file = tmp_path / 'pid'
+
+  def progress(seconds):
+    raise OSError(28, 'No space left on device')
+
+  with pytest.raises(OSError, match='No space left'):
+    experiment.run([sys.executable, '-c', textwrap.dedent(f'''
+        import os, pathlib, time
+        pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+        time.sleep(60)
+    ''')], str(tmp_path / 'log.txt'), progress, every=2.0)
+  with pytest.raises(ProcessLookupError):
+    os.kill(int(pid_file.read_text()), 0)
