@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tables, findings and plots of `benchmarks/fashion_mnist.py`.
+"""Tables and findings of `benchmarks/fashion_mnist.py`.
 
 Works on the numbers the driver collected (`Selection` per row, `Final` per
 row and seed), so that it can be checked without training anything. Every
@@ -28,6 +28,7 @@ import os
 import statistics
 from typing import Any
 
+import comparison_plots
 import experiment
 
 ORDER = ('after_root', 'block1', 'block2', 'block3', 'block4', 'block5',
@@ -179,9 +180,14 @@ def table(finals: Finals, columns) -> str:
   return '\n'.join(lines)
 
 
+def probed_end_points(finals: Finals) -> list[str]:
+  """Every end point some final model was probed at, shallow to deep."""
+  return sort_end_points({e for seeds in finals.values() for f in seeds
+                          for e in f.test})
+
+
 def depth_table(finals: Finals) -> str:
-  end_points = sort_end_points({e for seeds in finals.values()
-                                for f in seeds for e in f.test})
+  end_points = probed_end_points(finals)
   lines = ['| row | ' + ' | '.join(end_points) + ' |',
            '| --- ' * (len(end_points) + 1) + '|']
   for row, seeds in finals.items():
@@ -365,97 +371,6 @@ def costs(finals: Finals) -> str:
   return '\n'.join(lines)
 
 
-def _pyplot():
-  # matplotlib comes with the `bench` and `test` extras; the stages run
-  # without it.
-  import matplotlib  # noqa: PLC0415
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # noqa: PLC0415
-  return plt
-
-
-def plot_depth(finals: Finals, path: str, title: str) -> None:
-  """Top-1 against depth per row, error bars over the seeds."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(8, 5))
-  axis = [e for e in sort_end_points({e for seeds in finals.values()
-                                      for f in seeds for e in f.test})
-          if e != 'logits']
-  for row, seeds in finals.items():
-    points = [e for e in axis if all(e in f.test for f in seeds)]
-    stats = [experiment.mean_std([f.test[e] for f in seeds]) for e in points]
-    ax.errorbar([axis.index(e) for e in points], [m for m, _ in stats],
-                yerr=[s for _, s in stats], capsize=3, marker='o',
-                linestyle='--' if row.startswith('random init') else '-',
-                label=row)
-  ax.set_xticks(range(len(axis)), axis)
-  ax.set_xlabel('end point (shallow to deep)')
-  ax.set_ylabel('linear probe top-1, test (%)')
-  ax.set_title(f'{title} (mean ± std over seeds)')
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-
-
-def plot_lengths(chosen: dict[str, Selection], path: str) -> bool:
-  """Best validation top-1 (seed 0) against pretraining epochs.
-
-  Returns:
-    Whether any row searched more than one length (else nothing is drawn).
-  """
-  curves = {}
-  for row, selection in chosen.items():
-    points = sorted((float(s['--epochs']), max(val.values()))
-                    for s, val in selection.scores.values() if s)
-    if len(points) > 1:
-      curves[row] = points
-  if not curves:
-    return False
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6, 4))
-  for row, points in curves.items():
-    ax.plot(*zip(*points), marker='o', label=row)
-  ax.set_xscale('log', base=2)
-  ax.set_xlabel('pretraining epochs')
-  ax.set_ylabel('best end point, validation top-1 (%)')
-  ax.set_title('Probe quality against pretraining length (seed 0)')
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return True
-
-
-def plot_low_shot(finals: Finals, path: str) -> None:
-  """Convex probe top-1 against labelled images per class."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(6, 4))
-  for row, seeds in finals.items():
-    xs, means, stds = [], [], []
-    for shots in ('10', '100', 'all'):
-      picked = [f.convex[f.best][shots] for f in seeds]
-      per_class = (int(shots) if shots != 'all' else
-                   picked[0]['examples'] // 10)
-      mean, std = experiment.mean_std([p['test_top1'] for p in picked])
-      xs.append(per_class)
-      means.append(mean)
-      stds.append(std)
-    ax.errorbar(xs, means, yerr=stds, capsize=3, marker='o', label=row,
-                linestyle='--' if row.startswith('random init') else '-')
-  ax.set_xscale('log')
-  ax.set_xlabel('labelled training images per class')
-  ax.set_ylabel('convex probe top-1, test (%)')
-  ax.set_title('Low-shot probes, best end point (mean ± std)')
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-
-
 def write(path: str, chosen: dict[str, Selection], finals: Finals,
           total_minutes: float, versions: str) -> str:
   """Writes RESULTS.md and its plots beside it; returns the text."""
@@ -468,20 +383,26 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
   # shorter, with end points of their own) in another.
   networks = {r: s for r, s in finals.items() if r in WIDTHS + NETWORKS}
   methods = {r: s for r, s in finals.items() if r not in networks}
-  plot_depth(methods, os.path.join(folder, plots['depth']),
-             'Representation quality against depth')
+  def plot_depth(rows: Finals, name: str, title: str) -> None:
+    # The supervised head's logits are not a representation.
+    axis = [e for e in probed_end_points(rows) if e != 'logits']
+    comparison_plots.plot_depth(rows, axis, os.path.join(folder, name),
+                                title)
+  plot_depth(methods, plots['depth'], 'Representation quality against depth')
   networks_plot = ''
   if networks:
-    plot_depth(networks, os.path.join(folder, plots['networks']),
+    plot_depth(networks, plots['networks'],
                'Rotation: widths and networks against depth')
     networks_plot = f'![widths and networks]({plots["networks"]})'
   lengths_plot = ''
-  if plot_lengths(chosen, os.path.join(folder, plots['lengths'])):
+  if comparison_plots.plot_lengths(
+      chosen, os.path.join(folder, plots['lengths'])):
     lengths_plot = ('![probe against pretraining length]'
                     f'({plots["lengths"]})')
   # The convex probe, its low-shot subsets and kNN: the main rows only.
   probed = {r: s for r, s in finals.items() if all(f.convex for f in s)}
-  plot_low_shot(probed, os.path.join(folder, plots['low_shot']))
+  comparison_plots.plot_low_shot(
+      probed, os.path.join(folder, plots['low_shot']))
   commands = '\n'.join(f'    {c}' for seeds in finals.values()
                        for f in seeds for c in f.commands)
   nl = '\n'

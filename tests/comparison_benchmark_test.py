@@ -446,7 +446,8 @@ def test_tables_give_mean_and_std(tmp_path):
       report.table(finals, report.COLUMNS))
   assert report.depth_table(finals).splitlines()[0] == (
       '| row | block1 | pre_logits |')
-  report.plot_low_shot(finals, str(tmp_path / 'low_shot.png'))
+  report.comparison_plots.plot_low_shot(finals,
+                                        str(tmp_path / 'low_shot.png'))
   assert (tmp_path / 'low_shot.png').stat().st_size > 1000
 
 
