@@ -433,7 +433,7 @@ difference counts only beyond the seeds' spread (the larger standard
 deviation). "Paper probe": SGD on cached features (the original's
 schedule), one head per end point; the best end point is the one with the
 best validation top-1. "Convex": multinomial logistic regression solved
-by L-BFGS (tolerance `CONVEX_TOL` in benchmarks/fashion_mnist.py), L2
+by L-BFGS (tolerance `CONVEX_TOL` in benchmarks/comparison_network.py), L2
 strength chosen on the validation split with seed 0 (per end point and
 subset) and reused for the other seeds; kNN: weighted, on the same
 features. Both run on the main rows, not on rotation's widths and
