@@ -226,6 +226,10 @@ class Model:
         'val_curve': [(int(r['step']), 100 * float(r[metric]))
                       for r in rows if r['split'] == 'val']})
 
+  def measured(self, split: str) -> dict[str, float] | None:
+    """The paper's probe's top-1 on `split` if the ledger has it; no stage."""
+    return (self._known('probe') or {}).get(split)
+
   def probe(self, split: str) -> dict[str, float]:
     """End point -> the paper's probe's top-1 (%) on `val` or `test`."""
     known = self._known('probe') or {}

@@ -79,21 +79,29 @@ def plot_depth(finals: 'Finals', axis: Sequence[str], path: str,
 def plot_lengths(chosen: 'dict[str, Selection]', path: str) -> bool:
   """Best validation top-1 (seed 0) against pretraining epochs.
 
+  Lengths measured past a search's stop (`Selection.beyond`) are drawn
+  hollow.
+
   Returns:
     Whether any row searched more than one length (else nothing is drawn).
   """
-  curves = {}
-  for row, selection in chosen.items():
-    points = sorted((float(s['--epochs']), max(val.values()))
-                    for s, val in selection.scores.values() if s)
-    if len(points) > 1:
-      curves[row] = points
+  def points(scores):
+    return sorted((float(s['--epochs']), max(val.values()))
+                  for s, val in scores.values() if s)
+
+  curves = {row: (points(s.scores), points(s.beyond))
+            for row, s in chosen.items() if len(s.scores) > 1}
   if not curves:
     return False
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(6, 4))
-  for row, points in curves.items():
-    ax.plot(*zip(*points), marker='o', label=row)
+  past = 'past the search\'s stop (not chosen from)'
+  for row, (searched, beyond) in curves.items():
+    (line,) = ax.plot(*zip(*searched), marker='o', label=row)
+    if beyond:
+      ax.plot(*zip(*(searched[-1:] + beyond)), marker='o', linestyle=':',
+              color=line.get_color(), markerfacecolor='none', label=past)
+      past = None  # One legend entry for them all.
   ax.set_xscale('log', base=2)
   ax.set_xlabel('pretraining epochs')
   ax.set_ylabel('best end point, validation top-1 (%)')

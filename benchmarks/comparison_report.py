@@ -56,20 +56,27 @@ class Selection:
     source: the row whose choice this row takes, if not its own.
     still_improving: the search ran out of settings while the last one
       still improved enough on the best before it.
+    beyond: longer settings the search stopped before but the ledger has
+      numbers for (from a run under an earlier rule), as `scores`: shown
+      in the table and the plot, never chosen.
   """
   scores: dict[str, tuple[dict[str, str], dict[str, float]]]
   setting: dict[str, str]
   source: str | None = None
   still_improving: bool = False
+  beyond: dict[str, tuple[dict[str, str], dict[str, float]]] = (
+      dataclasses.field(default_factory=dict))
 
   @classmethod
-  def best_of(cls, scores, still_improving: bool = False) -> 'Selection':
+  def best_of(cls, scores, still_improving: bool = False, beyond=None
+              ) -> 'Selection':
     """The setting whose best end point scores highest; ties: the first."""
     best = None
     for name, (_, val) in scores.items():
       if best is None or max(val.values()) > max(scores[best][1].values()):
         best = name
-    return cls(scores, scores[best][0], still_improving=still_improving)
+    return cls(scores, scores[best][0], still_improving=still_improving,
+               beyond=beyond or {})
 
   @property
   def name(self) -> str:
@@ -204,8 +211,11 @@ def selection_table(chosen: dict[str, Selection]) -> str:
     if selection.source:
       tried = f'as {selection.source}'
     else:
-      tried = ', '.join(f'{name}: {max(val.values()):.1f}'
-                        for name, (_, val) in selection.scores.items())
+      tried = ', '.join(
+          [f'{name}: {max(val.values()):.1f}'
+           for name, (_, val) in selection.scores.items()] +
+          [f'{name}: {max(val.values()):.1f} (past the stop)'
+           for name, (_, val) in selection.beyond.items()])
     lines.append(f'| {row} | {tried} | {selection.name} |')
   return '\n'.join(lines)
 

@@ -163,9 +163,16 @@ def select(args: argparse.Namespace, rows: list[Row]
         still_improving = False  # Longer lengths are not trained.
         break
       best = top
+    # Longer lengths an earlier run measured anyway: shown, not chosen.
+    beyond = {}
+    if not still_improving:
+      for setting in row.settings[len(scores):]:
+        val = comparison_network.Model(args, row, setting, 0).measured('val')
+        if val:
+          beyond[comparison_report.setting_name(setting)] = (setting, val)
     chosen[row.name] = comparison_report.Selection.best_of(
-        scores, still_improving)
-    for setting, _ in scores.values():
+        scores, still_improving, beyond)
+    for setting, _ in [*scores.values(), *beyond.values()]:
       if setting != chosen[row.name].setting:
         comparison_network.Model(args, row, setting, 0).release_features()
   return chosen

@@ -267,6 +267,21 @@ def test_a_search_stops_only_when_a_length_does_not_improve(
           (tmp_path / 'RESULTS.md').read_text())
 
 
+def test_lengths_measured_past_the_stop_are_shown_not_chosen(fake):
+  """A length an earlier run trained past today's stop: reported only."""
+  main, tmp_path = fake
+  # Rotation's search stops at 2 epochs (it does not improve on 1); the
+  # ledger already has 4 epochs, better than any, from an earlier run.
+  experiment.Ledger(str(tmp_path / 'ledger.json')).put(
+      'rotation/epochs4_seed0', probe={'val': {'block1': 90.0}})
+  commands = main('rotation')
+  assert not [c for c in commands if _flag(c, '--epochs') == '4']
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert ('| rotation | epochs0.25: 83.0, epochs0.5: 84.0, epochs1: 85.0, '
+          'epochs2: 84.5, epochs4: 90.0 (past the stop) | epochs1 |') in text
+  assert (tmp_path / 'fashion_mnist_lengths.png').stat().st_size > 1000
+
+
 def test_ledger_resumes_on_a_machine_without_the_workdir(fake):
   main, tmp_path = fake
   main('random init,supervised')
