@@ -166,6 +166,11 @@ flags.DEFINE_integer('save_checkpoints_steps', None, 'Checkpoint cadence in '
 flags.DEFINE_float('eval_timeout_secs', None, 'With --run_eval, stop when no '
                    'new checkpoint appears for this long '
                    f'{_trainer("eval_timeout_secs")}.')
+flags.DEFINE_bool('eval_every_checkpoint', None, 'With --run_eval, also '
+                  'evaluate the checkpoints written while another was being '
+                  'evaluated, oldest first (after training: every kept '
+                  'checkpoint, a whole validation curve); by default only '
+                  'the newest, as the original.')
 flags.DEFINE_integer('keep_exports', None, 'Hub modules kept under '
                      f'<workdir>/export/hub {_trainer("keep_exports")}.')
 flags.DEFINE_integer('summary_images', None, 'Input images per task view '

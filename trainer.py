@@ -113,6 +113,10 @@ class TrainerConfig:
   serving_input_key: str = hub_export.DEFAULT_INPUT_KEY
   skip_corrupt_examples: bool = False
   eval_timeout_secs: float = 600.0
+  # With --run_eval: also the checkpoints written while another was being
+  # evaluated (after training: all of them), oldest first. The original
+  # evaluated only the newest.
+  eval_every_checkpoint: bool = False
   keep_exports: int = 5
   summary_images: int = 3
   loss_scaling: bool = False
@@ -655,8 +659,10 @@ class Trainer:
 
     Stops when the final checkpoint has been evaluated and training wrote
     `TRAINING_IS_DONE`, or when no new checkpoint appears within the
-    timeout (`evaluation.follow_checkpoints`). With `--test_split`, the
-    last evaluated checkpoint is then evaluated on it too.
+    timeout (`evaluation.follow_checkpoints`). Checkpoints written while
+    another was being evaluated are skipped unless
+    `eval_every_checkpoint`. With `--test_split`, the last evaluated
+    checkpoint is then evaluated on it too.
 
     Returns:
       The metrics of the last checkpoint on `--val_split`.
@@ -672,20 +678,26 @@ class Trainer:
 
     metrics: dict[str, float] = {}
     last = None
-    for path, skipped in evaluation.follow_checkpoints(
+    for newest, skipped in evaluation.follow_checkpoints(
         read_state=read_state,
         training_done=lambda: checkpointing.is_done(cfg.workdir),
         timeout_secs=cfg.eval_timeout_secs,
         poll_secs=min(max(cfg.eval_timeout_secs / 10, 0.1), 1.0)):
-      if skipped:
-        logging.warning('Skipped checkpoints written while evaluating: %s',
-                        ', '.join(os.path.basename(p) for p in skipped))
-      try:
-        metrics = self.evaluate_checkpoint(path)
-        last = path
-      except (tf.errors.NotFoundError, tf.errors.DataLossError) as e:
-        logging.warning('Skipped checkpoint %s, which is gone or '
-                        'unreadable: %s', path, e)
+      if cfg.eval_every_checkpoint:
+        paths = [*skipped, newest]
+      else:
+        paths = [newest]
+        if skipped:
+          logging.warning('Skipped checkpoints written while evaluating: '
+                          '%s', ', '.join(os.path.basename(p)
+                                          for p in skipped))
+      for path in paths:
+        try:
+          metrics = self.evaluate_checkpoint(path)
+          last = path
+        except (tf.errors.NotFoundError, tf.errors.DataLossError) as e:
+          logging.warning('Skipped checkpoint %s, which is gone or '
+                          'unreadable: %s', path, e)
     if cfg.test_split and last:
       # As S4L: the last checkpoint once more, on the test split.
       self.checkpoint.restore(last).expect_partial()

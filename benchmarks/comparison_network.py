@@ -214,10 +214,11 @@ class Model:
     results = os.path.join(self.pretrain_dir, 'eval_results.csv')
     if ('test', 'test') not in last_rows(results, 'split'):
       self.module()
-      # Every checkpoint is exported again: all kept, the probed one too.
+      # Every checkpoint (the curve), each exported again: all kept, the
+      # probed one too.
       self._stage('own_eval', self.pretrain + [
-          '--run_eval', '--eval_timeout_secs', '1', '--test_split', 'test',
-          '--keep_exports', '100'])
+          '--run_eval', '--eval_every_checkpoint', '--eval_timeout_secs',
+          '1', '--test_split', 'test', '--keep_exports', '100'])
     with open(results) as f:
       rows = list(csv.DictReader(f))
     return self._keep('own', {

@@ -359,15 +359,18 @@ def plateau(owned: list[dict[str, Any]]) -> str:
   steps = sorted(set.intersection(*(set(c) for c in curves)))
   last = steps[-1]
   quarter = min(s for s in steps if s >= 0.75 * last)
-  at_last = [c[last] for c in curves]
-  at_quarter = [c[quarter] for c in curves]
-  flat = experiment.compare(at_last, at_quarter) <= 0
+  if quarter == last:
+    trend = 'too few checkpoints to tell whether it plateaued'
+  else:
+    flat = experiment.compare([c[last] for c in curves],
+                              [c[quarter] for c in curves]) <= 0
+    trend = (f'from step {quarter} to {last}: '
+                f'{"plateaued" if flat else "still rising"}')
   curve = ', '.join(f'{s}: {cell([c[s] for c in curves])}' for s in steps)
   return (f'- **Supervised reference**, its own head on the test split: '
           f'{cell(test)} (at least 92 asked: '
           f'{"met" if min(test) >= 92 else "not met"}). Validation top-1 '
-          f'by training step: {curve}; from step {quarter} to {last}: '
-          f'{"plateaued" if flat else "still rising"}.')
+          f'by training step: {curve}; {trend}.')
 
 
 def costs(finals: Finals) -> str:

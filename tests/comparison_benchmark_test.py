@@ -76,9 +76,15 @@ class FakeStages(testdata.StandInRun):
       stamp = len(os.listdir(base)) + 1 if os.path.isdir(base) else 1
       os.makedirs(os.path.join(base, str(stamp), 'module'))
       if '--run_eval' in cmd:
+        # After training, --run_eval reads only the newest checkpoint
+        # unless asked for all.
+        curve = ((100, 0.90), (200, 0.91), (300, 0.925), (400, 0.925))
+        if '--eval_every_checkpoint' not in cmd:
+          curve = curve[-1:]
         with open(os.path.join(workdir, 'eval_results.csv'), 'w') as f:
-          f.write('step,split,top1_accuracy_logits\n'
-                  '100,val,0.90\n200,val,0.925\n200,test,0.93\n')
+          f.write('step,split,top1_accuracy_logits\n' + ''.join(
+              f'{step},val,{top1}\n' for step, top1 in curve) +
+                  '400,test,0.93\n')
     else:
       open(os.path.join(workdir, 'TRAINING_IS_DONE'), 'w').close()
     return 60.0
@@ -342,8 +348,8 @@ def test_supervised_row_reports_its_own_head(fake):
   assert not (tmp_path / 'fashion_mnist_lengths.png').exists()
   assert ('**Supervised reference**, its own head on the test split: '
           '93.0 ± 0.0 (at least 92 asked: met). Validation top-1 by '
-          'training step: 100: 90.0 ± 0.0, 200: 92.5 ± 0.0; from step 200 '
-          'to 200: plateaued.') in text
+          'training step: 100: 90.0 ± 0.0, 200: 91.0 ± 0.0, 300: 92.5 ± 0.0, '
+          '400: 92.5 ± 0.0; from step 300 to 400: plateaued.') in text
   # The probe keeps the module it was first given, whatever was exported
   # since.
   directory = tmp_path / 'work' / 'supervised' / 'epochs16_seed1'
@@ -526,6 +532,9 @@ def test_plateau_of_the_supervised_head():
   flat = [own({100: 88.0, 300: 91.0 + d, 400: 91.1 - d}) for d in (0.0, 0.3)]
   line = report.plateau(flat)
   assert line.endswith('plateaued.') and 'not met' in line
+  # One checkpoint in the last quarter says nothing about a plateau.
+  line = report.plateau([own({400: 91.0})])
+  assert line.endswith('too few checkpoints to tell whether it plateaued.')
 
 
 def test_s4l_report_orders_the_methods():

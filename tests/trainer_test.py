@@ -106,6 +106,18 @@ def test_train_resume_eval_export_reload(data_dir, tmp_path):
   module_dir = os.path.join(workdir, 'export', 'hub', exports[-1], 'module')
   check_hub_module(module_dir)
 
+  # After training, only the newest checkpoint was evaluated; with
+  # --eval_every_checkpoint, every kept one is, oldest first: the curve.
+  assert [r['step'] for r in rows] == ['12']
+  run_main(supervised_args(data_dir, workdir, '--epochs', '2', '--run_eval',
+                           '--eval_timeout_secs', '5',
+                           '--eval_every_checkpoint'))
+  with open(os.path.join(workdir, 'eval_results.csv')) as f:
+    again = list(csv.DictReader(f))[len(rows):]
+  kept = checkpoint_steps(workdir)
+  assert len(kept) > 1
+  assert [int(r['step']) for r in again] == kept
+
 
 def check_hub_module(module_dir):
   """Loads an export with hub.load and inside a tf-keras model."""
