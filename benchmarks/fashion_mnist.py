@@ -110,10 +110,11 @@ ROWS = (
     # The patch tasks are probed on patches; their reference is the patch
     # network with random weights under that same protocol.
     Row('random init (patches)', 'main', RELATIVE, PATCH_EVAL, train=False),
-    # One length: its own head's validation top-1 at every checkpoint (each
-    # 2 epochs, all kept) shows whether it plateaued, at a third of the cost
-    # of a search over lengths.
-    Row('supervised', 'main', SUPERVISED, settings=lengths(16, decay=2 / 3),
+    # Its own head's validation top-1 at every checkpoint (each 2 epochs,
+    # all kept) shows whether it plateaued. 16 epochs reached 90.1 (seed
+    # 0), 89.7 right after the decay: 32 is tried, as every row's search.
+    Row('supervised', 'main', SUPERVISED,
+        settings=lengths(16, 32, decay=2 / 3),
         flags=('--save_checkpoints_steps', '1563', '--keep_checkpoint_max',
                '20'),
         own_metric='top1_accuracy_logits'),

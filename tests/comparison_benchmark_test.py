@@ -343,9 +343,14 @@ def test_supervised_row_reports_its_own_head(fake):
     assert _flag(c, '--test_split') == 'test'
     assert _flag(c, '--keep_exports') == '100'
   text = (tmp_path / 'RESULTS.md').read_text()
-  # One length searched: no curve of lengths is drawn or linked.
-  assert 'fashion_mnist_lengths.png' not in text
-  assert not (tmp_path / 'fashion_mnist_lengths.png').exists()
+  # Two lengths searched (32 epochs gains nothing here): 16 is chosen.
+  assert '| supervised | epochs16: 83.0, epochs32: 83.0 | epochs16 |' in text
+  # A row that searched one length has no curve.
+  one = report.Selection.best_of({'epochs16': ({'--epochs': '16'},
+                                               {'block1': 83.0})})
+  assert not report.comparison_plots.plot_lengths(
+      {'supervised': one}, str(tmp_path / 'one.png'))
+  assert not (tmp_path / 'one.png').exists()
   assert ('**Supervised reference**, its own head on the test split: '
           '93.0 ± 0.0 (at least 92 asked: met). Validation top-1 by '
           'training step: 100: 90.0 ± 0.0, 200: 91.0 ± 0.0, 300: 92.5 ± 0.0, '
