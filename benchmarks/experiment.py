@@ -30,6 +30,7 @@ import fcntl
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,15 @@ def run(cmd: Sequence[str], log_path: str,
   """
   start = time.time()
   print('$ ' + ' '.join(cmd), flush=True)
+
+  def stop(signum, frame):
+    del frame
+    raise SystemExit(f'Stopped by signal {signum} while running: '
+                     + ' '.join(cmd))
+
+  # `kill <driver>` ends the driver by an exception too (Python's default
+  # for SIGTERM is to end at once, without cleaning up).
+  previous = signal.signal(signal.SIGTERM, stop)
   with open(log_path, 'a') as log:
     log.write('$ ' + ' '.join(cmd) + '\n')
     log.flush()
@@ -68,11 +78,13 @@ def run(cmd: Sequence[str], log_path: str,
           if progress:
             progress(time.time() - start)
     except BaseException:
-      # As subprocess.run does: a driver that stops (Ctrl-C, a full disk
-      # under `progress`) leaves no stage running on without it.
+      # As subprocess.run does: a driver that stops (Ctrl-C, `kill`, a full
+      # disk under `progress`) leaves no stage running on without it.
       proc.kill()
       proc.wait()
       raise
+    finally:
+      signal.signal(signal.SIGTERM, previous)
   if proc.returncode:
     sys.exit(f'Failed ({proc.returncode}); see {log_path}')
   return time.time() - start

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import testdata
@@ -251,5 +252,30 @@ def test_a_driver_that_stops_leaves_no_stage_running(tmp_path):
         pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
         time.sleep(60)
     ''')], str(tmp_path / 'log.txt'), progress, every=2.0)
+  with pytest.raises(ProcessLookupError):
+    os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_driver_killed_leaves_no_stage_running(tmp_path):
+  pid_file = tmp_path / 'pid'
+  stage = textwrap.dedent(f"""
+      import os, pathlib, time
+      pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+      time.sleep(60)
+  """)
+  driver = subprocess.Popen([sys.executable, '-c', textwrap.dedent(f"""
+      import sys
+      sys.path.insert(0, {str(testdata.REPO / 'benchmarks')!r})
+      import experiment
+      experiment.run([sys.executable, '-c', {stage!r}],
+                     {str(tmp_path / 'log.txt')!r})
+  """)], stderr=subprocess.PIPE, text=True)
+  for _ in range(300):
+    if pid_file.exists() and pid_file.read_text():
+      break
+    time.sleep(0.1)
+  driver.terminate()  # SIGTERM, as `kill` sends.
+  _, stderr = driver.communicate(timeout=30)
+  assert 'Stopped by signal 15' in stderr
   with pytest.raises(ProcessLookupError):
     os.kill(int(pid_file.read_text()), 0)
