@@ -35,13 +35,14 @@ Choices are made on seed 0 and the validation split: each row's
 pretraining length (in epochs; `ROWS`) by the best end point's validation
 top-1, trying lengths from the shortest until one improves on the best so
 far by less than `MIN_GAIN` (so a search ends where the probe has stopped
-improving, or is flagged in the report when its longest length still won);
+improving, or is flagged in the report when its longest length still won;
+longer lengths that the ledger has numbers for are shown, not chosen);
 rows that take another row's choice say so. Then the chosen setting is
 trained with seeds 0, 1 and 2 (seed 0 reused) and the test split is read
 once per final model; seeds 1 and 2 fit the convex probe's L2 strengths
 that seed 0 chose on `val`. benchmarks/comparison_report.py writes
-`benchmarks/RESULTS.md` (means, standard deviations, the findings) and its
-plots beside it.
+`benchmarks/RESULTS.md` (means, standard deviations, the findings) and
+benchmarks/comparison_plots.py its plots beside it.
 
 Run by hand; stages are resumable (a second run reuses every finished
 stage), and `--rows` runs a part. What each finished stage measured goes at
