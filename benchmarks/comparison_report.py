@@ -365,7 +365,7 @@ def plateau(owned: list[dict[str, Any]]) -> str:
     flat = experiment.compare([c[last] for c in curves],
                               [c[quarter] for c in curves]) <= 0
     trend = (f'from step {quarter} to {last}: '
-                f'{"plateaued" if flat else "still rising"}')
+             f'{"plateaued" if flat else "still rising"}')
   curve = ', '.join(f'{s}: {cell([c[s] for c in curves])}' for s in steps)
   return (f'- **Supervised reference**, its own head on the test split: '
           f'{cell(test)} (at least 92 asked: '
@@ -396,11 +396,13 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
   # shorter, with end points of their own) in another.
   networks = {r: s for r, s in finals.items() if r in WIDTHS + NETWORKS}
   methods = {r: s for r, s in finals.items() if r not in networks}
+
   def plot_depth(rows: Finals, name: str, title: str) -> None:
     # The supervised head's logits are not a representation.
     axis = [e for e in probed_end_points(rows) if e != 'logits']
     comparison_plots.plot_depth(rows, axis, os.path.join(folder, name),
                                 title)
+
   plot_depth(methods, plots['depth'], 'Representation quality against depth')
   networks_plot = ''
   if networks:
