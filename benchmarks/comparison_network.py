@@ -87,6 +87,7 @@ class Row:
   train: bool = True
   own_metric: str | None = None
 
+
 def slug(text: str) -> str:
   return ''.join(c if c.isalnum() or c == '.' else '_' for c in text).strip(
       '_')
