@@ -107,6 +107,8 @@ class Final:
     retrained: whether the network was trained a second time (same seed)
       for stages that were still to run when the first went with its
       machine.
+    val_again: for a network trained again, its own `val` numbers (`val`
+      stays the first network's), where it was probed on `val` again.
   """
   seed: int
   val: dict[str, float]
@@ -117,6 +119,7 @@ class Final:
   commands: list[str]
   own: dict[str, Any] | None = None
   retrained: bool = False
+  val_again: dict[str, float] | None = None
 
 
 Finals = dict[str, list[Final]]
@@ -384,6 +387,14 @@ def costs(finals: Finals) -> str:
   return '\n'.join(lines)
 
 
+def _val_again(final: Final) -> str:
+  """A network trained again: its `val` top-1 beside the first one's."""
+  if not final.val_again or final.best not in final.val_again:
+    return ''
+  return (f' (val top-1 at {final.best}: {final.val[final.best]:.2f} the '
+          f'first, {final.val_again[final.best]:.2f} the second)')
+
+
 def write(path: str, chosen: dict[str, Selection], finals: Finals,
           total_minutes: float, versions: str) -> str:
   """Writes RESULTS.md and its plots beside it; returns the text."""
@@ -421,13 +432,15 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
   commands = '\n'.join(f'    {c}' for seeds in finals.values()
                        for f in seeds for c in f.commands)
   nl = '\n'
-  retrained = [f'{row} seed {f.seed}' for row, seeds in finals.items()
-               for f in seeds if f.retrained]
+  retrained = [f'{row} seed {f.seed}{_val_again(f)}'
+               for row, seeds in finals.items() for f in seeds if f.retrained]
   again = ''
   if retrained:
     again = ('\nTrained a second time (same seed) because the first network '
              'went with its machine before all its stages ran: '
-             f'{", ".join(retrained)}.')
+             f'{", ".join(retrained)}. The second serves the stages still to '
+             "run; the end point was chosen on the first's validation "
+             'numbers.')
   seeds = ', '.join(str(f.seed) for f in next(iter(finals.values()), []))
   text = f"""# Fashion-MNIST reproduction of the paper's comparison
 

@@ -210,7 +210,8 @@ def finals(args: argparse.Namespace, rows: list[Row],
           convex=convex,
           own=model.own_accuracy(),
           minutes=model.seconds(), commands=[' '.join(model.made_by())],
-          retrained=bool(args.ledger.get(model.key).get('retrained'))))
+          retrained=bool(args.ledger.get(model.key).get('retrained')),
+          val_again=model.val_again()))
   return results
 
 

@@ -90,6 +90,13 @@ class FakeStages(testdata.StandInRun):
     return 60.0
 
   def _probe(self, workdir, directory, seed, split):
+    heads = os.path.join(workdir, 'heads')
+    if split == 'test':
+      # As linear_eval_cached's --run_eval: it reads trained heads.
+      if not os.path.exists(heads):
+        raise RuntimeError(f'No checkpoint of heads in {workdir}')
+    else:
+      open(heads, 'w').close()
     path = os.path.join(workdir, 'linear_eval_results.csv')
     new = not os.path.exists(path)
     with open(path, 'a') as f:
@@ -329,8 +336,44 @@ def test_network_lost_before_its_convex_probe_is_trained_again(fake):
     assert json.load(f)['pre_logits']['10']['l2'] == 0.1
   text = (tmp_path / 'RESULTS.md').read_text()
   assert ('went with its machine before all its stages ran: rotation '
-          'seed 2.') in text
+          'seed 2 (val top-1 at pre_logits: 85.60 the first, 85.60 the '
+          'second).') in text
   assert '| rotation | 85.8 ± 0.3 |' in text
+
+
+def test_network_lost_before_its_test_read_trains_its_heads_again(fake):
+  main, tmp_path = fake
+  main('rotation')
+  key = os.path.join('rotation', 'epochs1_seed0')
+  ledger = str(tmp_path / 'ledger.json')
+  testdata.forget_in_ledger(ledger, key, 'probe', 'test')
+  testdata.forget_in_ledger(ledger, key, 'convex')
+  # The search's numbers, from the first network: the second scores 1.0
+  # point less on `val`.
+  with open(ledger) as f:
+    entries = json.load(f)
+  first = entries[key]['probe']['val']
+  entries[key]['probe']['val'] = {e: v + 1.0 for e, v in first.items()}
+  with open(ledger, 'w') as f:
+    json.dump(entries, f)
+  shutil.rmtree(tmp_path / 'work')
+  commands = main('rotation')
+  # Trained and exported again; the probe's heads trained on `val` before
+  # they are read on `test` (the real --run_eval fails without them).
+  assert [os.path.basename(c[1]) for c in commands] == [
+      'fashion_mnist.sh', 'fashion_mnist.sh',
+      'rotation_or_exemplar_fashion_mnist.sh',
+      'rotation_or_exemplar_fashion_mnist.sh', 'convex_probe.py']
+  assert commands[1][-1] == '--export_only'
+  assert [_split_of_probe(c) for c in commands[2:4]] == ['val', 'test']
+  with open(ledger) as f:
+    entry = json.load(f)[key]
+  assert entry['retrained']
+  assert entry['val_again'] == first
+  assert entry['probe']['val'] == {e: v + 1.0 for e, v in first.items()}
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert ('rotation seed 0 (val top-1 at pre_logits: 86.00 the first, '
+          '85.00 the second)') in text
 
 
 def test_supervised_row_reports_its_own_head(fake):
