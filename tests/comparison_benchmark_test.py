@@ -316,6 +316,17 @@ def test_report_only_runs_no_stage(fake):
   assert '| rotation | ' not in text
 
 
+def _assert_trained_again(commands, seed):
+  """The commands pretrain and export `seed`'s network, probe, convex."""
+  assert [os.path.basename(c[1]) for c in commands] == [
+      'fashion_mnist.sh', 'fashion_mnist.sh',
+      'rotation_or_exemplar_fashion_mnist.sh',
+      'rotation_or_exemplar_fashion_mnist.sh', 'convex_probe.py']
+  assert {_flag(c, '--random_seed') for c in commands[:4]} == {str(seed)}
+  assert commands[1][-1] == '--export_only'
+  assert [_split_of_probe(c) for c in commands[2:4]] == ['val', 'test']
+
+
 def test_network_lost_before_its_convex_probe_is_trained_again(fake):
   main, tmp_path = fake
   main('rotation')
@@ -323,14 +334,9 @@ def test_network_lost_before_its_convex_probe_is_trained_again(fake):
   testdata.forget_in_ledger(str(tmp_path / 'ledger.json'), key, 'convex')
   shutil.rmtree(tmp_path / 'work')
   commands = main('rotation')
-  # Seed 2's network again (pretrained, exported), its probe's features
-  # stored again (val, then test), then the convex probe it lacked.
-  assert [os.path.basename(c[1]) for c in commands] == [
-      'fashion_mnist.sh', 'fashion_mnist.sh',
-      'rotation_or_exemplar_fashion_mnist.sh',
-      'rotation_or_exemplar_fashion_mnist.sh', 'convex_probe.py']
-  assert {_flag(c, '--random_seed') for c in commands[:4]} == {'2'}
-  assert commands[1][-1] == '--export_only'
+  # Seed 2's network again, its probe's features stored again, then the
+  # convex probe it lacked.
+  _assert_trained_again(commands, seed=2)
   # Seed 0's L2 choices come from the ledger: its files went too.
   with open(_flag(commands[4], '--l2_from')) as f:
     assert json.load(f)['pre_logits']['10']['l2'] == 0.1
@@ -357,15 +363,9 @@ def test_network_lost_before_its_test_read_trains_its_heads_again(fake):
   with open(ledger, 'w') as f:
     json.dump(entries, f)
   shutil.rmtree(tmp_path / 'work')
-  commands = main('rotation')
-  # Trained and exported again; the probe's heads trained on `val` before
-  # they are read on `test` (the real --run_eval fails without them).
-  assert [os.path.basename(c[1]) for c in commands] == [
-      'fashion_mnist.sh', 'fashion_mnist.sh',
-      'rotation_or_exemplar_fashion_mnist.sh',
-      'rotation_or_exemplar_fashion_mnist.sh', 'convex_probe.py']
-  assert commands[1][-1] == '--export_only'
-  assert [_split_of_probe(c) for c in commands[2:4]] == ['val', 'test']
+  # The probe's heads are trained on `val` before they are read on `test`
+  # (the real --run_eval fails without them).
+  _assert_trained_again(main('rotation'), seed=0)
   with open(ledger) as f:
     entry = json.load(f)[key]
   assert entry['retrained']
