@@ -399,6 +399,7 @@ def write(path: str, chosen: dict[str, Selection], finals: Finals,
           total_minutes: float, versions: str) -> str:
   """Writes RESULTS.md and its plots beside it; returns the text."""
   folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
   plots = {'depth': 'fashion_mnist.png',
            'networks': 'fashion_mnist_networks.png',
            'lengths': 'fashion_mnist_lengths.png',

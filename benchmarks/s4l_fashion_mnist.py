@@ -407,6 +407,7 @@ Each final model (seed s, chosen lr), then the same command with
 
 {command_text}
 """
+  os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
   with open(args.results, 'w') as f:
     f.write(text)
   print(text)

@@ -308,12 +308,15 @@ def test_ledger_resumes_on_a_machine_without_the_workdir(fake):
 def test_report_only_runs_no_stage(fake):
   main, tmp_path = fake
   main('random init')
-  (tmp_path / 'RESULTS.md').unlink()
-  # Rotation has not run: nothing trains, and the report has the rows done.
-  assert main('rotation', 'work', '--report_only') == []
-  text = (tmp_path / 'RESULTS.md').read_text()
+  # Rotation has not run: nothing trains, and the report has the rows done,
+  # in a folder made for it.
+  results = tmp_path / 'report' / 'RESULTS.md'
+  assert main('rotation', 'work', '--report_only',
+              '--results', str(results)) == []
+  text = results.read_text()
   assert '| random init | ' in text
   assert '| rotation | ' not in text
+  assert (results.parent / 'fashion_mnist.png').stat().st_size > 1000
 
 
 def _assert_trained_again(commands, seed):

@@ -91,9 +91,10 @@ def fake(monkeypatch, tmp_path):
   def main(methods, workdir='work'):
     commands = runs.main(monkeypatch, driver, [
         's4l_fashion_mnist.py', '--workdir', str(tmp_path / workdir),
-        '--results', str(tmp_path / 'S4L.md'), '--fractions', '10p',
+        # A results folder that does not exist yet is made.
+        '--results', str(tmp_path / 'out' / 'S4L.md'), '--fractions', '10p',
         '--methods', methods, '--ledger', str(tmp_path / 'ledger.json')])
-    return commands, (tmp_path / 'S4L.md').read_text()
+    return commands, (tmp_path / 'out' / 'S4L.md').read_text()
   return main, tmp_path
 
 
