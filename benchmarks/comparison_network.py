@@ -170,7 +170,7 @@ class Model:
 
   def _stage(self, name: str, cmd: list[str]) -> None:
     if self.read_only:
-      raise NotDoneError(f'{self.directory}: {name}')
+      raise NotDoneError(f'{self.key}: {name}')
     self.times.run(name, cmd, self.log)
 
   def seconds(self) -> dict[str, float]:

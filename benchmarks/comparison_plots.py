@@ -14,7 +14,7 @@
 
 """The plots of `benchmarks/fashion_mnist.py`'s RESULTS.md.
 
-`comparison_report.write` decides which rows go in which plot and where it
+`comparison_results.write` decides which rows go in which plot and where it
 is saved; this module only draws them. Error bars are the standard
 deviation over the seeds (`experiment.mean_std`).
 """

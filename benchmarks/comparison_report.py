@@ -15,20 +15,17 @@
 """Tables and findings of `benchmarks/fashion_mnist.py`.
 
 Works on the numbers the driver collected (`Selection` per row, `Final` per
-row and seed), so that it can be checked without training anything. Every
-number in a table is a mean ± standard deviation over the seeds; a finding
-holds only when `experiment.compare` finds the difference beyond the seeds'
-spread.
+row and seed), so that it can be checked without training anything;
+`comparison_results.write` puts them in RESULTS.md. Every number in a table
+is a mean ± standard deviation over the seeds; a finding holds only when
+`experiment.compare` finds the difference beyond the seeds' spread.
 """
 
 from collections.abc import Callable, Sequence
 import dataclasses
-import datetime
-import os
 import statistics
 from typing import Any
 
-import comparison_plots
 import experiment
 
 ORDER = ('after_root', 'block1', 'block2', 'block3', 'block4', 'block5',
@@ -312,7 +309,32 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
   owned = [f.own for f in finals.get('supervised', []) if f.own]
   if owned:
     lines.append(plateau(owned))
-  return lines
+  return lines + untested(finals)
+
+
+def untested(finals: Finals) -> list[str]:
+  """The findings above that rows not in `finals` leave untested.
+
+  Returns:
+    One line naming each such finding and the rows it waits for; none when
+    every row is there.
+  """
+  waiting = []
+  for method in PAPER_IMAGENET:
+    base = REFERENCE.get(method, 'random init')
+    absent = [r for r in (method, base) if r not in finals]
+    if absent:
+      waiting.append(f'{method} against {base}, with its low-shot gain '
+                     f'(needs {", ".join(absent)})')
+  for finding, rows in (('width', WIDTHS), ('architecture', NETWORKS),
+                        ('the ranking of the four methods', PAPER_IMAGENET)):
+    absent = [r for r in rows if r not in finals]
+    if absent:
+      waiting.append(f'{finding} (needs {", ".join(absent)})')
+  if not waiting:
+    return []
+  return ['- **Not tested yet**, their rows still to run: ' +
+          '; '.join(waiting) + '.']
 
 
 def probe_artefacts(finals: Finals) -> list[str]:
@@ -374,140 +396,3 @@ def plateau(owned: list[dict[str, Any]]) -> str:
           f'{cell(test)} (at least 92 asked: '
           f'{"met" if min(test) >= 92 else "not met"}). Validation top-1 '
           f'by training step: {curve}; {trend}.')
-
-
-def costs(finals: Finals) -> str:
-  """Per row, the mean minutes of each stage of a final model."""
-  lines = []
-  for row, seeds in finals.items():
-    stages = sorted({s for f in seeds for s in f.minutes})
-    lines.append(f'- {row}: ' + ', '.join(
-        f'{s} {statistics.mean(f.minutes.get(s, 0) for f in seeds) / 60:.1f}'
-        for s in stages) + ' min per seed')
-  return '\n'.join(lines)
-
-
-def _val_again(final: Final) -> str:
-  """A network trained again: its `val` top-1 beside the first one's."""
-  if not final.val_again or final.best not in final.val_again:
-    return ''
-  return (f' (val top-1 at {final.best}: {final.val[final.best]:.2f} the '
-          f'first, {final.val_again[final.best]:.2f} the second)')
-
-
-def write(path: str, chosen: dict[str, Selection], finals: Finals,
-          total_minutes: float, versions: str) -> str:
-  """Writes RESULTS.md and its plots beside it; returns the text."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  plots = {'depth': 'fashion_mnist.png',
-           'networks': 'fashion_mnist_networks.png',
-           'lengths': 'fashion_mnist_lengths.png',
-           'low_shot': 'fashion_mnist_low_shot.png'}
-  # The methods in one plot, rotation's widths and networks (trained
-  # shorter, with end points of their own) in another.
-  networks = {r: s for r, s in finals.items() if r in WIDTHS + NETWORKS}
-  methods = {r: s for r, s in finals.items() if r not in networks}
-
-  def plot_depth(rows: Finals, name: str, title: str) -> None:
-    # The supervised head's logits are not a representation.
-    axis = [e for e in probed_end_points(rows) if e != 'logits']
-    comparison_plots.plot_depth(rows, axis, os.path.join(folder, name),
-                                title)
-
-  plot_depth(methods, plots['depth'], 'Representation quality against depth')
-  networks_plot = ''
-  if networks:
-    plot_depth(networks, plots['networks'],
-               'Rotation: widths and networks against depth')
-    networks_plot = f'![widths and networks]({plots["networks"]})'
-  lengths_plot = ''
-  if comparison_plots.plot_lengths(
-      chosen, os.path.join(folder, plots['lengths'])):
-    lengths_plot = ('![probe against pretraining length]'
-                    f'({plots["lengths"]})')
-  # The convex probe, its low-shot subsets and kNN: the main rows only.
-  probed = {r: s for r, s in finals.items() if all(f.convex for f in s)}
-  comparison_plots.plot_low_shot(
-      probed, os.path.join(folder, plots['low_shot']))
-  commands = '\n'.join(f'    {c}' for seeds in finals.values()
-                       for f in seeds for c in f.commands)
-  nl = '\n'
-  retrained = [f'{row} seed {f.seed}{_val_again(f)}'
-               for row, seeds in finals.items() for f in seeds if f.retrained]
-  again = ''
-  if retrained:
-    again = ('\nTrained a second time (same seed) because the first network '
-             'went with its machine before all its stages ran: '
-             f'{", ".join(retrained)}. The second serves the stages still to '
-             "run; the end point was chosen on the first's validation "
-             'numbers.')
-  seeds = ', '.join(str(f.seed) for f in next(iter(finals.values()), []))
-  text = f"""# Fashion-MNIST reproduction of the paper's comparison
-
-Written by `benchmarks/fashion_mnist.py` on {datetime.date.today()}; the
-stages of the rows below took {total_minutes:.0f} minutes in all.{again}
-{versions}
-
-Protocol. Pretraining uses the first 50,000 training images; each row's
-setting (pretraining length) was chosen with seed 0 by the best end
-point's top-1 on the validation split (the last 10,000 training images),
-trying lengths from the shortest until a longer one stopped gaining
-(`MIN_GAIN` in benchmarks/fashion_mnist.py); rotation's widths and
-networks share one shorter length with their reference, rotation at width
-1 trained as long. The chosen setting was then trained with seeds
-{seeds}; the test split (10,000 images) was read once per final model. Every
-number is a test top-1 (%) as mean ± standard deviation over the seeds. A
-difference counts only beyond the seeds' spread (the larger standard
-deviation). "Paper probe": SGD on cached features (the original's
-schedule), one head per end point; the best end point is the one with the
-best validation top-1. "Convex": multinomial logistic regression solved
-by L-BFGS (tolerance `CONVEX_TOL` in benchmarks/comparison_network.py), L2
-strength chosen on the validation split with seed 0 (per end point and
-subset) and reused for the other seeds; kNN: weighted, on the same
-features. Both run on the main rows, not on rotation's widths and
-networks ("-"). Image tasks are probed on 32x32 images, the patch tasks
-(and their random reference) on nine 16x16 patches of a 48x48 crop.
-
-## All labels
-
-{table(finals, COLUMNS)}
-
-![top-1 against depth]({plots['depth']})
-
-{networks_plot}
-
-## Low-shot (the S4L sampler's class-balanced subsets of `train`)
-
-{table(probed, LOW_SHOT_COLUMNS)}
-
-![low-shot]({plots['low_shot']})
-
-## Every end point (paper probe)
-
-{depth_table(finals)}
-
-## The paper's findings
-
-{nl.join(findings(finals, chosen))}
-
-## Choices
-
-{selection_table(chosen)}
-
-{lengths_plot}
-
-## What each stage costs
-
-Wall time on the machine above, mean per seed of the final models (the
-search's other settings are in the total above).
-
-{costs(finals)}
-
-## Commands
-
-{commands}
-"""
-  with open(path, 'w') as f:
-    f.write(text)
-  return text

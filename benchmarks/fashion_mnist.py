@@ -40,9 +40,10 @@ longer lengths that the ledger has numbers for are shown, not chosen);
 rows that take another row's choice say so. Then the chosen setting is
 trained with seeds 0, 1 and 2 (seed 0 reused) and the test split is read
 once per final model; seeds 1 and 2 fit the convex probe's L2 strengths
-that seed 0 chose on `val`. benchmarks/comparison_report.py writes
-`benchmarks/RESULTS.md` (means, standard deviations, the findings) and
-benchmarks/comparison_plots.py its plots beside it.
+that seed 0 chose on `val`. benchmarks/comparison_results.py writes
+`benchmarks/RESULTS.md` (the means, standard deviations and findings of
+benchmarks/comparison_report.py, the rows still to run) and the plots of
+benchmarks/comparison_plots.py beside it.
 
 Run by hand; stages are resumable (a second run reuses every finished
 stage), and `--rows` runs a part. What each finished stage measured goes at
@@ -64,6 +65,7 @@ import sys
 
 import comparison_network
 import comparison_report
+import comparison_results
 import experiment
 from experiment import REPO
 
@@ -251,7 +253,7 @@ def main() -> None:
     finals(args, rows, select(args, rows))
   # The report: every row whose stages are all done, this run's or not.
   args.read_only = True
-  chosen, results = {}, {}
+  chosen, results, missing = {}, {}, {}
   for row in ROWS:
     try:
       selection = select(args, [row])
@@ -259,12 +261,14 @@ def main() -> None:
       chosen.update(selection)
     except comparison_network.NotDoneError as e:
       print(f'Not in the report: {row.name} ({e} has not run).')
+      if row in rows:
+        missing[row.name] = str(e)
   reported = {comparison_network.slug(row) for row in results}
   total = sum(sum(entry.get('times', {}).values())
               for key, entry in args.ledger.entries.items()
               if key.split('/')[0] in reported) / 60
-  text = comparison_report.write(args.results, chosen, results, total,
-                                 experiment.versions())
+  text = comparison_results.write(args.results, chosen, results, total,
+                                  experiment.versions(), missing)
   print(text)
 
 
