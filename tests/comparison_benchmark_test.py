@@ -642,3 +642,37 @@ def test_a_gain_below_the_minimum_ends_the_search(fake, monkeypatch):
   assert trained == sorted([('0.25', '0'), ('0.5', '0'), ('1', '0'),
                             ('2', '0'), ('2', '1'), ('2', '2')])
   assert 'longest setting tried' not in (tmp_path / 'RESULTS.md').read_text()
+
+
+def _markdown_tables(text):
+  """Column name -> row name -> cell, over every table in `text`."""
+  columns = {}
+  header = None
+  for line in text.splitlines():
+    if not line.startswith('| '):
+      header = None
+      continue
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    if header is None:
+      header = cells
+    elif not cells[0].startswith('---'):
+      for name, value in zip(header[1:], cells[1:]):
+        columns.setdefault(name, {})[cells[0]] = value
+  return columns
+
+
+def test_readme_table_has_the_results_pages_numbers():
+  """The README's short table is copied from RESULTS.md: they agree."""
+  readme = _markdown_tables((testdata.REPO / 'README.md').read_text())
+  page = _markdown_tables(
+      (testdata.REPO / 'benchmarks' / 'RESULTS.md').read_text())
+  same = {'best end point, paper probe': 'best end point (paper probe)',
+          'pre_logits, paper probe': 'pre_logits (paper probe)',
+          'best end point, convex': 'best end point (convex)',
+          '10 labels per class, convex': 'convex, 10 per class'}
+  # Every row of the page's main table, and no other, is in the README's.
+  assert set(readme['best end point, paper probe']) == set(
+      page['best end point (paper probe)'])
+  for ours, theirs in same.items():
+    for row, value in readme[ours].items():
+      assert page[theirs].get(row, '-') == value, (row, ours)
