@@ -75,37 +75,45 @@ def write(path: str, chosen: dict[str, report.Selection],
   """
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
+  # Each plot's file and its link on the page; a plot with nothing to
+  # draw is neither drawn nor linked.
   plots = {'depth': 'fashion_mnist.png',
            'networks': 'fashion_mnist_networks.png',
            'lengths': 'fashion_mnist_lengths.png',
            'low_shot': 'fashion_mnist_low_shot.png'}
+  links = dict.fromkeys(plots, '')
+
+  def drawn(plot: str, alt: str) -> None:
+    links[plot] = f'![{alt}]({plots[plot]})'
+
   # The methods in one plot, rotation's widths and networks (trained
   # shorter, with end points of their own) in another.
   networks = {r: s for r, s in finals.items()
               if r in report.WIDTHS + report.NETWORKS}
   methods = {r: s for r, s in finals.items() if r not in networks}
 
-  def plot_depth(rows: report.Finals, name: str, title: str) -> None:
+  def plot_depth(rows: report.Finals, plot: str, title: str) -> None:
     # The supervised head's logits are not a representation.
     axis = [e for e in report.probed_end_points(rows) if e != 'logits']
-    comparison_plots.plot_depth(rows, axis, os.path.join(folder, name),
-                                title)
+    comparison_plots.plot_depth(rows, axis,
+                                os.path.join(folder, plots[plot]), title)
 
-  plot_depth(methods, plots['depth'], 'Representation quality against depth')
-  networks_plot = ''
-  if networks:
-    plot_depth(networks, plots['networks'],
+  if methods:
+    plot_depth(methods, 'depth', 'Representation quality against depth')
+    drawn('depth', 'top-1 against depth')
+  if set(networks) - {report.WIDTHS[0]}:  # The reference alone: no plot.
+    plot_depth(networks, 'networks',
                'Rotation: widths and networks against depth')
-    networks_plot = f'![widths and networks]({plots["networks"]})'
-  lengths_plot = ''
+    drawn('networks', 'widths and networks')
   if comparison_plots.plot_lengths(
       chosen, os.path.join(folder, plots['lengths'])):
-    lengths_plot = ('![probe against pretraining length]'
-                    f'({plots["lengths"]})')
+    drawn('lengths', 'probe against pretraining length')
   # The convex probe, its low-shot subsets and kNN: the main rows only.
   probed = {r: s for r, s in finals.items() if all(f.convex for f in s)}
-  comparison_plots.plot_low_shot(
-      probed, os.path.join(folder, plots['low_shot']))
+  if probed:
+    comparison_plots.plot_low_shot(
+        probed, os.path.join(folder, plots['low_shot']))
+    drawn('low_shot', 'low-shot')
   commands = '\n'.join(f'    {c}' for seeds in finals.values()
                        for f in seeds for c in f.commands)
   nl = '\n'
@@ -150,15 +158,15 @@ networks ("-"). Image tasks are probed on 32x32 images, the patch tasks
 
 {report.table(finals, report.COLUMNS)}
 
-![top-1 against depth]({plots['depth']})
+{links['depth']}
 
-{networks_plot}
+{links['networks']}
 
 ## Low-shot (the S4L sampler's class-balanced subsets of `train`)
 
 {report.table(probed, report.LOW_SHOT_COLUMNS)}
 
-![low-shot]({plots['low_shot']})
+{links['low_shot']}
 
 ## Every end point (paper probe)
 
@@ -172,7 +180,7 @@ networks ("-"). Image tasks are probed on 32x32 images, the patch tasks
 
 {report.selection_table(chosen)}
 
-{lengths_plot}
+{links['lengths']}
 
 ## What each stage costs
 

@@ -264,6 +264,18 @@ def test_protocol_choices_on_validation_test_read_once(fake):
   assert (tmp_path / 'fashion_mnist_networks.png').stat().st_size > 1000
 
 
+def test_plots_with_nothing_to_draw_are_left_out(fake):
+  main, tmp_path = fake
+  # The width rows' reference alone: no method, no width, no convex probe.
+  main('rotation (1 epoch)')
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert '| rotation (1 epoch) | ' in text
+  for plot in ('fashion_mnist.png', 'fashion_mnist_networks.png',
+               'fashion_mnist_low_shot.png', 'fashion_mnist_lengths.png'):
+    assert plot not in text
+    assert not (tmp_path / plot).exists()
+
+
 def test_a_search_stops_only_when_a_length_does_not_improve(
     fake, monkeypatch):
   main, tmp_path = fake
