@@ -27,12 +27,15 @@ import comparison_plots
 import comparison_report as report
 
 
-def costs(finals: report.Finals) -> str:
-  """Per row, the mean minutes of each stage of a final model."""
+def costs(finals: report.Finals,
+          row_minutes: dict[str, float] | None = None) -> str:
+  """Per row, its minutes in all, then each final-model stage's mean."""
   lines = []
   for row, seeds in finals.items():
     stages = sorted({s for f in seeds for s in f.minutes})
-    lines.append(f'- {row}: ' + ', '.join(
+    whole = (f'{row_minutes[row]:.0f} min in all; '
+             if row in (row_minutes or {}) else '')
+    lines.append(f'- {row}: {whole}' + ', '.join(
         f'{s} {statistics.mean(f.minutes.get(s, 0) for f in seeds) / 60:.1f}'
         for s in stages) + ' min per seed')
   return '\n'.join(lines)
@@ -57,7 +60,8 @@ def _still_to_run(missing: dict[str, str]) -> str:
 
 
 def write(path: str, chosen: dict[str, report.Selection],
-          finals: report.Finals, total_minutes: float, versions: str,
+          finals: report.Finals, row_minutes: dict[str, float],
+          versions: str,
           missing: dict[str, str] | None = None) -> str:
   """Writes RESULTS.md and its plots beside it.
 
@@ -65,7 +69,8 @@ def write(path: str, chosen: dict[str, report.Selection],
     path: where RESULTS.md goes; its folder is made if need be.
     chosen: each reported row's choice on the validation split.
     finals: each reported row's final models.
-    total_minutes: what the reported rows' stages cost in all.
+    row_minutes: what each reported row's stages cost in all (its
+      search's settings and its seeds).
     versions: the software and machine the numbers were measured on.
     missing: rows asked for but not done, each with the first stage of
       theirs still to run.
@@ -128,10 +133,11 @@ def write(path: str, chosen: dict[str, report.Selection],
              'numbers.')
   seeds = ', '.join(str(f.seed) for f in next(iter(finals.values()), []))
   pending = _still_to_run(missing or {})
+  total = sum(row_minutes.values())
   text = f"""# Fashion-MNIST reproduction of the paper's comparison
 
 Written by `benchmarks/fashion_mnist.py` on {datetime.date.today()}; the
-stages of the rows below took {total_minutes:.0f} minutes in all.{again}
+stages of the rows below took {total:.0f} minutes in all.{again}
 {versions}
 {pending}
 Protocol. Pretraining uses the first 50,000 training images; each row's
@@ -184,10 +190,11 @@ networks ("-"). Image tasks are probed on 32x32 images, the patch tasks
 
 ## What each stage costs
 
-Wall time on the machine above, mean per seed of the final models (the
-search's other settings are in the total above).
+Wall time on the machine above: each row's minutes in all (every
+setting its search trained, every seed, on whichever machine ran it),
+then the mean per seed of each stage of its final models.
 
-{costs(finals)}
+{costs(finals, row_minutes)}
 
 ## Commands
 

@@ -263,11 +263,13 @@ def main() -> None:
       print(f'Not in the report: {row.name} ({e} has not run).')
       if row in rows:
         missing[row.name] = str(e)
-  reported = {comparison_network.slug(row) for row in results}
-  total = sum(sum(entry.get('times', {}).values())
-              for key, entry in args.ledger.entries.items()
-              if key.split('/')[0] in reported) / 60
-  text = comparison_results.write(args.results, chosen, results, total,
+  # Each reported row's cost in all: every setting its search trained and
+  # every seed, from the ledger (so earlier machines' stages count).
+  minutes = {row: sum(sum(entry.get('times', {}).values())
+                      for key, entry in args.ledger.entries.items()
+                      if key.split('/')[0] == comparison_network.slug(row))
+                  / 60 for row in results}
+  text = comparison_results.write(args.results, chosen, results, minutes,
                                   experiment.versions(), missing)
   print(text)
 

@@ -234,6 +234,22 @@ def test_protocol_choices_on_validation_test_read_once(fake):
                'fashion_mnist_low_shot.png'):
     assert (tmp_path / plot).stat().st_size > 1000
   assert 'fashion_mnist_networks.png' not in text
+  # A row's cost in all counts the settings its search did not choose, and
+  # no other row's: 100 more minutes on one of rotation's.
+  def minutes(text):
+    return {row: int(m) for row, m in re.findall(
+        r'^- (.+?): (\d+) min in all; ', text, re.M)}
+  before = minutes(text)
+  assert set(before) == {'random init', 'rotation'}
+  ledger = experiment.Ledger(str(tmp_path / 'ledger.json'))
+  times = ledger.entries['rotation/epochs0.25_seed0']['times']
+  ledger.put('rotation/epochs0.25_seed0',
+             times=dict(times, pretrain=times['pretrain'] + 6000.0))
+  assert main('random init,rotation', 'work', '--report_only') == []
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert minutes(text) == {'random init': before['random init'],
+                           'rotation': before['rotation'] + 100}
+  assert f'took {sum(before.values()) + 100} minutes in all' in text
 
   # A second invocation reuses every stage; another group's report keeps
   # the rows already done.
@@ -581,6 +597,9 @@ def test_s4l_benchmark_shares_the_rule():
 def test_costs_are_reported_per_stage():
   finals = {'rotation': _row(85.0, 80.0)}
   assert results_page.costs(finals) == '- rotation: pretrain 1.0 min per seed'
+  # With the row's minutes in all (its search and seeds), those first.
+  assert results_page.costs(finals, {'rotation': 250.4}) == (
+      '- rotation: 250 min in all; pretrain 1.0 min per seed')
 
 
 def test_low_shot_gain_is_compared_with_all_labels():
