@@ -38,9 +38,18 @@ All file access goes through `tf.io.gfile`, so `gs://` paths work.
 from collections.abc import Callable
 import os
 
-from data_sources import dataset_info, fashion_mnist, slim_tfrecord, tfds
-from data_sources.base import SPLITS, DataSource, input_data_error
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.data_sources import (
+  dataset_info,
+  fashion_mnist,
+  slim_tfrecord,
+  tfds,
+)
+from revisiting_ssl.data_sources.base import (
+  SPLITS,
+  DataSource,
+  input_data_error,
+)
 
 __all__ = ['SPLITS', 'DataSource', 'DATASET_INFO_FILE', 'DATASETS',
            'default_dataset_dir', 'get_dataset', 'input_data_error',

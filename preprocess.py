@@ -62,9 +62,11 @@ from typing import Any
 
 import tensorflow as tf
 
-import preprocess_ops  # noqa: F401  (registers the ops)
-from preprocess_ops import base
-import utils
+from revisiting_ssl import (
+  preprocess_ops,  # noqa: F401  (registers the ops)
+  utils,
+)
+from revisiting_ssl.preprocess_ops import base
 
 Data = base.Data
 Op = base.Op

@@ -12,41 +12,71 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Installs the self-supervised representation learning code base.
+"""Installs the code base as one package, `revisiting_ssl`.
 
-The top-level modules are listed in `py_modules` so that a plain (non-editable)
-install works too; the original only packaged the sub-directories.
+The repository directory is itself the package (as google-research's
+projects are): `package_dir` maps `revisiting_ssl` onto this directory, so
+the layout stays the original's (`train_and_eval.py`, `models/`, ... at the
+top) while nothing but `revisiting_ssl` lands in site-packages. Its modules
+import one another by that name, editable installs included.
 """
 
+import os
+
 import setuptools
+from setuptools.command import build_py
+
+PACKAGE = 'revisiting_ssl'
+# The sub-packages, as directories of this one; tests/ and benchmarks/ are
+# not installed.
+SUBPACKAGES = ('data_sources', 'models', 'preprocess_ops', 'probes',
+               'self_supervision', 'tools', 'training')
+TOOLS = ('build_tfrecords', 'convert_module', 'convex_probe',
+         'generate_pseudo_labels', 'make_permutations')
+
+
+def _version() -> str:
+  """`__version__` of `__init__.py`, read without importing the package."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      '__init__.py')
+  with open(path) as f:
+    for line in f:
+      if line.startswith('__version__'):
+        return line.split('=')[1].strip().strip("'")
+  raise RuntimeError('__init__.py sets no __version__.')
+
+
+class _BuildPy(build_py.build_py):
+  """Leaves this file out of the package its directory is."""
+
+  def find_package_modules(self, package, package_dir):
+    return [entry for entry in super().find_package_modules(
+        package, package_dir) if entry[:2] != (PACKAGE, 'setup')]
+
 
 setuptools.setup(
-    name='revisiting-self-supervised-tf2',
-    version='0.1.0',
+    name='revisiting-ssl',
+    version=_version(),
     description=('Self-supervised visual representation learning (rotation, '
-                 'relative patch location, jigsaw, exemplar) in TensorFlow 2.'),
+                 'relative patch location, jigsaw, exemplar) and S4L in '
+                 'TensorFlow 2.'),
     license='Apache-2.0',
     python_requires='>=3.10',
-    packages=['data_sources', 'models', 'preprocess_ops', 'self_supervision'],
-    # S4L's published ImageNet label lists (data_sources/label_maps/).
-    package_data={'data_sources': ['label_maps/*']},
-    py_modules=[
-        'checkpointing',
-        'datasets',
-        'distribution',
-        'evaluation',
-        'hub_export',
-        'inception_preprocessing',
-        'input_streams',
-        'linear_eval_cached',
-        'optimization',
-        'polyak',
-        'preprocess',
-        'train_and_eval',
-        'trainer',
-        'utils',
-        'virtual_replicas',
-    ],
+    package_dir={PACKAGE: '.'},
+    cmdclass={'build_py': _BuildPy},
+    packages=[PACKAGE] + [f'{PACKAGE}.{p}' for p in SUBPACKAGES],
+    package_data={
+        # The published jigsaw permutations and the configs the README
+        # documents (they run the installed entry point).
+        PACKAGE: ['permutations_100_max.bin', 'config/*.sh', 'config/*/*.sh',
+                  'config/README.md'],
+        # S4L's published ImageNet label lists.
+        f'{PACKAGE}.data_sources': ['label_maps/*'],
+    },
+    entry_points={'console_scripts': [
+        f'revisiting-ssl = {PACKAGE}.train_and_eval:run_cli',
+    ] + [f'revisiting-ssl-{tool.replace("_", "-")} = '
+         f'{PACKAGE}.tools.{tool}:run_cli' for tool in TOOLS]},
     install_requires=[
         # The `tensorflow` wheel runs on the CPU when no CUDA libraries are
         # installed; tf-keras (needed by hub.KerasLayer) depends on this name,
@@ -68,7 +98,7 @@ setuptools.setup(
         'tfds': ['tensorflow-datasets>=4.9', 'importlib_resources'],
         # benchmarks/fashion_mnist.py draws its plots with matplotlib.
         'bench': ['matplotlib'],
-        # self_supervision/convex_probe.py: L-BFGS logistic regression.
+        # probes/convex_probe.py: L-BFGS logistic regression.
         'probe': ['scikit-learn>=1.3'],
         'test': [
             'scikit-learn>=1.3',
@@ -78,6 +108,9 @@ setuptools.setup(
             'pytest-xdist',
             'tf-keras>=2.20,<2.22',
             'ruff',
+            # tests/packaging_test.py builds a wheel without build isolation.
+            'setuptools',
+            'wheel',
         ],
     },
 )

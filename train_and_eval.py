@@ -44,31 +44,33 @@ import sys
 from typing import Any
 import uuid
 
-from absl import app, flags, logging
+if __name__ == '__main__' and sys.path and os.path.abspath(
+    sys.path[0] or '.') == os.path.dirname(os.path.abspath(__file__)):
+  # Run as `python train_and_eval.py`, Python puts this directory first on
+  # the path, where our `datasets.py` and `utils.py` would hide packages of
+  # those names from every other library; the project is the installed
+  # package `revisiting_ssl` instead.
+  del sys.path[0]
+
+from absl import flags, logging
 import keras
 import tensorflow as tf
 
-from data_sources import label_subsets
-import datasets
-import distribution
-import input_streams
-import linear_eval_cached
-import models
-import optimization
-import preprocess
-from self_supervision import (
+from revisiting_ssl import cli, datasets, models, preprocess, utils
+from revisiting_ssl import trainer as trainer_lib
+from revisiting_ssl.data_sources import label_subsets
+from revisiting_ssl.probes import linear_eval, linear_eval_cached
+from revisiting_ssl.self_supervision import (
   exemplar,
   jigsaw,
-  linear_eval,
   patch_utils,
   rotation_vat,
   s4l_exemplar,
   s4l_rotation,
   vat,
 )
-from self_supervision import self_supervision_lib as tasks
-import trainer as trainer_lib
-import utils
+from revisiting_ssl.self_supervision import self_supervision_lib as tasks
+from revisiting_ssl.training import distribution, input_streams, optimization
 
 # Flags absl itself defines; everything defined below is ours.
 _ABSL_FLAGS = frozenset(flags.FLAGS)
@@ -254,7 +256,7 @@ flags.DEFINE_integer('perm_subset_size', None, 'jigsaw: permutations sampled '
                      'per replica and step in training (default '
                      f'{_default(jigsaw.JigsawTask, "perm_subset_size")}).')
 flags.DEFINE_string('permutations_path', None, 'jigsaw: permutation file '
-                    '(default: permutations_100_max.bin in the repository).')
+                    '(default: permutations_100_max.bin of the package).')
 flags.DEFINE_bool('interleave_embeddings', None, 'Patch tasks: concatenate '
                   'the patch embeddings in the original\'s interleaved order '
                   '(channel-major) instead of blocks; matters only for '
@@ -761,5 +763,10 @@ def main(argv):
     sys.exit(f'Error: {e}')
 
 
+def run_cli() -> None:
+  """The `revisiting-ssl` command: `python train_and_eval.py` installed."""
+  cli.run(main, __name__)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  run_cli()

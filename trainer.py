@@ -17,12 +17,14 @@
 One trainer drives every task: it builds the task and the optimiser inside
 the strategy's scope, runs the compiled multi-step training loop, writes
 TensorBoard summaries, evaluates exactly over a split and exports the hub
-module of every evaluated checkpoint. Its neighbours hold the rest:
-`distribution.py` picks the strategy, `optimization.py` the schedule and
-optimisers, `checkpointing.py` the checkpoint keys, cadence, restore and
-done file, `evaluation.py` the metric sums, the results record and the
-`--run_eval` schedule, `hub_export.py` the export, `input_streams.py` the
-task's input streams (one, or S4L's two zipped). The preprocessing of every
+module of every evaluated checkpoint. Its neighbours in `training/` hold
+the rest: `training/distribution.py` picks the strategy,
+`training/optimization.py` the schedule and optimisers,
+`training/checkpointing.py` the checkpoint keys, cadence, restore and done
+file, `training/evaluation.py` the metric sums, the results record and the
+`--run_eval` schedule, `training/hub_export.py` the export,
+`training/input_streams.py` the task's input streams (one, or S4L's two
+zipped). The preprocessing of every
 stream comes assembled (`preprocess.Pipeline`); the trainer only applies its
 host part in `tf.data` and its device part in the step.
 
@@ -37,11 +39,12 @@ every checkpoint where the strategy allows it (the default strategy: one CPU
 or GPU), so a run that is killed and restarted ends with the same weights as
 one that never was. Other strategies resume the data order from scratch.
 
-With Polyak averaging (`polyak.py`) evaluation uses the averaged weights,
-and every export writes `module` with them and `module_raw` with the
-trained ones.
+With Polyak averaging (`training/polyak.py`) evaluation uses the averaged
+weights, and every export writes `module` with them and `module_raw` with
+the trained ones.
 
-Other loops (the heads of cached linear evaluation, `linear_eval_cached.py`)
+Other loops (the heads of cached linear evaluation,
+`probes/linear_eval_cached.py`)
 reuse the outer loop by passing `train(make_steps=...)`: logging, summaries,
 the divergence check, checkpoint cadence, the final save and the done file
 stay here.
@@ -65,18 +68,19 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-import checkpointing
-import datasets
-import distribution
-import evaluation
-import hub_export
-import input_streams
-from models import layers as net_layers
-import optimization
-import polyak
-from self_supervision import self_supervision_lib
-import utils
-import virtual_replicas
+from revisiting_ssl import datasets, utils
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import self_supervision_lib
+from revisiting_ssl.training import (
+  checkpointing,
+  distribution,
+  evaluation,
+  hub_export,
+  input_streams,
+  optimization,
+  polyak,
+)
 
 # Runs `n` training steps: (mean loss, mean weight-decay penalty, steps
 # done, step of the first non-finite loss or -1), as tensors or numbers.

@@ -64,7 +64,6 @@ import os
 import pathlib
 import platform
 import statistics
-import sys
 import time
 from typing import Any
 
@@ -73,14 +72,15 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from revisiting_ssl import (  # noqa: E402
+  models,
+  preprocess,
+  utils,
+)
+from revisiting_ssl.self_supervision import self_supervision_lib as lib  # noqa: E402
+from revisiting_ssl.training import distribution  # noqa: E402
 
-import distribution  # noqa: E402
-import models  # noqa: E402
-import preprocess  # noqa: E402
-from self_supervision import self_supervision_lib as lib  # noqa: E402
-import utils  # noqa: E402
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 NUM_CLASSES = 1000
 MODELS = ('ours', 'keras', 'rotation')

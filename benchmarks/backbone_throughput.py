@@ -47,21 +47,20 @@ Keras' at 224x224, so equal per-FLOP speed gives a ratio of about 0.85.
 
 import os
 import statistics
-import sys
 import time
 
 from absl import app, flags, logging
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
 
 import accelerator  # noqa: E402  (benchmarks/, the script's directory)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import models  # noqa: E402
-import utils  # noqa: E402
+from revisiting_ssl import (
+  models,  # noqa: E402
+  utils,  # noqa: E402
+)
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 32, 'Images per step.')
 _IMAGE_SIZE = flags.DEFINE_integer('image_size', 224, 'Image height/width.')

@@ -233,7 +233,7 @@ def versions() -> str:
   # line alone.
   import keras  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
-  sys.path.insert(0, REPO)
-  import utils  # noqa: PLC0415
+
+  from revisiting_ssl import utils  # noqa: PLC0415
   return (f'Python {platform.python_version()}, TensorFlow {tf.__version__}, '
           f'Keras {keras.__version__}; {utils.cpu_description()}.')

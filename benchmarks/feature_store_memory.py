@@ -44,7 +44,6 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 SIDE = 15
 CHANNELS = 40
@@ -75,7 +74,7 @@ def export_module(path: str) -> None:
   import numpy as np  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
 
-  import hub_export  # noqa: PLC0415
+  from revisiting_ssl.training import hub_export  # noqa: PLC0415
 
   class Net(tf.Module):
 
@@ -148,11 +147,13 @@ def child(size: int, module: str, workdir: str, epochs: float,
   """Runs the cached evaluation on `size` examples; peak memory per stage."""
   import tensorflow as tf  # noqa: PLC0415
 
-  import input_streams  # noqa: PLC0415
-  import linear_eval_cached  # noqa: PLC0415
-  import preprocess  # noqa: PLC0415
-  from self_supervision import linear_eval  # noqa: PLC0415
-  import trainer as trainer_lib  # noqa: PLC0415
+  from revisiting_ssl import preprocess  # noqa: PLC0415
+  from revisiting_ssl import trainer as trainer_lib  # noqa: PLC0415
+  from revisiting_ssl.probes import (
+    linear_eval,  # noqa: PLC0415
+    linear_eval_cached,  # noqa: PLC0415
+  )
+  from revisiting_ssl.training import input_streams  # noqa: PLC0415
 
   os.makedirs(workdir, exist_ok=True)
   config = trainer_lib.TrainerConfig(
@@ -231,7 +232,7 @@ def main():
   shutil.rmtree(base, ignore_errors=True)
   base.mkdir(parents=True)
   run_child(['--workdir', str(base), '--export', module])
-  import utils  # noqa: PLC0415  (TensorFlow: only for this line)
+  from revisiting_ssl import utils  # noqa: PLC0415  (TensorFlow: only for this line)
   print(f'CPU: {utils.cpu_description()}')
   print(f'Python {platform.python_version()}; one process per size; '
         f'{args.epochs:g} epoch(s) of batch {args.batch_size}.')

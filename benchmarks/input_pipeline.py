@@ -52,12 +52,13 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import tensorflow as tf  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from revisiting_ssl import (  # noqa: E402
+  inception_preprocessing,
+  preprocess,
+  utils,
+)
 
-import inception_preprocessing  # noqa: E402
-import preprocess  # noqa: E402
-import utils  # noqa: E402
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # What a pipeline emits: its images as preprocessed (None), cast to
 # bfloat16, or only one pixel of them (no image copied into the batches).

@@ -49,7 +49,6 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 EVAL_CONFIG = REPO / 'config' / 'evaluation' / (
     'rotation_or_exemplar_fashion_mnist.sh')
@@ -73,7 +72,7 @@ def run_command(args: list[str], log_path: pathlib.Path) -> float:
 
 def latest_export(workdir: pathlib.Path) -> str:
   # hub_export imports TensorFlow, which the driver needs only here.
-  import hub_export  # noqa: PLC0415
+  from revisiting_ssl.training import hub_export  # noqa: PLC0415
   exports = hub_export.list_exports(str(workdir))
   if not exports:
     sys.exit(f'No hub export under {workdir}.')

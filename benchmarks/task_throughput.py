@@ -35,7 +35,6 @@ import argparse
 import os
 import pathlib
 import statistics
-import sys
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -44,10 +43,9 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-import preprocess  # noqa: E402
-from self_supervision import self_supervision_lib as lib  # noqa: E402
+from revisiting_ssl import preprocess  # noqa: E402
+from revisiting_ssl.self_supervision import self_supervision_lib as lib  # noqa: E402
 
 
 def task_specs(image_size: int, patch_size: int, num_crops: int,

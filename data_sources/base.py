@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from preprocess_ops.base import SEED_KEY
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.preprocess_ops.base import SEED_KEY
 
 SPLITS = ('train', 'val', 'trainval', 'test')
 SHUFFLE_BUFFER = 10_000

@@ -26,7 +26,7 @@ from typing import Any
 
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 FILE_NAME = 'dataset_info.json'
 FORMAT = 'slim-tfrecord'

@@ -23,13 +23,13 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from data_sources.base import (
+from revisiting_ssl import utils
+from revisiting_ssl.data_sources.base import (
   DataSource,
   check_dir_exists,
   check_split_name,
   epoch_orders,
 )
-import utils
 
 # Where Debian's dataset-fashion-mnist installs the files.
 DEFAULT_DIR = '/usr/share/datasets/fashion-mnist'

@@ -34,7 +34,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 # Where the published lists are shipped (package data).
 LABEL_MAPS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),

@@ -29,8 +29,9 @@ import posixpath
 import numpy as np
 import tensorflow as tf
 
-from data_sources import dataset_info
-from data_sources.base import (
+from revisiting_ssl import utils
+from revisiting_ssl.data_sources import dataset_info
+from revisiting_ssl.data_sources.base import (
   SPLITS,
   DataSource,
   check_dir_exists,
@@ -40,7 +41,6 @@ from data_sources.base import (
   shuffle_buffer,
   warn_if,
 )
-import utils
 
 # Input pipeline constants of the original (SPEC A4 / C1 item 7).
 READ_BUFFER_BYTES = 8 * 1024 * 1024

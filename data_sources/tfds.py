@@ -17,7 +17,8 @@
 import numpy as np
 import tensorflow as tf
 
-from data_sources.base import (
+from revisiting_ssl import utils
+from revisiting_ssl.data_sources.base import (
   DataSource,
   check_dir_exists,
   check_split_name,
@@ -25,7 +26,6 @@ from data_sources.base import (
   shuffle_buffer,
   tile_to_rgb,
 )
-import utils
 
 
 def _import_tfds():

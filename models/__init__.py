@@ -39,8 +39,8 @@ from typing import Any
 
 import keras
 
-from models import resnet, revnet, vggnet
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.models import resnet, revnet, vggnet
 
 # The keyword arguments every network accepts (some ignore a few; see the
 # network classes, where their defaults are written). A value of None means

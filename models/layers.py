@@ -39,8 +39,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-import utils
-import virtual_replicas
+from revisiting_ssl import utils
+from revisiting_ssl.models import virtual_replicas
 
 # TF1 `tf.layers.batch_normalization` defaults, which Keras shares (SPEC 0.2).
 BN_MOMENTUM = 0.99

@@ -48,8 +48,8 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from models import layers, resnet, vggnet
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.models import layers, resnet, vggnet
 
 CONVENTIONS = ('revisiting', 's4l', 'slim')
 _BN_VARIABLES = ('gamma', 'beta', 'moving_mean', 'moving_variance')

@@ -38,8 +38,8 @@ from collections.abc import Sequence
 
 import keras
 
-from models import layers
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.models import layers
 
 _STAGE_WIDTHS = (64, 128, 256, 512)  # Per unit of filters_factor.
 LAYOUTS = ('revisiting', 'slim')

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import keras
 
-from models import layers
+from revisiting_ssl.models import layers
 
 _STAGE_WIDTHS = (64, 128, 256, 512)  # Per unit of filters_factor.
 

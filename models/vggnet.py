@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import keras
 
-from models import layers
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.models import layers
 
 _CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
 _BLOCK_WIDTHS = (1, 2, 4, 8, 8)  # Multiples of w = 8 * filters_factor.

@@ -17,4 +17,4 @@
 Importing the package registers every op in `base.OPS`.
 """
 
-from preprocess_ops import geometry, patches, values  # noqa: F401
+from revisiting_ssl.preprocess_ops import geometry, patches, values  # noqa: F401

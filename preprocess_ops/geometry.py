@@ -19,8 +19,8 @@ from typing import Any
 
 import tensorflow as tf
 
-import inception_preprocessing
-from preprocess_ops.base import (
+from revisiting_ssl import inception_preprocessing, utils
+from revisiting_ssl.preprocess_ops.base import (
   OPS,
   Data,
   Op,
@@ -36,7 +36,6 @@ from preprocess_ops.base import (
   sizes_to,
   uniform,
 )
-import utils
 
 
 @OPS.register('resize')

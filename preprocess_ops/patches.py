@@ -18,8 +18,8 @@ from typing import Any
 
 import tensorflow as tf
 
-import inception_preprocessing
-from preprocess_ops.base import (
+from revisiting_ssl import inception_preprocessing, utils
+from revisiting_ssl.preprocess_ops.base import (
   OPS,
   Op,
   check_image_rank,
@@ -34,7 +34,6 @@ from preprocess_ops.base import (
   static_hw,
   uniform,
 )
-import utils
 
 
 @OPS.register('crop_inception_preprocess_patches')

@@ -16,7 +16,8 @@
 
 import tensorflow as tf
 
-from preprocess_ops.base import (
+from revisiting_ssl import utils
+from revisiting_ssl.preprocess_ops.base import (
   OPS,
   Data,
   Op,
@@ -28,7 +29,6 @@ from preprocess_ops.base import (
   per_image_mask,
   uniform,
 )
-import utils
 
 
 @OPS.register('plain_preprocess')

@@ -12,17 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The tasks: pretext tasks, the supervised baseline and linear evaluation.
+"""The tasks: pretext tasks, semi-supervised tasks and the supervised baseline.
 
 Importing the package imports every task module, and each registers its
 task in `self_supervision_lib.TASKS`; `get_task_class(name)` looks it up.
-A new task is a new module here, listed below.
+A new task is a new module here, listed below. The linear-evaluation task,
+which probes an exported module, lives with the other probes in `probes/`.
 """
 
-from self_supervision import (  # noqa: F401  (they register their tasks)
+from revisiting_ssl.self_supervision import (  # noqa: F401  (registration)
   exemplar,
   jigsaw,
-  linear_eval,
   relative_patch_location,
   rotation,
   rotation_vat,

@@ -36,9 +36,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from self_supervision import self_supervision_lib as lib
-import utils
-import virtual_replicas
+from revisiting_ssl import utils
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 # --embedding_normalization -> the axis normalised over.
 NORMALIZATIONS = {'batch': 0, 'embedding': 1}

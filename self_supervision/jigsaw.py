@@ -33,10 +33,10 @@ from typing import Any
 from absl import logging
 import tensorflow as tf
 
-from self_supervision import patch_utils
-from self_supervision import self_supervision_lib as lib
-import utils
-import virtual_replicas
+from revisiting_ssl import utils
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import patch_utils
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 
 @lib.register('jigsaw')
@@ -54,7 +54,7 @@ class JigsawTask(patch_utils.PatchTask):
 
     Args:
       permutations_path: the permutation file (`--permutations_path`);
-        None means `permutations_100_max.bin` at the repository root.
+        None means `permutations_100_max.bin` shipped with the package.
       perm_subset_size: permutations drawn per replica and training step.
       embed_dim: per-patch embedding width (`--embed_dim`).
       interleave_embeddings: the original's interleaved concatenation

@@ -42,10 +42,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models import layers as net_layers
-from self_supervision import self_supervision_lib as lib
-import utils
-import virtual_replicas
+from revisiting_ssl import utils
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 # The 3x3 grid of the original patch tasks.
 GRID_SIZE = 3
@@ -141,7 +141,7 @@ def write_permutations(path: str, permutations: np.ndarray) -> None:
 
 
 def default_permutations_path() -> str:
-  """`permutations_100_max.bin` at the repository root (not the cwd)."""
+  """`permutations_100_max.bin` of the package (the repository root)."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   return os.path.join(root, 'permutations_100_max.bin')
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from self_supervision import patch_utils
-from self_supervision import self_supervision_lib as lib
+from revisiting_ssl.self_supervision import patch_utils
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 CENTRE = patch_utils.NUM_PATCHES // 2
 # Row m = (neighbour, centre); the row index is the class.

@@ -28,8 +28,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from self_supervision import self_supervision_lib as lib
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 NUM_ROTATIONS = 4
 

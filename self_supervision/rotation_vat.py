@@ -36,9 +36,9 @@ from typing import Any
 
 from absl import logging
 
-from self_supervision import s4l_rotation, vat
-from self_supervision import self_supervision_lib as lib
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.self_supervision import s4l_rotation, vat
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 
 @lib.register('rotation_vat')

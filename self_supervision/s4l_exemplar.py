@@ -44,10 +44,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from self_supervision import s4l_lib
-from self_supervision import self_supervision_lib as lib
-import utils
-import virtual_replicas
+from revisiting_ssl import utils
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import s4l_lib
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 TRIPLET_LABELS = ('intended', 'original')
 

@@ -35,11 +35,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-import models
-from models import layers as net_layers
-from self_supervision import self_supervision_lib as lib
-import utils
-import virtual_replicas
+from revisiting_ssl import models, utils
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 UNSUP = 'unsup'
 SUP = 'sup'

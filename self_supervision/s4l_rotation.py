@@ -34,9 +34,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from self_supervision import s4l_lib
-from self_supervision import self_supervision_lib as lib
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.self_supervision import s4l_lib
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 NUM_ROTATIONS = 4
 CLASS_LABEL_KEY = 'copy_label'

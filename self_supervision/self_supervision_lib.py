@@ -40,8 +40,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-import models
-import utils
+from revisiting_ssl import models, utils
 
 TASKS = utils.Registry('task', flag='--task')
 
@@ -87,7 +86,7 @@ class Task:
       step on the accelerator when they end the `--preprocessing` list
       (instead of on the host). They must give the same result on a batch as
       per example. See `device_preprocess`.
-    input_streams: the streams the task reads (`input_streams.py`):
+    input_streams: the streams the task reads (`training/input_streams.py`):
       `unsup` (every image of the split; the pretext tasks) and/or `sup`
       (the labelled images, restricted to a labelled subset when one is
       given). With one stream, batches are that stream's dicts; with

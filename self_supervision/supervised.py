@@ -24,7 +24,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from self_supervision import self_supervision_lib as lib
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 
 @lib.register('supervised')

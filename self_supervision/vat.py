@@ -47,11 +47,11 @@ from typing import Any
 
 import tensorflow as tf
 
-from models import layers as net_layers
-from self_supervision import s4l_lib
-from self_supervision import self_supervision_lib as lib
-import utils
-import virtual_replicas
+from revisiting_ssl import utils
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import s4l_lib
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 XI = 1e-6
 # Defaults of both VAT tasks (`vat`, `rotation_vat`). The VAT weight is

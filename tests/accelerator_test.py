@@ -31,7 +31,7 @@ import pytest
 import tensorflow as tf
 import testdata
 
-import models
+from revisiting_ssl import models
 
 # The benchmark is a script, not a module of the package.
 accelerator = testdata.load_script('benchmarks/accelerator.py',

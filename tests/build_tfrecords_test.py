@@ -27,9 +27,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import datasets
-from tools import build_tfrecords
-import utils
+from revisiting_ssl import datasets, utils
+from revisiting_ssl.tools import build_tfrecords
 
 Image = pytest.importorskip('PIL.Image')
 

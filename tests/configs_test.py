@@ -49,7 +49,7 @@ def tfrecords(tmp_path_factory):
   import numpy as np  # noqa: PLC0415
   from PIL import Image  # noqa: PLC0415  (only this fixture needs it)
 
-  from tools import build_tfrecords  # noqa: PLC0415
+  from revisiting_ssl.tools import build_tfrecords  # noqa: PLC0415
   root = tmp_path_factory.mktemp('tfrecords')
   for split in ('train', 'val'):
     for c in range(2):
@@ -69,8 +69,8 @@ def hub_module(tmp_path_factory):
   """A tiny exported module for the linear-evaluation configs."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  import hub_export  # pylint: disable=g-import-not-at-top
-  import models  # pylint: disable=g-import-not-at-top
+  from revisiting_ssl import models  # pylint: disable=g-import-not-at-top
+  from revisiting_ssl.training import hub_export  # pylint: disable=g-import-not-at-top
   net = models.get_net('resnet50', num_classes=4, filters_factor=1)
   net(tf.zeros([1, 64, 64, 3]), training=False)
   path = str(tmp_path_factory.mktemp('module') / 'module')

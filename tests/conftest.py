@@ -12,11 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Shared test set-up: repository root on sys.path, quiet TensorFlow."""
+"""Shared test set-up: quiet TensorFlow, eight logical CPUs, fixtures.
+
+The code under test is the installed package `revisiting_ssl` (`make venv`
+installs this clone in editable mode); the repository root is deliberately
+not put on `sys.path`, so a module imported by a bare name fails here as it
+would for a user.
+"""
 
 import os
 import pathlib
-import sys
 
 import pytest
 
@@ -26,8 +31,6 @@ os.environ.pop('TPU_NAME', None)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / 'shared' / 'data'
-if str(REPO) not in sys.path:
-  sys.path.insert(0, str(REPO))
 
 import tensorflow as tf  # noqa: E402  (after the environment is set)
 

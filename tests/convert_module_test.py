@@ -28,10 +28,9 @@ import pytest
 import tensorflow as tf
 import tf1_modules
 
-import models
-from self_supervision import module_features
-from tools import convert_module
-import utils
+from revisiting_ssl import models, utils
+from revisiting_ssl.probes import module_features
+from revisiting_ssl.tools import convert_module
 
 # The stand-ins are built with the originals' TF1 layers on purpose.
 pytestmark = pytest.mark.filterwarnings(
@@ -337,7 +336,7 @@ def test_slim_layout_is_an_option_of_our_resnet_v2():
 
 
 def test_vgg_preprocess_subtracts_the_rgb_mean():
-  import preprocess  # noqa: PLC0415
+  from revisiting_ssl import preprocess  # noqa: PLC0415
   fn = preprocess.get_preprocess_fn('vgg_preprocess', is_training=False)
   image = tf.fill([2, 2, 3], tf.constant(200, tf.uint8))
   out = fn({'image': image})['image']

@@ -23,8 +23,8 @@ import knn_reference
 import numpy as np
 import pytest
 
-from data_sources import label_subsets
-from self_supervision import convex_probe, feature_store
+from revisiting_ssl.data_sources import label_subsets
+from revisiting_ssl.probes import convex_probe, feature_store
 
 
 def _blobs(n, d=6, k=3, seed=0, spread=1.5):
@@ -164,7 +164,7 @@ def test_reads_a_stored_set(tmp_path):
 
 
 def test_tool_on_stored_sets(tmp_path, capsys):
-  from tools import convex_probe as tool  # noqa: PLC0415
+  from revisiting_ssl.tools import convex_probe as tool  # noqa: PLC0415
   paths = {}
   for name, seed in (('train', 6), ('val', 7), ('test', 8)):
     features, labels = _blobs(300, seed=seed)

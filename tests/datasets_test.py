@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_sources import fashion_mnist, slim_tfrecord
-import datasets
-import utils
+from revisiting_ssl import datasets, utils
+from revisiting_ssl.data_sources import fashion_mnist, slim_tfrecord
 
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 

@@ -22,8 +22,7 @@ from conftest import REPO
 import pytest
 from testdata import write_fashion_mnist
 
-sys.path.insert(0, str(REPO / 'tools'))
-import demo_report  # noqa: E402  pylint: disable=g-import-not-at-top
+from revisiting_ssl.tools import demo_report
 
 
 def test_report_table_orders_end_points_and_marks_the_best():

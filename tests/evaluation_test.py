@@ -25,9 +25,8 @@ import math
 
 import pytest
 
-import checkpointing
-import evaluation
-from models import layers
+from revisiting_ssl.models import layers
+from revisiting_ssl.training import checkpointing, evaluation
 
 
 class FakeWorkdir:

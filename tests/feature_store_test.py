@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from self_supervision import feature_store, streamed_knn
+from revisiting_ssl.probes import feature_store, streamed_knn
 
 SHAPES = {'block1': (2, 2, 3), 'pre_logits': (5,)}
 # 4 * (12 + 5 + 1) = 72 bytes an example: 3 examples in 216-byte shards.

@@ -24,9 +24,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 import testdata
 
-import hub_export
-from self_supervision import module_features
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.probes import module_features
+from revisiting_ssl.training import hub_export
 
 
 class TinyNet(keras.Model):

@@ -14,7 +14,7 @@
 
 """Weighted kNN with the whole bank in memory: a reference for tests.
 
-The library's kNN (`self_supervision/streamed_knn.py`) streams the bank in
+The library's kNN (`probes/streamed_knn.py`) streams the bank in
 chunks with a running top-k; this is the direct computation of the same
 classifier (Wu et al., 2018: each of the k most cosine-similar training
 examples votes for its class with weight exp(similarity / temperature)),

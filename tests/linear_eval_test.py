@@ -29,17 +29,16 @@ import tensorflow as tf
 import testdata
 from testdata import mirrored_strategy
 
-import checkpointing
-import hub_export
-import linear_eval_cached
-from self_supervision import (
+from revisiting_ssl import trainer as trainer_lib
+from revisiting_ssl import utils
+from revisiting_ssl.probes import (
   feature_store,
   linear_eval,
+  linear_eval_cached,
   module_features,
   streamed_knn,
 )
-import trainer as trainer_lib
-import utils
+from revisiting_ssl.training import checkpointing, hub_export
 
 NUM_CLASSES = 3
 SIZE = 16
@@ -211,7 +210,7 @@ NETWORKS = ('resnet50', 'revnet50', 'vgg19')
 @pytest.mark.parametrize('architecture', NETWORKS)
 def test_linear_eval_step_compiles_under_xla(architecture):
   """Every pool mode on the end points of a network at 112x112 pixels."""
-  import models  # noqa: PLC0415
+  from revisiting_ssl import models  # noqa: PLC0415
   net = models.get_net(architecture, 10, filters_factor=1)
   _, end_points = net(tf.zeros([1, 112, 112, 3]), training=False)
   features = {k: tf.random.normal([2] + v.shape.as_list()[1:])

@@ -23,10 +23,14 @@ import pytest
 import tensorflow as tf
 from testdata import mirrored_strategy
 
-import models
-from models import layers, resnet, revnet, vggnet
-import utils
-import virtual_replicas
+from revisiting_ssl import models, utils
+from revisiting_ssl.models import (
+  layers,
+  resnet,
+  revnet,
+  vggnet,
+  virtual_replicas,
+)
 
 ALL_NETS = ['resnet101', 'resnet152', 'resnet50', 'revnet50', 'vgg19']
 # S4L's names of the v2 ResNets.

@@ -21,9 +21,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import optimization
-import train_and_eval
-import utils
+from revisiting_ssl import train_and_eval, utils
+from revisiting_ssl.training import optimization
 
 # Split sizes of the paper's ImageNet splits (SPEC A4) and Fashion-MNIST.
 COUNTS = {

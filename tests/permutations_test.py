@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 import testdata
 
-from self_supervision import patch_utils
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.self_supervision import patch_utils
 
 # The tool is a script, not a module of the package.
 make_permutations = testdata.load_script('tools/make_permutations.py',

@@ -18,9 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import inception_preprocessing
-import preprocess
-import utils
+from revisiting_ssl import inception_preprocessing, preprocess, utils
 
 # Small flag values for the generic op tests.
 OP_ARGS = dict(resize_size=32, crop_size=24, smaller_size=40,

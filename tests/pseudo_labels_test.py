@@ -26,11 +26,11 @@ import pytest
 import tensorflow as tf
 import testdata
 
-from data_sources import label_subsets
-import datasets
-import hub_export
-from tools import build_tfrecords
-from tools import generate_pseudo_labels as tool
+from revisiting_ssl import datasets
+from revisiting_ssl.data_sources import label_subsets
+from revisiting_ssl.tools import build_tfrecords
+from revisiting_ssl.tools import generate_pseudo_labels as tool
+from revisiting_ssl.training import hub_export
 
 CLASSES = ('n01', 'n02', 'n03')
 

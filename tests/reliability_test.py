@@ -47,14 +47,10 @@ from testdata import (
   tiny_supervised_args,
 )
 
-import checkpointing
-import datasets
-import distribution
-import hub_export
-from self_supervision import self_supervision_lib
-import train_and_eval
-import trainer as trainer_lib
-import utils
+from revisiting_ssl import datasets, train_and_eval, utils
+from revisiting_ssl import trainer as trainer_lib
+from revisiting_ssl.self_supervision import self_supervision_lib
+from revisiting_ssl.training import checkpointing, distribution, hub_export
 
 
 def train_args(data_dir, workdir, *extra):

@@ -33,16 +33,13 @@ import pytest
 import tensorflow as tf
 import testdata
 
-import checkpointing
-from data_sources import label_subsets
-import datasets
-import input_streams
-import preprocess
-from self_supervision import s4l_exemplar, s4l_lib
-from self_supervision import self_supervision_lib as lib
-from tools import build_tfrecords
-import trainer as trainer_lib
-import utils
+from revisiting_ssl import datasets, preprocess, utils
+from revisiting_ssl import trainer as trainer_lib
+from revisiting_ssl.data_sources import label_subsets
+from revisiting_ssl.self_supervision import s4l_exemplar, s4l_lib
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
+from revisiting_ssl.tools import build_tfrecords
+from revisiting_ssl.training import checkpointing, input_streams
 
 LISTS = {count: label_subsets.read(
     os.path.join(label_subsets.LABEL_MAPS_DIR,

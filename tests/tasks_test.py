@@ -32,12 +32,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import hub_export
-import models
-import preprocess
-from self_supervision import exemplar, patch_utils, relative_patch_location
-from self_supervision import self_supervision_lib as lib
-import utils
+from revisiting_ssl import models, preprocess, utils
+from revisiting_ssl.self_supervision import (
+  exemplar,
+  patch_utils,
+  relative_patch_location,
+)
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
+from revisiting_ssl.training import hub_export
 
 FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
 END_POINTS = ('after_root', 'block1', 'block2', 'block3', 'block4',

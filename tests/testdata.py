@@ -28,8 +28,8 @@ from conftest import REPO, SHARED_DATA
 import numpy as np
 import tensorflow as tf
 
-import input_streams
-import preprocess
+from revisiting_ssl import preprocess
+from revisiting_ssl.training import input_streams
 
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049

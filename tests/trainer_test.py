@@ -40,11 +40,10 @@ from testdata import (
   tiny_supervised_args,
 )
 
-import datasets
-import input_streams
-import preprocess
-from self_supervision import self_supervision_lib
-import trainer as trainer_lib
+from revisiting_ssl import datasets, preprocess
+from revisiting_ssl import trainer as trainer_lib
+from revisiting_ssl.self_supervision import self_supervision_lib
+from revisiting_ssl.training import input_streams
 
 
 def supervised_args(data_dir, workdir, *extra):

@@ -23,10 +23,10 @@ import pytest
 import tensorflow as tf
 import testdata
 
-from models import layers as net_layers
-from self_supervision import self_supervision_lib as lib
-from self_supervision import vat
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
+from revisiting_ssl.self_supervision import vat
 
 
 def _softmax(z):

@@ -27,11 +27,11 @@ import pytest
 import tensorflow as tf
 from testdata import mirrored_strategy
 
-import models
-from models import layers as net_layers
-from self_supervision import exemplar, jigsaw, s4l_exemplar
-from self_supervision import self_supervision_lib as lib
-import virtual_replicas
+from revisiting_ssl import models
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.models import virtual_replicas
+from revisiting_ssl.self_supervision import exemplar, jigsaw, s4l_exemplar
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 REPLICAS = 8
 

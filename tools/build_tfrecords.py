@@ -38,15 +38,10 @@ import os
 import random
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 import tensorflow as tf
 
-# Run as a script from the repository, the project's modules are one level up.
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO not in sys.path:
-  sys.path.insert(0, _REPO)
-import datasets  # noqa: E402
-import utils  # noqa: E402
+from revisiting_ssl import cli, datasets, utils
 
 
 def define_flags() -> None:
@@ -276,6 +271,11 @@ def main(argv: list[str]) -> None:
     sys.exit(f'build_tfrecords.py: error: {e}')
 
 
-if __name__ == '__main__':
+def run_cli() -> None:
+  """The `revisiting-ssl-build-tfrecords` command."""
   define_flags()
-  app.run(main)
+  cli.run(main, __name__)
+
+
+if __name__ == '__main__':
+  run_cli()

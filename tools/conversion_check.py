@@ -27,9 +27,9 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from data_sources import fashion_mnist
-from preprocess_ops import values as pp_values
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.data_sources import fashion_mnist
+from revisiting_ssl.preprocess_ops import values as pp_values
 
 
 class ConversionError(utils.UsageError):

@@ -47,22 +47,17 @@ its default directory), resized to the source's input size (else
 from collections.abc import Mapping
 import os
 import re
-import sys
 
 from absl import app, flags, logging
 import numpy as np
 import tensorflow as tf
 
-# Run as a script from the repository, the project's modules are one level up.
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO not in sys.path:
-  sys.path.insert(0, _REPO)
-import hub_export  # noqa: E402
-import models  # noqa: E402
-from models import original_names, resnet  # noqa: E402
-from self_supervision import module_features, s4l_lib  # noqa: E402
-from tools import conversion_check  # noqa: E402
-import utils  # noqa: E402
+from revisiting_ssl import cli, models, utils
+from revisiting_ssl.models import original_names, resnet
+from revisiting_ssl.probes import module_features
+from revisiting_ssl.self_supervision import s4l_lib
+from revisiting_ssl.tools import conversion_check
+from revisiting_ssl.training import hub_export
 
 # Variables a checkpoint holds besides the network's: the step counter and
 # optimiser or averaging slots.
@@ -423,6 +418,11 @@ def main(argv):
   logging.info('Wrote %s (check: %s)', flag_values.output, report)
 
 
-if __name__ == '__main__':
+def run_cli() -> None:
+  """The `revisiting-ssl-convert-module` command."""
   define_flags()
-  app.run(main)
+  cli.run(main, __name__)
+
+
+if __name__ == '__main__':
+  run_cli()

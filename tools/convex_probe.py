@@ -16,7 +16,7 @@ r"""The exact convex probe on feature sets a cached linear evaluation stored.
 
 `--linear_eval_mode cached` stores each split's features under
 `<workdir>/features/<key>/`; this fits L2-regularised multinomial logistic
-regression to convergence on one set (`self_supervision/convex_probe.py`),
+regression to convergence on one set (`probes/convex_probe.py`),
 chooses the L2 strength on a second and, when given, reads a third once:
 
   python tools/convex_probe.py --train WORKDIR/features/KEY_TRAIN \
@@ -32,7 +32,7 @@ Low-shot: `--labels_per_class 10,100,all` fits the probe on N training
 examples of every class, drawn by S4L's class-balanced sampler
 (`data_sources.label_subsets.sample`, `--label_subset_seed`) over the
 stored order of the training set, and also reports the weighted kNN
-classifier (`self_supervision/streamed_knn.py`, with the cached linear
+classifier (`probes/streamed_knn.py`, with the cached linear
 evaluation's defaults of k and temperature) with those examples as its
 bank, on the validation and (when given) test sets.
 
@@ -52,9 +52,9 @@ from typing import Any
 
 import numpy as np
 
-from data_sources import label_subsets
-from self_supervision import convex_probe, feature_store, streamed_knn
-from self_supervision.linear_eval import LinearEvalTask
+from revisiting_ssl.data_sources import label_subsets
+from revisiting_ssl.probes import convex_probe, feature_store, streamed_knn
+from revisiting_ssl.probes.linear_eval import LinearEvalTask
 
 _KNN_DEFAULTS = {name: inspect.signature(LinearEvalTask).parameters[
     name].default for name in ('knn_k', 'knn_temperature')}
@@ -243,5 +243,10 @@ def main(argv: list[str] | None = None) -> None:
     os.replace(args.json + '.tmp', args.json)
 
 
-if __name__ == '__main__':
+def run_cli() -> None:
+  """The `revisiting-ssl-convex-probe` command."""
   main()
+
+
+if __name__ == '__main__':
+  run_cli()

@@ -54,20 +54,14 @@ import json
 import os
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 import numpy as np
 import tensorflow as tf
 
-# Run as a script from the repository, the project's modules are one level up.
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO not in sys.path:
-  sys.path.insert(0, _REPO)
-from data_sources import dataset_info, label_subsets  # noqa: E402
-import datasets  # noqa: E402
-import distribution  # noqa: E402
-import preprocess  # noqa: E402
-from self_supervision import module_features  # noqa: E402
-import utils  # noqa: E402
+from revisiting_ssl import cli, datasets, preprocess, utils
+from revisiting_ssl.data_sources import dataset_info, label_subsets
+from revisiting_ssl.probes import module_features
+from revisiting_ssl.training import distribution
 
 TARGETS = ('all', 'predicted_labels', 'original_labels', 'logits')
 # Feature names of the two record layouts, and their label offsets.
@@ -378,6 +372,11 @@ def main(argv):
     sys.exit(f'Error: {e}')
 
 
-if __name__ == '__main__':
+def run_cli() -> None:
+  """The `revisiting-ssl-generate-pseudo-labels` command."""
   define_flags()
-  app.run(main)
+  cli.run(main, __name__)
+
+
+if __name__ == '__main__':
+  run_cli()

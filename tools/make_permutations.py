@@ -36,8 +36,6 @@ prints the minimum and mean pairwise Hamming distance of the set.
 import argparse
 import itertools
 import math
-import pathlib
-import sys
 
 import numpy as np
 
@@ -124,11 +122,9 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument('--seed', type=int, default=0, help='Random seed.')
   args = parser.parse_args(argv)
 
-  # The file format lives with the code that reads it. Imported here, after
-  # the repository root is put on the path (the tool runs as a script), and
-  # only to write: selecting and --help need no TensorFlow.
-  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-  from self_supervision import patch_utils  # noqa: PLC0415
+  # The file format lives with the code that reads it. Imported here, only
+  # to write: selecting and --help need no TensorFlow.
+  from revisiting_ssl.self_supervision import patch_utils  # noqa: PLC0415
 
   perms = select_permutations(args.count, args.length,
                               criterion=args.criterion, seed=args.seed)
@@ -139,5 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         f'{mean:.4f}.')
 
 
-if __name__ == '__main__':
+def run_cli() -> None:
+  """The `revisiting-ssl-make-permutations` command."""
   main()
+
+
+if __name__ == '__main__':
+  run_cli()

@@ -71,9 +71,9 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-from self_supervision import module_features as mf
-from self_supervision import self_supervision_lib as lib
-import utils
+from revisiting_ssl import utils
+from revisiting_ssl.probes import module_features as mf
+from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 EVAL_MODELS = ('linear', 'mlp')
 RESULTS_CSV = 'linear_eval_results.csv'

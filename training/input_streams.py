@@ -32,7 +32,7 @@ from typing import Any
 
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 UNLABELLED = 'unsup'
 LABELLED = 'sup'

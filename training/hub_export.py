@@ -43,7 +43,7 @@ from typing import Any
 from absl import logging
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 

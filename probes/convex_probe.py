@@ -47,7 +47,7 @@ import warnings
 
 import numpy as np
 
-from self_supervision import feature_store
+from revisiting_ssl.probes import feature_store
 
 # Weight decays tried (the mean-loss form above), strong to weak. Few
 # examples of many dimensions (a low-shot probe of an early block) want the

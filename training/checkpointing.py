@@ -39,7 +39,7 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 DONE_FILE = 'TRAINING_IS_DONE'
 

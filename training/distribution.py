@@ -24,7 +24,7 @@ import json
 
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 
 def make_strategy(*, use_tpu: bool, tpu_name: str | None, master: str | None,

@@ -28,7 +28,7 @@ import os
 
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 COMBINE_MODES = ('avg_pool', 'max_pool', 'concat')
 

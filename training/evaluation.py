@@ -41,11 +41,10 @@ from typing import Any
 from absl import logging
 import tensorflow as tf
 
-from checkpointing import checkpoint_step
-import distribution
-import input_streams
-from models import layers as net_layers
-import virtual_replicas as virtual_replicas_lib
+from revisiting_ssl.models import layers as net_layers
+from revisiting_ssl.models import virtual_replicas as virtual_replicas_lib
+from revisiting_ssl.training import distribution, input_streams
+from revisiting_ssl.training.checkpointing import checkpoint_step
 
 EVAL_RESULTS = 'eval_results.csv'
 EVAL_SUMMARY_DIR = 'eval'

@@ -24,7 +24,7 @@ and results record), so `--epochs`, `--batch_size`, `--lr` and
 `--decay_epochs` mean what they mean end to end and either mode can
 evaluate the other's checkpoints.
 
-1. Features (`self_supervision/feature_store.py`): the module runs once
+1. Features (`probes/feature_store.py`): the module runs once
    over the training split with the evaluation preprocessing (e.g. the
    central crop), plus `--cached_augment_passes` passes with the training
    preprocessing (e.g. random crops; 0 by default), and once over the
@@ -42,7 +42,7 @@ evaluate the other's checkpoints.
 3. Evaluation: the heads on every example of `--val_split`, streamed, with
    the same metrics (`top1_accuracy_<end point>`,
    `top5_accuracy_<end point>`), and the weighted k-nearest-neighbour
-   classifier (`self_supervision/streamed_knn.py`, over streamed
+   classifier (`probes/streamed_knn.py`, over streamed
    features) on the end points of
    `--knn_end_points` (default `pre_logits`; `all` for every one), against
    the training features of the evaluation-preprocessing pass, giving
@@ -80,11 +80,10 @@ from typing import Any
 from absl import logging
 import tensorflow as tf
 
-import evaluation
-import optimization
-from self_supervision import feature_store, linear_eval, streamed_knn
-import trainer as trainer_lib
-import utils
+from revisiting_ssl import trainer as trainer_lib
+from revisiting_ssl import utils
+from revisiting_ssl.probes import feature_store, linear_eval, streamed_knn
+from revisiting_ssl.training import evaluation, optimization
 
 StoredFeatures = feature_store.StoredFeatures
 StreamOptions = feature_store.StreamOptions

@@ -35,7 +35,7 @@ import math
 import keras
 import tensorflow as tf
 
-import utils
+from revisiting_ssl import utils
 
 
 @dataclasses.dataclass(frozen=True)
