@@ -22,8 +22,20 @@ package: `train_and_eval.py` is the entry point, `trainer.py` the one
 trainer with its neighbours in `training/`, `self_supervision/` the tasks,
 `models/` the networks, `probes/` what measures a frozen representation.
 
-Importing the package is cheap: TensorFlow loads with the first module that
-needs it.
+From Python, `revisiting_ssl.train(task='rotation', ...)` (and `evaluate`,
+`export`, `linear_eval`, `run`) runs a job with keyword arguments named as
+the flags; see `api.py`. Importing the package is cheap: TensorFlow loads
+with the first module that needs it.
 """
 
 __version__ = '0.2.0'
+
+_API = ('run', 'train', 'evaluate', 'export', 'linear_eval')
+
+
+def __getattr__(name: str):
+  """`revisiting_ssl.train(...)` and the rest of `api`, imported on use."""
+  if name in _API:
+    from revisiting_ssl import api  # noqa: PLC0415  (TensorFlow on use)
+    return getattr(api, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

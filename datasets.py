@@ -37,6 +37,7 @@ All file access goes through `tf.io.gfile`, so `gs://` paths work.
 
 from collections.abc import Callable
 import os
+from typing import Any
 
 from revisiting_ssl import utils
 from revisiting_ssl.data_sources import (
@@ -53,7 +54,7 @@ from revisiting_ssl.data_sources.base import (
 
 __all__ = ['SPLITS', 'DataSource', 'DATASET_INFO_FILE', 'DATASETS',
            'default_dataset_dir', 'get_dataset', 'input_data_error',
-           'make_dataset_info', 'names', 'shard_name']
+           'make_dataset_info', 'names', 'register', 'shard_name']
 
 DATASET_INFO_FILE = dataset_info.FILE_NAME
 make_dataset_info = dataset_info.make_dataset_info
@@ -72,6 +73,16 @@ _PSEUDO_LABEL_SOURCES = ('imagenet', 'tfrecord')
 
 # Directories used when --dataset_dir is not given.
 _DEFAULT_DIRS = {'fashion_mnist': fashion_mnist.DEFAULT_DIR}
+
+
+def register(name: str) -> Callable[[Any], Any]:
+  """Decorator: registers a data source under `name` (`--dataset`).
+
+  The source is a callable `source(dataset_dir) -> DataSource`, such as a
+  `DataSource` subclass (`data_sources/base.py`); a user's module registers
+  its own with it and `--import`.
+  """
+  return DATASETS.register(name)
 
 
 def names() -> list[str]:

@@ -72,8 +72,8 @@ class Component:
 
   @property
   def label(self) -> str:
-    """How messages name it: "task jigsaw"."""
-    return f'{self.group} {self.name}'
+    """How messages name it: "task jigsaw" (the name alone without group)."""
+    return f'{self.group} {self.name}'.strip()
 
 
 def docstring_args(fn: Callable[..., Any]) -> dict[str, str]:
@@ -82,11 +82,11 @@ def docstring_args(fn: Callable[..., Any]) -> dict[str, str]:
   For a class, the section of `__init__` and of the class docstring are
   both read (the former wins). Continuation lines are joined into one line.
   """
-  texts = []
+  fn = _unwrap(fn)
   if inspect.isclass(fn):
     texts = [inspect.getdoc(fn.__init__) or '', inspect.getdoc(fn) or '']
   else:
-    texts = [inspect.getdoc(_unwrap(fn)) or '']
+    texts = [inspect.getdoc(fn) or '']
   found: dict[str, str] = {}
   for text in texts:
     for name, description in _parse_args_section(text).items():
@@ -134,7 +134,16 @@ def kind_of(annotation: Any, default: Any) -> str:
   else:
     candidates = set(_flatten(annotation))
   candidates.discard(type(None))
-  if candidates & {str}:
+  if str in candidates:
+    # A string beside a number is how an op's inline argument arrives
+    # (`crop_patches(3)`); the flag takes the number. Beside a sequence it
+    # is the written form of the sequence ("2,2,1").
+    if any(_is_sequence(c) for c in candidates):
+      return STRING
+    if float in candidates:
+      return FLOAT
+    if int in candidates:
+      return INT
     return STRING
   if candidates & {bool}:
     return BOOL
@@ -199,13 +208,22 @@ def owner_options(fn: Callable[..., Any],
   return found
 
 
-def readers(components: Iterable[Component]) -> dict[str, list[str]]:
-  """Option name -> the labels of the components that read it."""
-  found: dict[str, list[str]] = {}
+def readers(components: Iterable[Component]) -> dict[str, list[Component]]:
+  """Option name -> the components that read it."""
+  found: dict[str, list[Component]] = {}
   for component in components:
     for name in component.options:
-      found.setdefault(name, []).append(component.label)
+      found.setdefault(name, []).append(component)
   return found
+
+
+def describe(components: Iterable[Component]) -> str:
+  """"task exemplar; network resnet50, vgg19": names grouped by kind."""
+  by_group: dict[str, list[str]] = {}
+  for component in components:
+    by_group.setdefault(component.group, []).append(component.name)
+  return '; '.join(f'{group} {", ".join(names)}'.strip()
+                   for group, names in by_group.items())
 
 
 def check_read(given: Iterable[str], chosen: Sequence[Component],
@@ -215,8 +233,9 @@ def check_read(given: Iterable[str], chosen: Sequence[Component],
 
   Args:
     given: the option names the user set.
-    chosen: the components this run uses.
-    everyone: every registered component, to say who reads an option.
+    chosen: the components this run uses (group '' for the entry point's
+      own options, which the message does not list).
+    everyone: every component, to say who reads an option.
     prefix: how options are spelled in the message ('--' for flags, '' for
       keyword arguments).
 
@@ -232,10 +251,9 @@ def check_read(given: Iterable[str], chosen: Sequence[Component],
   lines = []
   for name in unread:
     owners = by_name.get(name)
-    who = (f'read only by {", ".join(owners)}' if owners
+    who = (f'read only by {describe(owners)}' if owners
            else 'read by no component')
     lines.append(f'{prefix}{name} ({who})')
-  chosen_text = ', '.join(c.label for c in chosen if c.group != 'job')
   raise utils.UsageError(
       f'Option(s) that this run would ignore: {"; ".join(lines)}. The run '
-      f'uses {chosen_text}.')
+      f'uses {describe(c for c in chosen if c.group)}.')

@@ -16,28 +16,28 @@
 
 This is the only module that reads flags. They become one frozen `Config`,
 written to `<workdir>/config.json`, from which explicit arguments are handed
-to the data set, the preprocessing, the task, the networks and the trainer.
+to the data set, the preprocessing, the task, the network and the trainer.
 
-Flags are matched to the arguments of what they configure by name: a task's
-constructor, a preprocessing op, a network's options, `TrainerConfig`. A
-flag that is not given is left out, so its owner's default applies; the
-help texts below read those defaults (and the valid names) from the owners
-and registries, so each is written once, where it is used.
+The flags are the entry point's own (defined here, with their help) and the
+options the registered tasks, networks and preprocessing ops declare in
+their signatures (`run_options`), so each option's default and help are
+written once, by its owner. A flag that is not given is left out, so its
+owner's default applies; a flag that is given but read by none of the
+run's components is an error before any work. `--import` brings the user's
+own modules, whose tasks and networks add their options the same way. The
+Python API (`api.py`) runs the same `make_config` and `run` on a private
+set of flags.
 
 Train:      python train_and_eval.py --task rotation ... --workdir W
 Evaluate:   the same command with --run_eval (follows the checkpoints of W,
             evaluates each on --val_split and exports a hub module for it).
 Check:      the same command with --dry_run (validates the flags and data,
             builds the network, prints the resolved configuration).
-
-The module is longer than most here (about 750 lines) because it holds every
-flag definition with its help text, by design the only place that reads
-flags; the logic beside them is the translation of flags into a `Config`.
 """
 
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping, Sequence
 import dataclasses
-import inspect
+import importlib
 import json
 import os
 import sys
@@ -56,385 +56,22 @@ from absl import flags, logging
 import keras
 import tensorflow as tf
 
-from revisiting_ssl import cli, datasets, models, preprocess, utils
+from revisiting_ssl import (
+  cli,
+  datasets,
+  entry_flags,
+  models,
+  preprocess,
+  run_options,
+  self_supervision,  # noqa: F401  (registers the tasks)
+  utils,
+)
+from revisiting_ssl import options as options_lib
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.data_sources import label_subsets
-from revisiting_ssl.probes import linear_eval, linear_eval_cached
-from revisiting_ssl.self_supervision import (
-  exemplar,
-  jigsaw,
-  patch_utils,
-  rotation_vat,
-  s4l_exemplar,
-  s4l_rotation,
-  vat,
-)
+from revisiting_ssl.probes import linear_eval_cached
 from revisiting_ssl.self_supervision import self_supervision_lib as tasks
-from revisiting_ssl.training import distribution, input_streams, optimization
-
-# Flags absl itself defines; everything defined below is ours.
-_ABSL_FLAGS = frozenset(flags.FLAGS)
-
-
-def _shown(value: Any) -> str:
-  if isinstance(value, (tuple, list)):
-    return ','.join('None' if v is None else str(v) for v in value)
-  return repr(value) if isinstance(value, str) else str(value)
-
-
-def _default(owner: Callable[..., Any], name: str) -> str:
-  """The default of `owner`'s argument `name`, as help texts show it."""
-  return _shown(inspect.signature(owner).parameters[name].default)
-
-
-def _trainer(name: str) -> str:
-  return f'(default {_default(trainer_lib.TrainerConfig, name)})'
-
-
-def _net_defaults(name: str) -> str:
-  """'4; 8 for vgg19': the networks' defaults of one option."""
-  by_arch = {a: models.option_defaults(a)[name] for a in models.net_names()}
-  common = max(by_arch.values(), key=list(by_arch.values()).count)
-  others = [f'{_shown(v)} for {a}' for a, v in by_arch.items()
-            if v != common]
-  return '; '.join([_shown(common)] + others)
-
-
-def _choices(names) -> str:
-  return ', '.join(names)
-
-
-def _op_default(op: str, name: str) -> str:
-  return _default(preprocess.OPS.lookup(op), name)
-
-
-_Exemplar = exemplar.ExemplarTask
-_LinearEval = linear_eval.LinearEvalTask
-_S4LRotation = s4l_rotation.S4LRotationTask
-_S4LExemplar = s4l_exemplar.S4LExemplarTask
-_VAT = vat.VATTask
-_RotationVAT = rotation_vat.RotationVATTask
-_LINEAR_EVAL_MODES = ('end_to_end', 'cached')
-
-# Sections of flags, as in the original. Everything the original had keeps
-# its name and effective default (SPEC A1).
-
-# -- Job --------------------------------------------------------------------
-flags.DEFINE_string('workdir', None, 'Where checkpoints, summaries, '
-                    'evaluation results and hub exports are written.')
-flags.DEFINE_bool('run_eval', False, 'Evaluate and export every checkpoint '
-                  'of --workdir instead of training.')
-flags.DEFINE_bool('dry_run', False, 'Validate the flags and data, build the '
-                  'network, print the resolved configuration and exit.')
-flags.DEFINE_bool('export_only', False, 'Export a hub module of the latest '
-                  'checkpoint of --workdir (of the initial weights if there '
-                  'is none) and exit.')
-flags.DEFINE_bool('use_tpu', True, 'Run on the TPU named by --tpu_name or '
-                  '$TPU_NAME. --nouse_tpu runs on the CPU or GPUs.')
-flags.DEFINE_string('tpu_name', None, 'The TPU to use (falls back to '
-                    '$TPU_NAME; "local" on a TPU VM).')
-flags.DEFINE_string('master', None, 'Accepted for the original README\'s '
-                    'command line; a grpc:// address names the TPU.')
-flags.DEFINE_string('tpu_worker_name', 'tpu_worker', 'TPU job name (kept for '
-                    'compatibility; tf.distribute does not need it).')
-flags.DEFINE_integer('num_gpus', 1, 'GPUs to train on with MirroredStrategy '
-                     'when > 1.')
-flags.DEFINE_integer('iterations_per_loop', None, 'Training steps run inside '
-                     'one compiled call (and between log lines) '
-                     f'{_trainer("iterations_per_loop")}.')
-flags.DEFINE_integer('virtual_replicas', None, 'Run the per-replica '
-                     'computations (batch-norm statistics, exemplar\'s '
-                     'normalisation and triplet loss, jigsaw\'s permutation '
-                     'subsets) on this many groups of each device\'s batch, '
-                     'so that fewer devices compute what more TPU cores '
-                     'would with the same global batch: 8 on one GPU for a '
-                     'v3-8 recipe '
-                     f'{_trainer("virtual_replicas")}.')
-flags.DEFINE_bool('jit_compile', None, 'Compile steps with XLA. Default: on '
-                  'for TPU, off otherwise (XLA is slower on CPUs).')
-flags.DEFINE_bool('mixed_precision', False, 'bfloat16 compute (float16 with '
-                  'loss scaling on GPUs), float32 variables.')
-flags.DEFINE_integer('random_seed', None, 'Seed for initialisation, data '
-                     'order and augmentation; also turns on op determinism.')
-flags.DEFINE_integer('keep_checkpoint_max', None, 'Most recent checkpoints '
-                     f'kept {_trainer("keep_checkpoint_max")}.')
-flags.DEFINE_float('keep_checkpoint_every_n_hours', None, 'Also keep one '
-                   'checkpoint per this many hours '
-                   f'{_trainer("keep_checkpoint_every_n_hours")}.')
-flags.DEFINE_integer('save_checkpoints_secs', None, 'Checkpoint cadence in '
-                     f'seconds {_trainer("save_checkpoints_secs")}.')
-flags.DEFINE_integer('save_checkpoints_steps', None, 'Checkpoint cadence in '
-                     'steps (in addition to --save_checkpoints_secs).')
-flags.DEFINE_float('eval_timeout_secs', None, 'With --run_eval, stop when no '
-                   'new checkpoint appears for this long '
-                   f'{_trainer("eval_timeout_secs")}.')
-flags.DEFINE_bool('eval_every_checkpoint', None, 'With --run_eval, also '
-                  'evaluate the checkpoints written while another was being '
-                  'evaluated, oldest first (after training: every kept '
-                  'checkpoint, a whole validation curve); by default only '
-                  'the newest, as the original.')
-flags.DEFINE_integer('keep_exports', None, 'Hub modules kept under '
-                     f'<workdir>/export/hub {_trainer("keep_exports")}.')
-flags.DEFINE_integer('summary_images', None, 'Input images per task view '
-                     'written to TensorBoard at the start of training '
-                     f'{_trainer("summary_images")}.')
-flags.DEFINE_bool('skip_corrupt_examples', None, 'Skip records whose image '
-                  'cannot be decoded (and count them) instead of failing.')
-flags.DEFINE_integer('eval_timeout_mins', None, 'S4L\'s spelling of '
-                     '--eval_timeout_secs, in minutes.')
-flags.DEFINE_bool('polyak_averaging', None, 'Evaluate and export a moving '
-                  'average of the weights with a half-life of one epoch '
-                  '(S4L; the raw weights are exported too, as module_raw).')
-flags.DEFINE_string('path_to_initial_ckpt', None, 'Warm start: take the '
-                    'weights of a fresh run from this checkpoint (or the '
-                    'latest one of this directory).')
-flags.DEFINE_string('vars_to_restore', None, 'Warm start: restore the '
-                    'variables whose checkpoint names match this regular '
-                    'expression from their start (default '
-                    f'{_default(trainer_lib.TrainerConfig, "vars_to_restore")}'
-                    ').')
-flags.DEFINE_integer('enable_sup_data', None, 'Accepted for S4L\'s configs; '
-                     'it had no effect there either.')
-
-# -- Data -------------------------------------------------------------------
-flags.DEFINE_string('dataset', None, _choices(datasets.names()) + '.')
-flags.DEFINE_string('dataset_dir', None, 'Where the data set is (default for '
-                    'fashion_mnist: '
-                    f'{datasets.default_dataset_dir("fashion_mnist")}).')
-flags.DEFINE_string('train_split', 'train', 'Split to train on.')
-flags.DEFINE_string('val_split', 'val', 'Split to evaluate on.')
-flags.DEFINE_integer('batch_size', None, 'Global training batch size.')
-flags.DEFINE_integer('eval_batch_size', None, 'Global evaluation batch size '
-                     '(default: --batch_size).')
-flags.DEFINE_bool('eval_drop_remainder', None, 'Evaluate only whole '
-                  'global batches, as the original did (49,984 of 50,000 '
-                  'images with batch 32), to compare with published '
-                  'numbers; by default every example, exactly once.')
-flags.DEFINE_string('test_split', None, 'With --run_eval, also evaluate the '
-                    'last checkpoint on this split (S4L).')
-flags.DEFINE_string('filename_list_template', None, 'Labelled subset: S4L\'s '
-                    'list file, e.g. label_map_count_{}_index_0, formatted '
-                    'with --num_supervised_examples (looked up as given, then '
-                    'in data_sources/label_maps/).')
-flags.DEFINE_integer('num_supervised_examples', None, 'Labelled subset: the '
-                     'number of examples of --filename_list_template.')
-flags.DEFINE_integer('labels_per_class', None, 'Labelled subset: draw this '
-                     'many examples of every class of --train_split (written '
-                     'to the working directory).')
-flags.DEFINE_float('label_fraction', None, 'Labelled subset: draw this '
-                   'fraction of --train_split, evenly over the classes.')
-flags.DEFINE_integer('label_subset_seed', None, 'Seed of the drawn labelled '
-                     'subset (default '
-                     f'{_default(label_subsets.choose, "label_subset_seed")}'
-                     ').')
-flags.DEFINE_string('pseudo_label_key', None, 'TFRecords of '
-                    'tools/generate_pseudo_labels.py: the feature holding the '
-                    'pseudo label; training then takes the true label of '
-                    'the labelled images and the pseudo label of the rest.')
-flags.DEFINE_string('original_label_key', None, 'With --pseudo_label_key: '
-                    'the feature holding the true label.')
-flags.DEFINE_bool('cache_dataset', None, 'Keep the labelled subset\'s records '
-                  'in memory after the first epoch (S4L).')
-flags.DEFINE_float('unsup_batch_mult', None, 'S4L: per-replica batch of the '
-                   'unlabelled stream = int(per-replica labelled batch * this) '
-                   '(default '
-                   f'{_default(input_streams.InputStream, "batch_mult")}).')
-
-# -- Task -------------------------------------------------------------------
-flags.DEFINE_string('task', None, _choices(tasks.task_names()) + '.')
-flags.DEFINE_integer('embed_dim', None, 'Embedding width: of each patch for '
-                     'the patch tasks (default '
-                     f'{_default(jigsaw.JigsawTask, "embed_dim")}), of '
-                     'exemplar (default: the pre-logits).')
-flags.DEFINE_float('margin', None, 'Triplet-loss margin (exemplar).')
-flags.DEFINE_string('embedding_normalization', None, 'exemplar: L2 '
-                    'normalise each embedding dimension across the batch '
-                    '("batch", as the original) or each embedding '
-                    '("embedding") (default '
-                    f'{_default(_Exemplar, "embedding_normalization")}).')
-flags.DEFINE_integer('perm_subset_size', None, 'jigsaw: permutations sampled '
-                     'per replica and step in training (default '
-                     f'{_default(jigsaw.JigsawTask, "perm_subset_size")}).')
-flags.DEFINE_string('permutations_path', None, 'jigsaw: permutation file '
-                    '(default: permutations_100_max.bin of the package).')
-flags.DEFINE_bool('interleave_embeddings', None, 'Patch tasks: concatenate '
-                  'the patch embeddings in the original\'s interleaved order '
-                  '(channel-major) instead of blocks; matters only for '
-                  'original weights.')
-flags.DEFINE_string('hub_module', None, 'linear_eval: the hub module to '
-                    'evaluate.')
-flags.DEFINE_string('signature', None, 'linear_eval: signature of the module '
-                    'whose outputs are probed (default '
-                    f'{_default(_LinearEval, "signature")}).')
-flags.DEFINE_string('eval_model', None, 'linear_eval: '
-                    f'{_choices(linear_eval.EVAL_MODELS)} (default '
-                    f'{_default(_LinearEval, "eval_model")}).')
-flags.DEFINE_integer('channels_hidden', None, 'linear_eval: MLP width '
-                     f'(default {_default(_LinearEval, "channels_hidden")}).')
-flags.DEFINE_string('pool_mode', None, 'linear_eval: '
-                    f'{_choices(utils.POOL_MODES)} (default '
-                    f'{_default(_LinearEval, "pool_mode")}).')
-flags.DEFINE_string('adaptive_pooling', None, 'linear_eval: regions of the '
-                    'adaptive pool modes, fractional (random on every call, '
-                    'as the original; cannot compile with XLA) or even '
-                    '(fixed, same sizes). Default: even with --jit_compile '
-                    '(so on TPUs), else '
-                    f'{_default(_LinearEval, "adaptive_pooling")}.')
-flags.DEFINE_string('combine_patches', None, 'linear_eval: how patch '
-                    'features combine, '
-                    f'{_choices(linear_eval.mf.COMBINE_MODES)} (default '
-                    f'{_default(_LinearEval, "combine_patches")}).')
-flags.DEFINE_string('linear_eval_mode', _LINEAR_EVAL_MODES[0], 'linear_eval: '
-                    'end_to_end (as the original) or cached (features '
-                    'computed once, heads trained on them).')
-flags.DEFINE_integer('cached_augment_passes', None, 'linear_eval cached: '
-                     'extra passes over the training split with the '
-                     'training preprocessing (default '
-                     f'{_default(_LinearEval, "cached_augment_passes")}; one '
-                     'pass with the evaluation preprocessing is always '
-                     'made).')
-flags.DEFINE_string('knn_end_points', None, 'linear_eval cached: end points '
-                    'also evaluated by weighted k-nearest neighbours '
-                    '(comma-separated, "all", or "" for none; default '
-                    f'{_default(_LinearEval, "knn_end_points")}).')
-flags.DEFINE_integer('knn_k', None, 'linear_eval cached: neighbours per kNN '
-                     f'vote (default {_default(_LinearEval, "knn_k")}).')
-flags.DEFINE_float('knn_temperature', None, 'linear_eval cached: kNN vote '
-                   'weight is exp(cosine similarity / this) (default '
-                   f'{_default(_LinearEval, "knn_temperature")}).')
-flags.DEFINE_integer('rot_loss_sup', None, 'S4L-Rotation: 1 to train '
-                     'rotation on the labelled images too (default '
-                     f'{_default(_S4LRotation, "rot_loss_sup")}).')
-flags.DEFINE_integer('rot_loss_unsup', None, 'S4L-Rotation: 1 to train '
-                     'rotation on the unlabelled images (default '
-                     f'{_default(_S4LRotation, "rot_loss_unsup")}).')
-flags.DEFINE_float('rot_loss_weight', None, 'S4L-Rotation: weight of the '
-                   'rotation loss (default '
-                   f'{_default(_S4LRotation, "rot_loss_weight")}).')
-flags.DEFINE_integer('triplet_loss_sup', None, 'S4L-Exemplar: 1 for the '
-                     'triplet loss on the labelled images (default '
-                     f'{_default(_S4LExemplar, "triplet_loss_sup")}).')
-flags.DEFINE_integer('triplet_loss_unsup', None, 'S4L-Exemplar: 1 for the '
-                     'triplet loss on the unlabelled images (default '
-                     f'{_default(_S4LExemplar, "triplet_loss_unsup")}).')
-flags.DEFINE_float('triplet_loss_weight', None, 'S4L-Exemplar: weight of the '
-                   'triplet loss (default '
-                   f'{_default(_S4LExemplar, "triplet_loss_weight")}).')
-flags.DEFINE_integer('triplet_embed_dim', None, 'S4L-Exemplar: embedding '
-                     'width (default '
-                     f'{_default(_S4LExemplar, "triplet_embed_dim")}).')
-flags.DEFINE_string('triplet_labels', None, 'S4L-Exemplar: "intended" '
-                    '(crops of an image are one identity) or "original" '
-                    '(the original\'s swapped grouping, SPEC C4.1) (default '
-                    f'{_default(_S4LExemplar, "triplet_labels")}).')
-flags.DEFINE_float('vat_eps', None, 'VAT: L2 norm of the perturbation per '
-                   f'example (default {_default(_VAT, "vat_eps")}).')
-flags.DEFINE_integer('vat_num_power_method_iters', None, 'VAT: power '
-                     'iterations for the adversarial direction (default '
-                     f'{_default(_VAT, "vat_num_power_method_iters")}).')
-flags.DEFINE_float('vat_weight', None, 'VAT: weight of the VAT loss '
-                   f'(default {_default(_VAT, "vat_weight")}).')
-flags.DEFINE_float('entmin_factor', None, 'VAT: weight of the entropy '
-                   'minimisation loss (default '
-                   f'{_default(_VAT, "entmin_factor")}).')
-flags.DEFINE_bool('apply_vat_to_labeled', None, '--task vat: perturb the '
-                  'labelled images too.')
-flags.DEFINE_float('sup_weight', None, '--task rotation_vat: weight of '
-                   'classification; rotation gets 1 - sup_weight - '
-                   f'vat_weight (default {_default(_RotationVAT, "sup_weight")}'
-                   ').')
-
-# -- Network ----------------------------------------------------------------
-flags.DEFINE_string('architecture', None, _choices(models.net_names()) + '.')
-flags.DEFINE_integer('filters_factor', None, 'Width multiplier (default '
-                     f'{_net_defaults("filters_factor")}).')
-flags.DEFINE_bool('last_relu', None, 'Final ReLU before pooling (default '
-                  f'{_net_defaults("last_relu")}).')
-flags.DEFINE_string('mode', None, 'ResNet v1 or v2 (default '
-                    f'{_net_defaults("mode")}).')
-flags.DEFINE_float('weight_decay', None, 'L2 strength (default '
-                   f'{_net_defaults("weight_decay")} for the networks, '
-                   f'{_default(_LinearEval, "weight_decay")} for '
-                   'linear-evaluation heads).')
-flags.DEFINE_bool('sync_batch_norm', None, 'Batch-norm statistics over all '
-                  'replicas instead of per replica (default '
-                  f'{_net_defaults("sync_batch_norm")}).')
-
-# -- Preprocessing ------------------------------------------------------------
-flags.DEFINE_string('preprocessing', None, 'Preprocessing ops, comma- or '
-                    '|-separated (S4L\'s syntax, with arguments such as '
-                    'resize(224)): ' f'{_choices(preprocess.op_names())}. '
-                    'S4L: of the unlabelled stream.')
-flags.DEFINE_string('preprocessing_eval', None, 'Preprocessing in evaluation '
-                    '(default: --preprocessing).')
-flags.DEFINE_string('sup_preprocessing', None, 'Preprocessing of the labelled '
-                    'stream (S4L; default: --preprocessing). With --task '
-                    'rotation or exemplar it selects S4L-Rotation or '
-                    'S4L-Exemplar.')
-flags.DEFINE_string('sup_preprocessing_eval', None, 'Preprocessing of the '
-                    'labelled stream in evaluation (default: '
-                    '--sup_preprocessing).')
-flags.DEFINE_string('resize_size', None, 'resize / inception sizes: "h,w" '
-                    'or one number.')
-flags.DEFINE_string('crop_size', None, 'crop sizes: "h,w" or one number.')
-flags.DEFINE_integer('smaller_size', None, 'resize_small target side.')
-flags.DEFINE_float('grayscale_probability', None, 'to_gray probability '
-                   '(default '
-                   f'{_op_default("to_gray", "grayscale_probability")}).')
-flags.DEFINE_bool('randomize_resize_method', None, 'Random interpolation in '
-                  'resize (training only).')
-flags.DEFINE_integer('splits_per_side', None, 'crop_patches grid size.')
-flags.DEFINE_integer('patch_jitter', None, 'crop_patches jitter in pixels '
-                     '(default '
-                     f'{_op_default("crop_patches", "patch_jitter")}).')
-flags.DEFINE_integer('num_of_inception_patches', None, 'Crops per image of '
-                     'crop_inception_preprocess_patches.')
-flags.DEFINE_bool('legacy_resize', None, 'TF1 bilinear sampling (not '
-                  'equivariant with rotation) instead of TF2\'s.')
-
-# -- Optimisation -------------------------------------------------------------
-flags.DEFINE_float('lr', None, 'Base learning rate for a batch of '
-                   '--lr_scale_batch_size.')
-flags.DEFINE_float('lr_scale_batch_size', None, 'Reference batch size of '
-                   '--lr (0: no scaling).')
-flags.DEFINE_float('epochs', None, 'Training length in epochs (fractions '
-                   'allowed).')
-flags.DEFINE_list('decay_epochs', None, 'Epochs at which the learning rate '
-                  'decays (default: none within training).')
-flags.DEFINE_float('lr_decay_factor', None, 'Decay per boundary '
-                   f'{_trainer("lr_decay_factor")}.')
-flags.DEFINE_float('warmup_epochs', None, 'Linear warm-up length in epochs '
-                   f'{_trainer("warmup_epochs")}.')
-flags.DEFINE_string('optimizer', None,
-                    f'{_choices(optimization.OPTIMIZERS.names())} '
-                    '(sgd: TF1 momentum 0.9; adam: TF1 defaults) '
-                    f'{_trainer("optimizer")}.')
-flags.DEFINE_string('schedule', None, 'S4L\'s schedule in epochs: '
-                    '"warmup,decay1,...,decayK,end", instead of --epochs, '
-                    '--decay_epochs and --warmup_epochs.')
-
-# -- Export -------------------------------------------------------------------
-flags.DEFINE_string('serving_input_key', None, 'Input key of the hub '
-                    'module signatures '
-                    f'{_trainer("serving_input_key")}.')
-flags.DEFINE_string('serving_input_shape', None, 'Input shape of the hub '
-                    f'module {_trainer("serving_input_shape")}.')
-
-FLAGS = flags.FLAGS
-
-# Flags defined in this file.
-_OWN_FLAGS = frozenset(FLAGS) - _ABSL_FLAGS
-
-# --lr_scale_batch_size may be left out: no scaling (SPEC C4.6). --epochs
-# may come from --schedule.
-_REQUIRED = ('workdir', 'dataset', 'task', 'batch_size', 'lr',
-             'preprocessing')
-
-# What the entry point hands to the owners itself, rather than a flag.
-ENTRY_TASK_ARGS = ('num_classes', 'net_kwargs')
-ENTRY_TRAINER_ARGS = ('loss_scaling', 'host_dtype')
-# Network options the tasks set themselves (the patch networks' strides).
-TASK_NET_ARGS = tuple(patch_utils.PATCH_NET_OVERRIDES)
+from revisiting_ssl.training import distribution, input_streams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -458,19 +95,35 @@ class Config:
             if n in values and values[n] is not None}
 
 
-def make_config() -> Config:
-  """Turns the parsed flags into the frozen configuration.
+def flag_values(fv: flags.FlagValues) -> tuple[dict[str, Any], set[str]]:
+  """(every option's value, the names set on the command line) of `fv`."""
+  names = entry_flags.option_names()
+  return ({name: fv[name].value for name in names},
+          {name for name in names if fv[name].present})
 
-  Only what no owner checks is checked here: required flags, the flags
-  whose values this module interprets, and the batch sizes.
+
+def make_config(values: Mapping[str, Any], given: Iterable[str] = (), *,
+                prefix: str = '--') -> Config:
+  """Turns the options' values into the frozen configuration.
+
+  Only what no owner checks is checked here: required options, the options
+  whose values this module interprets, the batch sizes, and that every
+  given option is read by a component this run uses.
+
+  Args:
+    values: every option's value (`flag_values`), None for unset.
+    given: the options the user set.
+    prefix: how options are named in errors ('--' on the command line).
 
   Raises:
-    utils.UsageError: naming the flag.
+    utils.UsageError: naming the option.
   """
-  values = {name: FLAGS[name].value for name in _OWN_FLAGS}
-  missing = [f'--{n}' for n in _REQUIRED if values.get(n) is None]
+  values = dict(values)
+  values.pop('import', None)
+  missing = [f'--{n}' for n in entry_flags.REQUIRED if values.get(n) is None]
   if missing:
     raise utils.UsageError(f'Missing required flag(s): {", ".join(missing)}.')
+  _check_read(values, set(given) - {'import'}, prefix)
   for name in ('workdir', 'dataset_dir', 'hub_module'):
     if values[name]:
       values[name] = os.path.expanduser(values[name])
@@ -502,11 +155,41 @@ def make_config() -> Config:
     if values[name] is not None and values[name] <= 0:
       raise utils.UsageError(f'--{name} must be positive, got '
                              f'{values[name]}.')
-  if values['linear_eval_mode'] not in _LINEAR_EVAL_MODES:
+  if values['linear_eval_mode'] not in entry_flags.LINEAR_EVAL_MODES:
     raise utils.UsageError(
         f'Unknown --linear_eval_mode {values["linear_eval_mode"]!r}. Valid '
-        f'choices: {", ".join(_LINEAR_EVAL_MODES)}.')
+        f'choices: {", ".join(entry_flags.LINEAR_EVAL_MODES)}.')
   return Config(tuple(sorted(values.items())))
+
+
+def _check_read(values: Mapping[str, Any], given: set[str],
+                prefix: str) -> None:
+  """Fails on a given option that no component of this run reads."""
+  name = _task_name(values['task'], values['sup_preprocessing'])
+  task_cls = tasks.get_task_class(name)
+  components = run_options.chosen(
+      task=name, architecture=values['architecture'],
+      preprocessing=[values[n] for n in (
+          'preprocessing', 'preprocessing_eval', 'sup_preprocessing',
+          'sup_preprocessing_eval')])
+  labelled = [n for n in tasks.task_names() if input_streams.LABELLED in
+              tasks.get_task_class(n).input_streams]
+  # Who reads the entry point's groups that not every run reads.
+  readers = {'labelled subset': f'the tasks with labelled images '
+                                f'({", ".join(labelled)})',
+             'linear evaluation': 'task linear_eval'}
+  reads = {'labelled subset': input_streams.LABELLED in task_cls.input_streams,
+           'linear evaluation': name == 'linear_eval'}
+  entry, unread = [], []
+  for group, names in entry_flags.ENTRY_GROUPS.items():
+    owner = options_lib.Component('', readers.get(group, group),
+                                  dict.fromkeys(names))
+    (entry if reads.get(group, True) else unread).append(owner)
+  if run_options.takes_network(name) and values['architecture'] is None:
+    raise utils.UsageError(
+        f'--architecture is required for --task {name}. Valid choices: '
+        f'{", ".join(models.net_names())}.')
+  run_options.check(given, components, entry, unread, prefix=prefix)
 
 
 def _resolve_schedule(values: dict[str, Any]) -> None:
@@ -574,14 +257,19 @@ def trainer_config(config: Config, **resolved: Any
   return trainer_lib.TrainerConfig(**values)
 
 
+def _task_name(task: str, sup_preprocessing: str | None) -> str:
+  """The task `--task` names; S4L's form with a labelled stream's flags."""
+  if sup_preprocessing is not None:
+    return tasks.semi_supervised_task_name(task)
+  return task
+
+
 def task_class(config: Config) -> type[tasks.Task]:
   """The task `--task` names; S4L's form with a labelled stream's flags."""
-  name = config.task
-  if config.sup_preprocessing is not None:
-    semi = tasks.semi_supervised_task_name(name)
-    if semi != name:
-      logging.info('--task %s with --sup_preprocessing: %s.', name, semi)
-      name = semi
+  name = _task_name(config.task, config.sup_preprocessing)
+  if name != config.task:
+    logging.info('--task %s with --sup_preprocessing: %s.', config.task,
+                 name)
   return tasks.get_task_class(name)
 
 
@@ -684,11 +372,19 @@ def build_trainer(config: Config) -> tuple[
       # The trunk's first layer casts its input to bfloat16 anyway: the host
       # sends it so (same values, half the traffic; `Task.host_cast`).
       resolved['host_dtype'] = 'bfloat16'
+  else:
+    # The policy is process-wide: an earlier run in this process (the
+    # Python API) may have left mixed precision on.
+    keras.mixed_precision.set_global_policy('float32')
 
-  task_values = config.given(config.as_dict())
-  task_values['num_classes'] = data.num_classes
-  task_values['net_kwargs'] = config.given(models.NET_KWARGS)
-  task_kwargs = utils.matching_kwargs(task_cls, task_values)
+  task_kwargs = config.given(run_options.task_component(
+      task_cls._registered_name).options)  # pylint: disable=protected-access
+  entry_args = {'num_classes': data.num_classes}
+  if config.architecture is not None:
+    entry_args['network'] = models.Network(
+        config.architecture, **config.given(models.net_options(
+            config.architecture)))
+  task_kwargs.update(utils.matching_kwargs(task_cls, entry_args))
   trainer = trainer_lib.Trainer(
       trainer_config(config, jit_compile=config.jit_compile,
                      loss_scaling=loss_scaling, **resolved),
@@ -754,7 +450,7 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'Error: unexpected arguments: {" ".join(argv[1:])}')
   try:
-    config = make_config()
+    config = make_config(*flag_values(flags.FLAGS))
     run(config)
   except (utils.UsageError, utils.RunAbortedError) as e:
     # A mistake, a diverged run or a lost worker is not a bug: say what
@@ -763,9 +459,42 @@ def main(argv):
     sys.exit(f'Error: {e}')
 
 
+def import_user_modules(names: Iterable[str]) -> None:
+  """Imports the user's modules, which register their components.
+
+  Raises:
+    utils.UsageError: naming a module that cannot be imported.
+  """
+  for name in names:
+    try:
+      importlib.import_module(name)
+    except ImportError as e:
+      raise utils.UsageError(f'--import {name}: {e}') from None
+
+
+def imports_in(argv: Sequence[str]) -> list[str]:
+  """The module names of every `--import` in `argv` (before parsing)."""
+  found = []
+  for i, arg in enumerate(argv):
+    if arg == '--import' and i + 1 < len(argv):
+      value = argv[i + 1]
+    elif arg.startswith('--import='):
+      value = arg.split('=', 1)[1]
+    else:
+      continue
+    found += [name.strip() for name in value.split(',') if name.strip()]
+  return found
+
+
 def run_cli() -> None:
   """The `revisiting-ssl` command: `python train_and_eval.py` installed."""
-  cli.run(main, __name__)
+  try:
+    import_user_modules(imports_in(sys.argv))
+  except utils.UsageError as e:
+    sys.exit(f'Error: {e}')
+  entry_flags.define_flags(flags.FLAGS)
+  cli.run(main, __name__,
+          help_text=lambda: entry_flags.help_text(flags.FLAGS))
 
 
 if __name__ == '__main__':

@@ -302,9 +302,8 @@ def build_model(model: str, image_size: int, filters_factor: int
   Call inside the strategy's scope and the precision policy.
   """
   if model == 'rotation':
-    task = lib.get_task_class('rotation')(
-        architecture='resnet50',
-        net_kwargs={'mode': 'v2', 'filters_factor': filters_factor})
+    task = lib.get_task_class('rotation')(network=models.Network(
+        'resnet50', mode='v2', filters_factor=filters_factor))
     # The trainer's split: `rotate` ends the ops, so it moves to the device.
     rotate = preprocess.build_pipeline(
         'rotate', device_ops=task.device_ops).device[True]

@@ -44,25 +44,25 @@ import tensorflow as tf  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
-from revisiting_ssl import preprocess  # noqa: E402
+from revisiting_ssl import models, preprocess  # noqa: E402
 from revisiting_ssl.self_supervision import self_supervision_lib as lib  # noqa: E402
 
 
 def task_specs(image_size: int, patch_size: int, num_crops: int,
                embed_dim: int) -> list[tuple[str, dict, list[int]]]:
   """(task, constructor arguments, per-example input shape) per task."""
-  v1 = {'filters_factor': 1, 'mode': 'v1'}
-  v2 = {'filters_factor': 1, 'mode': 'v2'}
+  v1 = models.Network('resnet50', filters_factor=1, mode='v1')
+  v2 = models.Network('resnet50', filters_factor=1, mode='v2')
   image = [image_size, image_size, 3]
   return [
-      ('supervised', {'num_classes': 10, 'net_kwargs': v2}, image),
-      ('rotation', {'net_kwargs': v2}, image),
-      ('relative_patch_location', {'embed_dim': embed_dim, 'net_kwargs': v1},
+      ('supervised', {'num_classes': 10, 'network': v2}, image),
+      ('rotation', {'network': v2}, image),
+      ('relative_patch_location', {'embed_dim': embed_dim, 'network': v1},
        [9, patch_size, patch_size, 3]),
-      ('jigsaw', {'embed_dim': embed_dim, 'net_kwargs': v1},
+      ('jigsaw', {'embed_dim': embed_dim, 'network': v1},
        [9, patch_size, patch_size, 3]),
       ('exemplar', {'embed_dim': embed_dim, 'margin': 0.5,
-                    'net_kwargs': v1}, [num_crops] + image),
+                    'network': v1}, [num_crops] + image),
   ]
 
 
@@ -114,7 +114,7 @@ def main(argv=None) -> None:
                      args.embed_dim)
   runs = []
   for name, kwargs, shape in specs:
-    task = lib.get_task_class(name)(architecture='resnet50', **kwargs)
+    task = lib.get_task_class(name)(**kwargs)
     batch = {'image': tf.random.normal([args.batch_size] + shape),
              'label': tf.zeros([args.batch_size], tf.int32),
              'mask': tf.ones([args.batch_size])}

@@ -28,43 +28,53 @@ TF-Hub modules, so results stay comparable:
 
 Under a mixed-precision policy the logits (and the ResNet/RevNet
 pre-logits) stay float32; the other end points have the compute dtype.
-Networks know nothing about tasks: a task that needs another root stride or
-other stage strides (the patch tasks) passes them as keyword arguments.
-Weight decay shows up in `net.losses`.
+Networks know nothing about tasks. Each network declares the options it
+reads as keyword arguments of its builder (`net_options`); a task receives
+a `Network` (the architecture with the user's options) and builds its trunk
+with it, adding what the task itself needs (the patch tasks' strides),
+which the network must declare too. Weight decay shows up in `net.losses`.
+
+A network of your own: register a builder, a callable
+`builder(num_classes, *, option=default, ...) -> keras.Model` returning
+`(output, end_points)` as above, with `@models.register('name')`; its
+keyword options become flags.
 """
 
+from collections.abc import Callable
+import dataclasses
 import functools
-import inspect
 from typing import Any
 
 import keras
 
+from revisiting_ssl import options as options_lib
 from revisiting_ssl import utils
 from revisiting_ssl.models import resnet, revnet, vggnet
 
-# The keyword arguments every network accepts (some ignore a few; see the
-# network classes, where their defaults are written). A value of None means
-# "the network's default".
-NET_KWARGS = ('filters_factor', 'mode', 'last_relu', 'root_conv_stride',
-              'strides', 'weight_decay', 'sync_batch_norm')
-
 _NETS = utils.Registry('architecture', flag='--architecture')
-_NETS.register('resnet50')(functools.partial(
-    resnet.ResNet, (3, 4, 6, 3), name='resnet50'))
-_NETS.register('resnet101')(functools.partial(
-    resnet.ResNet, (3, 4, 23, 3), name='resnet101'))
-_NETS.register('resnet152')(functools.partial(
-    resnet.ResNet, (3, 8, 36, 3), name='resnet152'))
-# TF-slim's `resnet_v2_<depth>` layout (stride in each stage's last unit,
-# biased root convolution), e.g. for the multi-task model's checkpoint.
-for _depth, _units in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)),
-                       (152, (3, 8, 36, 3))):
-  _NETS.register(f'resnet{_depth}_slim')(functools.partial(
+
+
+def register(name: str) -> Callable[[Any], Any]:
+  """Decorator: registers a network builder under `name` (`--architecture`).
+
+  The builder takes `num_classes` first; every keyword argument with a
+  default after it is an option of the network, documented in the
+  builder's `Args:` section.
+  """
+  return _NETS.register(name)
+
+
+_RESNET_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+for _depth, _units in _RESNET_UNITS.items():
+  register(f'resnet{_depth}')(functools.partial(
+      resnet.ResNet, _units, layout='revisiting', name=f'resnet{_depth}'))
+  register(f'resnet{_depth}_slim')(functools.partial(
       resnet.ResNet, _units, layout='slim', name=f'resnet{_depth}_slim'))
-_NETS.register('revnet50')(functools.partial(revnet.RevNet, name='revnet50'))
-# S4L's configs name the v2 networks so (`--architecture resnet50v2`).
-V2_ALIASES = {f'resnet{depth}v2': f'resnet{depth}' for depth in (50, 101, 152)}
-_NETS.register('vgg19')(vggnet.VGG19)
+register('revnet50')(functools.partial(
+    revnet.RevNet, units=(3, 4, 6, 3), name='revnet50'))
+register('vgg19')(functools.partial(vggnet.VGG19, name='vgg19'))
+# S4L's names of the v2 ResNets: the same networks with `mode` v2.
+V2_ALIASES = {f'resnet{depth}v2': f'resnet{depth}' for depth in _RESNET_UNITS}
 
 
 def net_names() -> list[str]:
@@ -72,56 +82,119 @@ def net_names() -> list[str]:
   return sorted(_NETS.names() + list(V2_ALIASES))
 
 
-def option_defaults(architecture: str) -> dict[str, Any]:
-  """The default of every option of `NET_KWARGS` for one network.
+def net_options(architecture: str) -> dict[str, options_lib.Option]:
+  """The options network `architecture` reads, with its defaults.
 
-  Read from the network class's signature, where the defaults live.
+  Raises:
+    UsageError: for an unknown architecture.
   """
-  params = inspect.signature(
-      _NETS.lookup(V2_ALIASES.get(architecture, architecture))).parameters
-  defaults = {name: params[name].default for name in NET_KWARGS}
+  found = options_lib.owner_options(
+      _NETS.lookup(V2_ALIASES.get(architecture, architecture)),
+      skip=('num_classes',))
   if architecture in V2_ALIASES:
-    defaults['mode'] = 'v2'
-  return defaults
+    found['mode'] = dataclasses.replace(found['mode'], default='v2')
+  return found
+
+
+class Network:
+  """An architecture with the user's options: what a task builds trunks with.
+
+  Attributes:
+    architecture: the registered name (`--architecture`).
+    options: the options set (unset ones take the network's defaults).
+  """
+
+  def __init__(self, architecture: str, **options: Any):
+    """Checks the architecture and the options' names (not yet their values).
+
+    Args:
+      architecture: one of `net_names()`.
+      **options: options of that network (`net_options`); None values mean
+        the network's default.
+
+    Raises:
+      UsageError: for an unknown architecture or option, or a `mode` that
+        contradicts a v2 alias.
+    """
+    known = net_options(architecture)
+    options = {k: v for k, v in options.items() if v is not None}
+    _check_names(architecture, options, known, 'Unknown network option(s)')
+    if architecture in V2_ALIASES and options.get('mode', 'v2') != 'v2':
+      raise utils.UsageError(
+          f'--architecture {architecture} is a v2 network; --mode '
+          f'{options["mode"]} contradicts it.')
+    self.architecture = architecture
+    self.options = options
+    self._known = known
+
+  def option(self, name: str) -> Any:
+    """The value of option `name`: the user's, else the network's default."""
+    return self.options.get(name, self._known[name].default)
+
+  def with_options(self, **options: Any) -> 'Network':
+    """The same architecture with `options` set over the user's."""
+    return Network(self.architecture, **{**self.options, **options})
+
+  def supports(self, *names: str) -> bool:
+    """Whether the network has every option of `names`."""
+    return all(name in self._known for name in names)
+
+  def __call__(self, num_classes: int | None = None,
+               **overrides: Any) -> keras.Model:
+    """Builds the network (its variables appear on the first call).
+
+    Args:
+      num_classes: width of the logits layer; None or 0 for no logits (the
+        output is then the pre-logits).
+      **overrides: options the task sets itself, over the user's (the patch
+        tasks' strides).
+
+    Returns:
+      The network, a `keras.Model`.
+
+    Raises:
+      UsageError: for an option the network does not have, or invalid
+        values.
+    """
+    _check_names(self.architecture, overrides, self._known,
+                 'This task needs network option(s)')
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int)
+        or num_classes < 0):
+      raise utils.UsageError(
+          f'num_classes must be a non-negative integer, got {num_classes!r}.')
+    clashes = sorted(name for name, value in overrides.items()
+                     if self.options.get(name, value) != value)
+    if clashes:
+      raise utils.UsageError(
+          f'This task sets {", ".join(clashes)} of its network itself; '
+          f'drop --{" and --".join(clashes)}.')
+    kwargs = dict(self.options, **overrides)
+    if self.architecture in V2_ALIASES:
+      kwargs['mode'] = 'v2'
+    builder = _NETS.lookup(V2_ALIASES.get(self.architecture,
+                                          self.architecture))
+    return builder(num_classes or None, **kwargs)
+
+
+def _check_names(architecture: str, given: dict[str, Any],
+                 known: dict[str, options_lib.Option], what: str) -> None:
+  unknown = sorted(set(given) - set(known))
+  if unknown:
+    others = [name for name in net_names()
+              if set(unknown) <= set(net_options(name))]
+    hint = (f' Networks that have them: {", ".join(others)}.' if others
+            else '')
+    raise utils.UsageError(
+        f'{what} {", ".join(unknown)}, which --architecture {architecture} '
+        f'does not have. Its options: {", ".join(sorted(known))}.{hint}')
 
 
 def get_net(architecture: str, num_classes: int | None = None,
-            **kwargs: Any) -> keras.Model:
-  """Builds a backbone network (its variables appear on the first call).
-
-  Args:
-    architecture: one of `net_names()` (`resnet50v2` and its kin are
-      `resnet50` with `mode` v2, as S4L names them).
-    num_classes: width of the logits layer; None or 0 for no logits (the
-      output is then the pre-logits).
-    **kwargs: any of `NET_KWARGS`: filters_factor (width multiplier), mode
-      (`v1`/`v2`; ResNet only), last_relu, root_conv_stride, strides
-      (stages 2-4; a sequence or "2,2,1"), weight_decay, sync_batch_norm.
-      None values mean the network's default (`option_defaults`).
-
-  Returns:
-    The network, a `keras.Model`.
+            **options: Any) -> keras.Model:
+  """Builds a network: `Network(architecture, **options)(num_classes)`.
 
   Raises:
-    UsageError: for an unknown architecture or keyword, or invalid values.
+    UsageError: for an unknown architecture or option, or invalid values.
   """
-  if architecture in V2_ALIASES:
-    if kwargs.get('mode') not in (None, 'v2'):
-      raise utils.UsageError(
-          f'--architecture {architecture} is a v2 network; --mode '
-          f'{kwargs["mode"]} contradicts it.')
-    kwargs = dict(kwargs, mode='v2')
-    architecture = V2_ALIASES[architecture]
-  builder = _NETS.lookup(architecture)
-  unknown = sorted(set(kwargs) - set(NET_KWARGS))
-  if unknown:
-    raise utils.UsageError(
-        f'Unknown network option(s) {", ".join(unknown)} for architecture '
-        f'{architecture!r}. Valid options: {", ".join(NET_KWARGS)}.')
-  if num_classes is not None and (
-      isinstance(num_classes, bool) or not isinstance(num_classes, int)
-      or num_classes < 0):
-    raise utils.UsageError(
-        f'num_classes must be a non-negative integer, got {num_classes!r}.')
-  kwargs = {k: v for k, v in kwargs.items() if v is not None}
-  return builder(num_classes or None, **kwargs)
+  return Network(architecture, **options)(num_classes)

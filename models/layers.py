@@ -447,11 +447,11 @@ class Backbone(keras.Model):
   checked, which `get_config` returns.
   """
 
-  def _check_arguments(self, *, mode: str, filters_factor: int,
-                       root_conv_stride: int, strides: str | Sequence[int],
-                       weight_decay: float
+  def _check_arguments(self, *, filters_factor: int, weight_decay: float,
+                       mode: str = 'v2', root_conv_stride: int = 2,
+                       strides: str | Sequence[int] = (2, 2, 2)
                        ) -> tuple[int, int, tuple[int, int, int], float]:
-    """Validates the arguments common to all networks.
+    """Validates the arguments of the networks (those a network has).
 
     Returns:
       (filters_factor, root_conv_stride, strides, weight_decay), checked

@@ -107,7 +107,6 @@ class RevNet(layers.Backbone):
 
   def __init__(self, num_classes: int | None = None, *,
                units: Sequence[int] = (3, 4, 6, 3), filters_factor: int = 4,
-               mode: str = 'v2',
                last_relu: bool = True, root_conv_stride: int = 2,
                strides: str | Sequence[int] = (2, 2, 2),
                weight_decay: float = 1e-4, sync_batch_norm: bool = False,
@@ -118,7 +117,6 @@ class RevNet(layers.Backbone):
       num_classes: width of the logits layer; None or 0 for no head.
       units: number of reversible units of each of the four stages.
       filters_factor: width multiplier; 4 gives a final width of 2048.
-      mode: accepted for a uniform interface (`v1`/`v2`) and ignored.
       last_relu: apply ReLU after the head's batch norm.
       root_conv_stride: stride of the 7x7 root convolution.
       strides: strides of stages 2, 3 and 4 ("2,2,1" or a sequence).
@@ -132,13 +130,12 @@ class RevNet(layers.Backbone):
     super().__init__(name=name)
     filters_factor, root_conv_stride, self.strides, weight_decay = (
         self._check_arguments(
-            mode=mode, filters_factor=filters_factor,
+            filters_factor=filters_factor,
             root_conv_stride=root_conv_stride, strides=strides,
             weight_decay=weight_decay))
     self._config = {
         'num_classes': num_classes or None, 'units': tuple(units),
-        'filters_factor': filters_factor,
-        'mode': mode, 'last_relu': bool(last_relu),
+        'filters_factor': filters_factor, 'last_relu': bool(last_relu),
         'root_conv_stride': root_conv_stride, 'strides': self.strides,
         'weight_decay': weight_decay,
         'sync_batch_norm': bool(sync_batch_norm), 'name': name,

@@ -20,7 +20,6 @@ covers the whole remaining feature map, so the input size must be known
 when the network is built and stays fixed afterwards.
 """
 
-from collections.abc import Sequence
 
 import keras
 
@@ -104,21 +103,13 @@ class VGG19(layers.Backbone):
   """
 
   def __init__(self, num_classes: int | None = None, *,
-               filters_factor: int = 8, mode: str = 'v2',
-               last_relu: bool = True, root_conv_stride: int = 2,
-               strides: str | Sequence[int] = (2, 2, 2),
-               weight_decay: float = 1e-4, sync_batch_norm: bool = False,
-               name: str = 'vgg19'):
+               filters_factor: int = 8, weight_decay: float = 1e-4,
+               sync_batch_norm: bool = False, name: str = 'vgg19'):
     """Creates the network (variables appear on the first call or `build`).
 
     Args:
       num_classes: width of the logits layer; None or 0 for no head.
       filters_factor: width multiplier; 8 gives the standard widths.
-      mode: accepted for a uniform interface and ignored.
-      last_relu: accepted for a uniform interface and ignored.
-      root_conv_stride: accepted and ignored: the patch-task stride
-        overrides do not apply to VGG (SPEC C3.13).
-      strides: accepted (and validated) but ignored, as root_conv_stride.
       weight_decay: L2 strength of every kernel. The original VGG
         function's own default (5e-4) was unreachable (SPEC C3.14).
       sync_batch_norm: batch statistics over all replicas.
@@ -128,16 +119,13 @@ class VGG19(layers.Backbone):
       UsageError: for invalid values.
     """
     super().__init__(name=name)
-    # root_conv_stride and strides are checked but not used.
-    filters_factor, root_conv_stride, _, weight_decay = (
-        self._check_arguments(
-            mode=mode, filters_factor=filters_factor,
-            root_conv_stride=root_conv_stride, strides=strides,
-            weight_decay=weight_decay))
+    # VGG has no root or stage strides to change: the patch tasks, which
+    # need them, refuse it (`models.Network`), as the original's stride
+    # overrides never reached it.
+    filters_factor, _, _, weight_decay = self._check_arguments(
+        filters_factor=filters_factor, weight_decay=weight_decay)
     self._config = {
         'num_classes': num_classes or None, 'filters_factor': filters_factor,
-        'mode': mode, 'last_relu': bool(last_relu),
-        'root_conv_stride': root_conv_stride, 'strides': strides,
         'weight_decay': weight_decay,
         'sync_batch_norm': bool(sync_batch_norm), 'name': name,
     }

@@ -14,20 +14,15 @@
 
 """The tasks: pretext tasks, semi-supervised tasks and the supervised baseline.
 
-Importing the package imports every task module, and each registers its
-task in `self_supervision_lib.TASKS`; `get_task_class(name)` looks it up.
-A new task is a new module here, listed below. The linear-evaluation task,
-which probes an exported module, lives with the other probes in `probes/`.
+Importing the package imports every module in it, and each task module
+registers its task in `self_supervision_lib.TASKS`; `get_task_class(name)`
+looks it up. A new task is a new module here and nothing else (its test is
+a case in `tests/tasks_test.py`). The linear-evaluation task, which probes
+an exported module, lives with the other probes in `probes/`.
 """
 
-from revisiting_ssl.self_supervision import (  # noqa: F401  (registration)
-  exemplar,
-  jigsaw,
-  relative_patch_location,
-  rotation,
-  rotation_vat,
-  s4l_exemplar,
-  s4l_rotation,
-  supervised,
-  vat,
-)
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+  importlib.import_module(f'{__name__}.{_module.name}')

@@ -32,11 +32,10 @@ are zeroed before the normalisation and they form no pairs.
 """
 
 from collections.abc import Mapping
-from typing import Any
 
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.models import virtual_replicas
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
@@ -123,8 +122,7 @@ class ExemplarTask(lib.Task):
   def __init__(self, *, margin: float | None = None,
                embed_dim: int | None = None,
                embedding_normalization: str = 'batch',
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk.
 
     Args:
@@ -132,14 +130,13 @@ class ExemplarTask(lib.Task):
       embed_dim: embedding width, the trunk's logits; None uses the
         pre-logits, as the original did when the flag was unset.
       embedding_normalization: `batch` (the original) or `embedding`.
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
 
     Raises:
       utils.UsageError: if --margin is unset or negative, or for an unknown
         normalisation or a non-positive embed_dim.
     """
-    super().__init__(architecture=architecture, net_kwargs=net_kwargs)
+    super().__init__(network=network)
     if margin is None:
       raise utils.UsageError('--margin is required for --task exemplar '
                              '(the configs use 0.5).')

@@ -28,12 +28,11 @@ core); evaluation scores every image with all permutations.
 
 from collections.abc import Mapping
 import secrets
-from typing import Any
 
 from absl import logging
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.models import virtual_replicas
 from revisiting_ssl.self_supervision import patch_utils
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
@@ -47,8 +46,7 @@ class JigsawTask(patch_utils.PatchTask):
                perm_subset_size: int = 8,
                embed_dim: int = patch_utils.DEFAULT_EMBED_DIM,
                interleave_embeddings: bool = False,
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None,
+               network: models.Network | None = None,
                random_seed: int | None = None):
     """Loads the permutations and builds the patch trunk and FC head.
 
@@ -59,8 +57,7 @@ class JigsawTask(patch_utils.PatchTask):
       embed_dim: per-patch embedding width (`--embed_dim`).
       interleave_embeddings: the original's interleaved concatenation
         order (`--interleave_embeddings`).
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
       random_seed: seed of the permutation subsets (`--random_seed`); when
         None, a fresh one per run (logged, and kept in the checkpoint, so
         that a resumed run continues the same sequence).
@@ -82,8 +79,7 @@ class JigsawTask(patch_utils.PatchTask):
           f'permutations of {path}, got {perm_subset_size}.')
     super().__init__(num_classes=count, embed_dim=embed_dim,
                      interleave_embeddings=interleave_embeddings,
-                     architecture=architecture,
-                     net_kwargs=net_kwargs)
+                     network=network)
     self.permutations_path = path
     self.permutations = permutations
     self.perm_subset_size = int(perm_subset_size)

@@ -36,13 +36,12 @@ differ only by a fixed permutation of the first FC layer's inputs, so
 
 from collections.abc import Mapping
 import os
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.models import virtual_replicas
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
@@ -285,8 +284,7 @@ class PatchTask(lib.Task):
 
   def __init__(self, *, num_classes: int, embed_dim: int = DEFAULT_EMBED_DIM,
                interleave_embeddings: bool = False,
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk (with the patch strides) and the FC head.
 
     Args:
@@ -294,13 +292,12 @@ class PatchTask(lib.Task):
       embed_dim: per-patch embedding width (the trunk's logits).
       interleave_embeddings: concatenate embeddings in the original's
         interleaved order instead of blocks.
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
 
     Raises:
       utils.UsageError: for a non-positive embed_dim.
     """
-    super().__init__(architecture=architecture, net_kwargs=net_kwargs)
+    super().__init__(network=network)
     if isinstance(embed_dim, bool) or int(embed_dim) != embed_dim or (
         embed_dim <= 0):
       raise utils.UsageError(
@@ -310,7 +307,7 @@ class PatchTask(lib.Task):
     self.net = self.build_net(self.embed_dim, **PATCH_NET_OVERRIDES)
     self.head = PatchHead(
         num_classes,
-        sync_batch_norm=bool(self.net_kwargs.get('sync_batch_norm')))
+        sync_batch_norm=bool(self.network.option('sync_batch_norm')))
     # Random state a resumed run must continue from. Keras keeps the
     # dropout's seed generator out of checkpoints, so it is added here;
     # subclasses add their own.

@@ -23,12 +23,11 @@ skipped: grid position 0 -> class 0 (top-left), 1 -> 1, 2 -> 2, 3 -> 3,
 used in training and evaluation.
 """
 
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from revisiting_ssl import models
 from revisiting_ssl.self_supervision import patch_utils
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
@@ -44,21 +43,18 @@ class RelativePatchLocationTask(patch_utils.PatchTask):
 
   def __init__(self, *, embed_dim: int = patch_utils.DEFAULT_EMBED_DIM,
                interleave_embeddings: bool = False,
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the patch trunk and the 8-way FC head.
 
     Args:
       embed_dim: per-patch embedding width (`--embed_dim`).
       interleave_embeddings: the original's interleaved concatenation
         order (`--interleave_embeddings`).
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
     """
     super().__init__(num_classes=len(PAIRS), embed_dim=embed_dim,
                      interleave_embeddings=interleave_embeddings,
-                     architecture=architecture,
-                     net_kwargs=net_kwargs)
+                     network=network)
 
   def permutations_and_labels(self, training: bool):
     """The 8 (neighbour, centre) pairs; class = row."""

@@ -24,11 +24,10 @@ through the input pipeline. Either way `compute` sees `[B, 4, H, W, 3]`.
 """
 
 from collections.abc import Mapping
-from typing import Any
 
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 NUM_ROTATIONS = 4
@@ -42,15 +41,13 @@ class RotationTask(lib.Task):
   # The images only move (rotate, flatten_leading) before the trunk.
   host_cast = True
 
-  def __init__(self, *, architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+  def __init__(self, *, network: models.Network | None = None):
     """Builds the trunk with 4 outputs.
 
     Args:
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
     """
-    super().__init__(architecture=architecture, net_kwargs=net_kwargs)
+    super().__init__(network=network)
     self.net = self.build_net(NUM_ROTATIONS)
 
   def checkpoint_items(self) -> dict[str, tf.Module]:

@@ -36,7 +36,7 @@ from typing import Any
 
 from absl import logging
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.self_supervision import s4l_rotation, vat
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
@@ -52,8 +52,7 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
                vat_num_power_method_iters: int = vat.DEFAULT_VAT_ITERATIONS,
                apply_vat_to_labeled: bool = False,
                random_seed: int | None = None,
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk (cross-replica batch norm) and the heads.
 
     Args:
@@ -66,9 +65,8 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
       apply_vat_to_labeled: ignored with a warning, as S4L ignored it here
         (MOAM's config sets it).
       random_seed: seeds the VAT noise (`--random_seed`).
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`; batch norm is
-        always cross-replica.
+      network: the trunk's architecture and options (`models.Network`);
+        its batch norm is always cross-replica.
 
     Raises:
       utils.UsageError: for weights outside [0, 1], w_c + w_v > 1 (a
@@ -87,8 +85,8 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
       logging.warning('--apply_vat_to_labeled has no effect on --task '
                       'rotation_vat (VAT perturbs the unlabelled images).')
     super().__init__(
-        num_classes=num_classes, architecture=architecture,
-        net_kwargs=dict(net_kwargs or {}, sync_batch_norm=True))
+        num_classes=num_classes,
+        network=network and network.with_options(sync_batch_norm=True))
     self.sup_weight = float(sup_weight)
     self.vat_weight = float(vat_weight)
     self.entmin_factor = float(entmin_factor)

@@ -44,7 +44,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.models import virtual_replicas
 from revisiting_ssl.self_supervision import s4l_lib
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
@@ -108,8 +108,7 @@ class S4LExemplarTask(s4l_lib.S4LTask):
                triplet_loss_unsup: int = 1, triplet_loss_weight: float = 1.0,
                triplet_embed_dim: int = 1000,
                triplet_labels: str = 'intended',
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk and the `classes` and `embeddings` heads.
 
     Args:
@@ -119,8 +118,7 @@ class S4LExemplarTask(s4l_lib.S4LTask):
       triplet_loss_weight: weight of the triplet loss.
       triplet_embed_dim: width of the `embeddings` head.
       triplet_labels: `intended` or `original` (see the module doc).
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
 
     Raises:
       utils.UsageError: for switches other than 0 and 1, both off, a
@@ -152,7 +150,7 @@ class S4LExemplarTask(s4l_lib.S4LTask):
     self.triplet_labels = triplet_labels
     super().__init__(num_classes=num_classes,
                      heads={'embeddings': triplet_embed_dim},
-                     architecture=architecture, net_kwargs=net_kwargs)
+                     network=network)
 
   def _triplet(self, embeddings, num_images, num_views, mask):
     groups = virtual_replicas.count()

@@ -30,7 +30,6 @@ pseudo-label generator, read these names).
 """
 
 from collections.abc import Mapping
-from typing import Any
 
 import keras
 import tensorflow as tf
@@ -74,24 +73,21 @@ class S4LTask(lib.Task):
   input_streams = (UNSUP, SUP)
 
   def __init__(self, *, num_classes: int, heads: Mapping[str, int],
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk without a classifier and the heads.
 
     Args:
       num_classes: classes of the data set (the `classes` head).
       heads: further head names and widths (`rotations`: 4, ...).
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`; its weight decay
-        (or the network's default) also regularises the heads.
+      network: the trunk's architecture and options (`models.Network`);
+        its weight decay (or the network's default) also regularises the
+        heads.
     """
-    super().__init__(architecture=architecture, net_kwargs=net_kwargs)
+    super().__init__(network=network)
     self.num_classes = num_classes
     self.net = self.build_net(None)
-    weight_decay = self.net_kwargs.get('weight_decay')
-    if weight_decay is None:
-      weight_decay = models.option_defaults(architecture)['weight_decay']
-    self.heads = LinearHeads({CLASSES: num_classes, **heads}, weight_decay)
+    self.heads = LinearHeads({CLASSES: num_classes, **heads},
+                             self.network.option('weight_decay'))
 
   def checkpoint_items(self) -> dict[str, tf.Module]:
     """The trunk and the heads."""

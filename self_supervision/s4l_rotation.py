@@ -34,7 +34,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.self_supervision import s4l_lib
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
@@ -56,8 +56,7 @@ class S4LRotationTask(s4l_lib.S4LTask):
 
   def __init__(self, *, num_classes: int, rot_loss_sup: int = 1,
                rot_loss_unsup: int = 1, rot_loss_weight: float = 1.0,
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk and the `classes` and `rotations` heads.
 
     Args:
@@ -65,8 +64,7 @@ class S4LRotationTask(s4l_lib.S4LTask):
       rot_loss_sup: 1 to train rotation on the labelled images too.
       rot_loss_unsup: 1 to train rotation on the unlabelled images.
       rot_loss_weight: weight of the rotation loss.
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
 
     Raises:
       utils.UsageError: for switches other than 0 and 1, both off (no
@@ -85,7 +83,7 @@ class S4LRotationTask(s4l_lib.S4LTask):
     self.rot_loss_weight = float(rot_loss_weight)
     super().__init__(num_classes=num_classes,
                      heads={'rotations': NUM_ROTATIONS},
-                     architecture=architecture, net_kwargs=net_kwargs)
+                     network=network)
 
   def _rotated(self, stream: Mapping[str, tf.Tensor], what: str):
     images, _ = s4l_lib.fold_views(stream['image'], what, self.name,

@@ -29,8 +29,28 @@ several input streams, a dict of such dicts by stream name):
     makes evaluation see every example of a split exactly once. Training
     batches carry ones.
 
+What a task computes per replica. The trainer calls `compute` once per
+replica on that replica's batch. With `--virtual_replicas G` it does so
+inside `models.virtual_replicas.scope(G)`, and the batch then holds the G
+groups that G TPU cores would have received: every computation the
+original made per core (batch-norm statistics, normalisation along the
+batch, a loss over the batch such as the triplet loss, a per-replica random
+draw such as jigsaw's permutation subset) must run per group
+(`virtual_replicas.split`, `mean_over_groups`, `ids`; the networks' batch
+norm does so itself), and streams concatenated into one trunk pass must be
+interleaved group by group (`interleave`). A pass whose batch statistics
+must not move the moving averages (VAT's perturbed pass) runs inside
+`models.layers.frozen_moving_statistics()`.
+
+Options. A task's options are the keyword arguments of its constructor that
+have defaults, each described in its docstring's `Args:`; they become flags
+(`run_options`). The entry point passes `num_classes` (the data set's) and
+`network` (a `models.Network`, the architecture with the user's options) to
+a constructor that takes them.
+
 Tasks are registered by name in `TASKS` when their modules are imported;
-importing the package (`self_supervision/__init__.py`) imports all of them.
+importing the package (`self_supervision/__init__.py`) imports all of them,
+and a user's module registers its own with `register`.
 """
 
 from collections.abc import Mapping, Sequence
@@ -105,31 +125,26 @@ class Task:
   input_streams: Sequence[str] = ('unsup',)
   host_cast: bool = False
 
-  def __init__(self, *, architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+  def __init__(self, *, network: models.Network | None = None):
     """Stores how to build the trunk.
 
     Args:
-      architecture: a name of `models.get_net`, or None for tasks without a
-        trunk of their own (linear evaluation).
-      net_kwargs: keyword arguments for `models.get_net` (filters_factor,
-        mode, last_relu, weight_decay, ...); tasks add their own (strides).
+      network: the architecture with the user's options, which the task
+        calls to build its trunk (adding options of its own, such as the
+        patch tasks' strides); None for a task without a trunk of its own
+        (linear evaluation), which then takes no `network` argument.
     """
-    self.architecture = architecture
-    self.net_kwargs = dict(net_kwargs or {})
+    self.network = network
 
   # -- Building -------------------------------------------------------------
 
   def build_net(self, num_classes: int | None, **overrides) -> keras.Model:
     """Builds the trunk with `num_classes` outputs and the task's overrides."""
-    if not self.architecture:
+    if self.network is None:
       raise utils.UsageError(
           f'--architecture is required for --task {self.name}. Valid '
           f'choices: {", ".join(models.net_names())}.')
-    kwargs = dict(self.net_kwargs)
-    kwargs.update(overrides)
-    return models.get_net(self.architecture, num_classes=num_classes,
-                          **kwargs)
+    return self.network(num_classes, **overrides)
 
   @property
   def name(self) -> str:

@@ -20,10 +20,10 @@ metrics are top-1 and top-5 accuracy of the logits. Its hub module's
 """
 
 from collections.abc import Mapping
-from typing import Any
 
 import tensorflow as tf
 
+from revisiting_ssl import models
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 
@@ -35,16 +35,15 @@ class SupervisedTask(lib.Task):
   # The images go straight into the trunk.
   host_cast = True
 
-  def __init__(self, *, num_classes: int, architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+  def __init__(self, *, num_classes: int,
+               network: models.Network | None = None):
     """Builds the trunk.
 
     Args:
       num_classes: number of classes of the data set.
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
     """
-    super().__init__(architecture=architecture, net_kwargs=net_kwargs)
+    super().__init__(network=network)
     self.net = self.build_net(num_classes)
 
   def checkpoint_items(self) -> dict[str, tf.Module]:

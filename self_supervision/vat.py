@@ -47,7 +47,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.models import virtual_replicas
 from revisiting_ssl.self_supervision import s4l_lib
@@ -138,14 +138,20 @@ class VATLoss:
     self.draws = draws
 
   def noise(self, shape: tf.Tensor) -> tf.Tensor:
-    """A new Gaussian start, different on every replica and step."""
-    context = tf.distribute.get_replica_context()
-    replica = context.replica_id_in_sync_group if context else 0
-    seed = tf.stack([tf.constant(self.seed, tf.int64),
-                     tf.identity(self.draws) * 1024 +
-                     tf.cast(replica, tf.int64)])
+    """A new Gaussian start, different on every (virtual) replica and step.
+
+    Each virtual replica draws its own part of the batch, as a replica of
+    its number would, so that virtual replicas draw what real ones do.
+    """
+    ids, _ = virtual_replicas.ids()
+    groups = virtual_replicas.count()
+    part = tf.concat([[shape[0] // groups], shape[1:]], axis=0)
+    draws = tf.identity(self.draws) * 1024
+    starts = [tf.random.stateless_normal(part, tf.stack([
+        tf.constant(self.seed, tf.int64),
+        draws + tf.cast(ids[g], tf.int64)])) for g in range(groups)]
     self.draws.assign_add(1)
-    return tf.random.stateless_normal(shape, seed)
+    return tf.concat(starts, axis=0) if groups > 1 else starts[0]
 
   def __call__(self, x: tf.Tensor, logits: tf.Tensor,
                net: Callable[[tf.Tensor], tf.Tensor]
@@ -198,8 +204,7 @@ class VATTask(s4l_lib.S4LTask):
                apply_vat_to_labeled: bool = False,
                sup_weight: float | None = None,
                random_seed: int | None = None,
-               architecture: str | None = None,
-               net_kwargs: Mapping[str, Any] | None = None):
+               network: models.Network | None = None):
     """Builds the trunk and the `classes` head.
 
     Args:
@@ -212,8 +217,7 @@ class VATTask(s4l_lib.S4LTask):
       sup_weight: not used by VAT; given, it is an error (S4L ignored it
         silently, SPEC C4.5).
       random_seed: seeds the VAT noise (`--random_seed`).
-      architecture: the trunk's name (`--architecture`).
-      net_kwargs: further arguments of `models.get_net`.
+      network: the trunk's architecture and options (`models.Network`).
 
     Raises:
       utils.UsageError: for values outside their ranges or `sup_weight`.
@@ -225,7 +229,7 @@ class VATTask(s4l_lib.S4LTask):
     check_vat_flags(vat_eps, vat_num_power_method_iters, entmin_factor,
                     vat_weight)
     super().__init__(num_classes=num_classes, heads={},
-                     architecture=architecture, net_kwargs=net_kwargs)
+                     network=network)
     self.vat_weight = float(vat_weight)
     self.entmin_factor = float(entmin_factor)
     self.apply_vat_to_labeled = bool(apply_vat_to_labeled)

@@ -61,10 +61,14 @@ def tiny_networks(monkeypatch):
   calls = []
   real_keras_net = keras.applications.ResNet50V2
 
-  def get_net(architecture, num_classes=None, **kwargs):
-    models.option_defaults(architecture)  # Fails for an unknown name.
-    calls.append(('ours', architecture, kwargs))
-    return TinyNet(num_classes)
+  def network(architecture, **options):
+    models.net_options(architecture)  # Fails for an unknown name.
+
+    def make(num_classes, **kwargs):
+      calls.append(('ours', architecture, kwargs))
+      return TinyNet(num_classes)
+
+    return testdata.StandInNetwork(make, architecture=architecture, **options)
 
   def keras_net(**kwargs):
     inspect.signature(real_keras_net).bind(**kwargs)  # Valid arguments.
@@ -74,7 +78,8 @@ def tiny_networks(monkeypatch):
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(kwargs['classes'])(x))
 
-  monkeypatch.setattr(models, 'get_net', get_net)
+  # `models.get_net` builds through `models.Network` too.
+  monkeypatch.setattr(models, 'Network', network)
   monkeypatch.setattr(keras.applications, 'ResNet50V2', keras_net)
   yield calls
   keras.mixed_precision.set_global_policy('float32')

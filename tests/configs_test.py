@@ -86,8 +86,9 @@ def test_dry_run(name, data_dir, hub_module, tfrecords, tmp_path):
   # Fashion-MNIST stand-in (absl takes the last value of a repeated flag).
   args = ['--workdir', str(workdir), '--nouse_tpu', '--dry_run',
           '--dataset', 'fashion_mnist', '--dataset_dir', data_dir,
-          '--train_split', 'trainval', '--val_split', 'test',
-          '--hub_module', hub_module]
+          '--train_split', 'trainval', '--val_split', 'test']
+  if '--task linear_eval' in (REPO / 'config' / name).read_text():
+    args += ['--hub_module', hub_module]
   if '--labels_per_class' in (REPO / 'config' / name).read_text():
     # The stand-in has 52 images per class.
     args += ['--labels_per_class', '5']

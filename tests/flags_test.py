@@ -12,18 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Flags reach what they configure, by name, from the registries.
+"""Flags come from their owners, and no flag is silently ignored.
 
-Constructor arguments are matched to flags by name (`train_and_eval.py`);
-these tests walk every registry, so a new task, op or network option whose
-argument no flag reaches fails here, and so does a help text or default
-written a second time.
+The entry point defines its own flags and derives the rest from the
+registries (`entry_flags.define_flags`): every task, network and op
+option is a flag with its owner's help and default. These tests walk every
+registry, so a new task, op or network option that no flag reaches fails
+here, and so does a help text or default written a second time; and for
+every task, network and op they set an option that only other components
+read and expect the error that names it.
 """
 
 import ast
 import dataclasses
 import importlib
-import inspect
 
 from absl import flags
 from conftest import REPO
@@ -31,87 +33,170 @@ import pytest
 
 from revisiting_ssl import (
   datasets,
+  entry_flags,
   models,
   preprocess,
-  preprocess_ops,
+  run_options,
   train_and_eval,
+  utils,
 )
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
-FLAGS = flags.FLAGS
+
+@pytest.fixture(scope='module')
+def fv():
+  """The entry point's flags, on a private set (never absl's global one)."""
+  values = flags.FlagValues()
+  entry_flags.define_flags(values)
+  values.mark_as_parsed()
+  return values
 
 
-def _keyword_names(fn):
-  return [name for name, p in inspect.signature(fn).parameters.items()
-          if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-
-def _own_flags():
-  return set(train_and_eval._OWN_FLAGS)  # pylint: disable=protected-access
+def _defined(fv):
+  return set(fv)
 
 
 @pytest.mark.parametrize('task', lib.task_names())
-def test_every_task_argument_is_a_flag(task):
-  names = set(_keyword_names(lib.get_task_class(task)))
-  missing = names - _own_flags() - set(train_and_eval.ENTRY_TASK_ARGS)
-  assert not missing, f'--task {task} takes {missing}, which no flag reaches'
+def test_every_task_option_is_a_flag(fv, task):
+  names = set(run_options.task_component(task).options)
+  assert not names - _defined(fv)
 
 
 @pytest.mark.parametrize('op', preprocess.op_names())
-def test_every_op_argument_is_a_flag(op):
-  names = set(_keyword_names(preprocess.OPS.lookup(op))) - {'is_training'}
-  # Arguments only a written call sets, as in value_range(-1, 1).
-  names -= set(preprocess_ops.base.INLINE_ONLY.get(op, ()))
-  missing = names - _own_flags()
-  assert not missing, f'op {op} takes {missing}, which no flag reaches'
+def test_every_op_option_is_a_flag(fv, op):
+  assert not set(run_options.op_component(op).options) - _defined(fv)
 
 
-def test_every_network_option_is_a_flag_or_set_by_a_task():
-  missing = (set(models.NET_KWARGS) - _own_flags() -
-             set(train_and_eval.TASK_NET_ARGS))
-  assert not missing
+@pytest.mark.parametrize('net', models.net_names())
+def test_every_network_option_is_a_flag(fv, net):
+  assert not set(models.net_options(net)) - _defined(fv)
 
 
-def test_every_trainer_setting_is_a_flag():
+def test_every_trainer_setting_is_a_flag(fv):
   fields = {f.name for f in dataclasses.fields(trainer_lib.TrainerConfig)}
-  missing = fields - _own_flags() - set(train_and_eval.ENTRY_TRAINER_ARGS)
+  missing = fields - _defined(fv) - set(entry_flags.ENTRY_TRAINER_ARGS)
   assert not missing
 
 
-def test_owned_flags_default_to_unset():
+def test_every_flag_has_an_owner(fv):
+  """The groups of `--help` and the unread-option check know every flag."""
+  assert entry_flags.option_names() == _defined(fv)
+
+
+def test_owned_flags_default_to_unset(fv):
   # A flag that configures a task, an op, a network or the trainer is unset
   # unless given, so the owner's default applies.
-  owned = set()
-  for task in lib.task_names():
-    owned.update(_keyword_names(lib.get_task_class(task)))
-  for op in preprocess.op_names():
-    owned.update(_keyword_names(preprocess.OPS.lookup(op)))
-  owned.update(models.NET_KWARGS)
+  owned = set(run_options.merged(run_options.registered()))
   owned.update(f.name for f in dataclasses.fields(trainer_lib.TrainerConfig)
                if f.default is not dataclasses.MISSING)
-  with_default = sorted(n for n in owned & _own_flags()
-                        if FLAGS[n].default is not None)
+  owned -= {'train_split', 'val_split'}  # The original's flag defaults.
+  owned -= set(entry_flags.ENTRY_TRAINER_ARGS)
+  with_default = sorted(n for n in owned if fv[n].default is not None)
   assert not with_default, with_default
 
 
-def test_help_texts_list_the_registries():
+def test_help_texts_list_the_registries(fv):
   for flag, names in (('task', lib.task_names()),
                       ('architecture', models.net_names()),
                       ('dataset', datasets.names()),
                       ('preprocessing', preprocess.op_names())):
     for name in names:
-      assert name in FLAGS[flag].help, (flag, name)
+      assert name in fv[flag].help, (flag, name)
 
 
-def test_help_texts_quote_the_owners_defaults():
-  linear_eval = lib.get_task_class('linear_eval')
-  for flag in ('channels_hidden', 'knn_k', 'pool_mode'):
-    default = inspect.signature(linear_eval).parameters[flag].default
-    assert f'default {default!r}' in FLAGS[flag].help or (
-        f'default {default}' in FLAGS[flag].help), flag
-  assert 'default 500' in FLAGS['iterations_per_loop'].help
-  assert '4; 8 for vgg19' in FLAGS['filters_factor'].help
+def test_help_texts_are_the_owners(fv):
+  assert fv['channels_hidden'].help.startswith('Hidden width of `mlp`')
+  assert "default 'adaptive_max' for task linear_eval" in fv['pool_mode'].help
+  assert 'default 500' in fv['iterations_per_loop'].help
+  assert 'default 4; 8 for network vgg19' in fv['filters_factor'].help
+
+
+# -- No flag is silently ignored ----------------------------------------------
+
+_BASE = {'workdir': '/nonexistent', 'dataset': 'fashion_mnist',
+         'batch_size': 8, 'lr': 0.1, 'epochs': 1.0,
+         'preprocessing': 'resize,-1_to_1', 'resize_size': '32'}
+
+
+_ENTRY = {name for names in entry_flags.ENTRY_GROUPS.values()
+          for name in names}
+
+
+def _values(fv, **given):
+  values = {name: fv[name].default for name in entry_flags.option_names()}
+  values.update(_BASE, **given)
+  return values, set(given) | set(_BASE)
+
+
+def _config(fv, **given):
+  values, names = _values(fv, **given)
+  return train_and_eval.make_config(values, names)
+
+
+def _trunk(task):
+  return {'architecture': 'resnet50'} if run_options.takes_network(
+      task) else {'hub_module': '/m'}
+
+
+@pytest.mark.parametrize('task', lib.task_names())
+def test_an_option_only_other_tasks_read_is_an_error(fv, task):
+  own = set(run_options.task_component(task).options)
+  others = sorted(set(run_options.merged(
+      [run_options.task_component(t) for t in lib.task_names()])) - own -
+                  _ENTRY - set(models.net_options('resnet50')))
+  assert others
+  name = others[0]
+  value = fv[name].value if fv[name].value is not None else {
+      'bool': True, 'int': 1, 'float': 0.5, 'string': 'x', 'list': ['x']}[
+          run_options.merged(run_options.registered())[name][0].kind]
+  config_values = {**_trunk(task), name: value}
+  with pytest.raises(utils.UsageError, match=rf'--{name} \(read only by'):
+    _config(fv, task=task, **config_values)
+  # Without it the same options pass the check.
+  _config(fv, task=task, **_trunk(task))
+
+
+@pytest.mark.parametrize('option', ['mode', 'last_relu', 'strides'])
+def test_a_network_option_vgg19_lacks_is_an_error(fv, option):
+  value = {'mode': 'v1', 'last_relu': False, 'strides': '2,2,1'}[option]
+  with pytest.raises(utils.UsageError,
+                     match=rf'--{option} \(read only by network resnet101, '):
+    _config(fv, task='rotation', architecture='vgg19', **{option: value})
+  _config(fv, task='rotation', architecture='resnet50', **{option: value})
+
+
+def test_an_option_of_an_op_not_in_the_pipeline_is_an_error(fv):
+  with pytest.raises(utils.UsageError, match=r'--crop_size \(read only by '
+                     r'preprocessing op central_crop, crop, multi_crop\)'):
+    _config(fv, task='supervised', architecture='resnet50', crop_size='24')
+  _config(fv, task='supervised', architecture='resnet50', crop_size='24',
+          preprocessing='resize,crop,-1_to_1')
+
+
+def test_a_network_option_without_a_trunk_is_an_error(fv):
+  with pytest.raises(utils.UsageError, match='--filters_factor'):
+    _config(fv, task='linear_eval', hub_module='/m', filters_factor=2)
+  # linear_eval's own weight decay is its heads'.
+  _config(fv, task='linear_eval', hub_module='/m', weight_decay=1e-3)
+
+
+def test_labelled_subset_options_need_a_labelled_stream(fv):
+  with pytest.raises(utils.UsageError, match='--labels_per_class'):
+    _config(fv, task='rotation', architecture='resnet50',
+            labels_per_class=10)
+  _config(fv, task='supervised', architecture='resnet50',
+          labels_per_class=10)
+
+
+def test_the_patch_tasks_strides_need_a_network_that_has_them():
+  jigsaw = lib.get_task_class('jigsaw')
+  with pytest.raises(utils.UsageError,
+                     match='root_conv_stride, strides.*vgg19.*resnet50'):
+    jigsaw(network=models.Network('vgg19', filters_factor=1), embed_dim=8)
+  with pytest.raises(utils.UsageError, match='sets strides .*itself'):
+    jigsaw(network=models.Network('resnet50', filters_factor=1,
+                                  strides='2,2,2'), embed_dim=8)
 
 
 def test_the_trainer_does_not_import_preprocess():

@@ -28,7 +28,6 @@ from revisiting_ssl.models import (
   layers,
   resnet,
   revnet,
-  vggnet,
   virtual_replicas,
 )
 
@@ -536,9 +535,15 @@ def test_none_kwargs_mean_defaults():
 @pytest.mark.parametrize('args,kwargs,message', [
     (('resnet', 10), {},
      "Unknown architecture 'resnet'.*resnet50, resnet50_slim, revnet50"),
-    (('resnet50', 10), {'width': 2}, 'width.*Valid options: filters_factor'),
+    (('resnet50', 10), {'width': 2},
+     'width, which --architecture resnet50 does not have. Its options: '
+     'filters_factor'),
     (('resnet50', 10), {'mode': 'v3'}, "mode must be 'v1' or 'v2'"),
-    (('revnet50', 10), {'mode': 'v3'}, "mode must be 'v1' or 'v2'"),
+    (('revnet50', 10), {'mode': 'v1'},
+     'mode, which --architecture revnet50 does not have'),
+    (('vgg19', 10), {'last_relu': False},
+     'last_relu, which --architecture vgg19 does not have.*Networks that '
+     'have them: resnet101'),
     (('resnet50', 10), {'mode': 'v1', 'last_relu': False},
      'last_relu=False is only supported with mode v2'),
     (('resnet50', 10), {'strides': '2,2'}, 'strides must be three'),
@@ -553,9 +558,13 @@ def test_usage_errors(args, kwargs, message):
     models.get_net(*args, **kwargs)
 
 
-def test_vgg_ignores_patch_strides():
-  default = models.get_net('vgg19', 10, filters_factor=1)
-  patch = models.get_net('vgg19', 10, filters_factor=1, **PATCH)
-  assert isinstance(patch, vggnet.VGG19)
-  images = _images(size=32)
-  assert _shapes(default(images)[1]) == _shapes(patch(images)[1])
+def test_vgg_has_no_patch_strides():
+  """The original's patch stride overrides never reached VGG19; asked for
+  them, it says so instead of ignoring them."""
+  network = models.Network('vgg19', filters_factor=1)
+  assert not network.supports(*PATCH)
+  assert models.Network('resnet50').supports(*PATCH)
+  assert models.Network('revnet50').supports(*PATCH)
+  with pytest.raises(utils.UsageError, match='This task needs network '
+                     'option.*root_conv_stride, strides.*vgg19'):
+    network(10, **PATCH)

@@ -31,12 +31,13 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 
 from conftest import REPO
 import pytest
 import testdata
+
+import revisiting_ssl
 
 PACKAGE = 'revisiting_ssl'
 STAND_INS = ('datasets', 'utils', 'trainer', 'models')
@@ -92,7 +93,8 @@ def _fresh_environment(path: pathlib.Path) -> pathlib.Path:
   site = pathlib.Path(subprocess.run(
       [python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
       capture_output=True, text=True, check=True).stdout.strip())
-  (site / 'outer.pth').write_text(sysconfig.get_path('purelib') + '\n')
+  outer = [p for p in sys.path if p.endswith('site-packages')]
+  (site / 'outer.pth').write_text('\n'.join(outer) + '\n')
   for name in STAND_INS:
     (site / name).mkdir()
     (site / name / '__init__.py').write_text(
@@ -158,6 +160,9 @@ def test_wheel_and_editable_install_beside_colliding_packages(
     assert proc.stdout.count('\n  --') >= 2, (command, proc.stdout[-2000:])
   assert len(list(bin_dir.glob('revisiting-ssl*'))) == 1 + len(
       setup_constant('TOOLS'))
+  version = _run([bin_dir / 'revisiting-ssl', '--version'], cwd=outside)
+  assert version.stdout.split() == ['revisiting_ssl',
+                                    revisiting_ssl.__version__]
 
   # A short training and an export with the installed command...
   workdir = tmp_path / 'run'

@@ -47,7 +47,7 @@ from testdata import (
   tiny_supervised_args,
 )
 
-from revisiting_ssl import datasets, train_and_eval, utils
+from revisiting_ssl import datasets, entry_flags, models, train_and_eval, utils
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.self_supervision import self_supervision_lib
 from revisiting_ssl.training import checkpointing, distribution, hub_export
@@ -442,10 +442,12 @@ BAD_INPUT = {
                                ['Give one of them']),
     'subset_without_labelled_stream': (
         {'task': 'rotation', 'preprocessing': 'resize,-1_to_1,rotate',
-         'labels_per_class': '2'}, ['a labelled subset would have no effect']),
+         'labels_per_class': '2'},
+        ['--labels_per_class (read only by the tasks with labelled images (',
+         's4l_rotation, supervised', 'The run uses task rotation']),
     'sup_preprocessing_without_labelled_stream': (
         {'task': 'jigsaw', 'sup_preprocessing': 'resize(32)|-1_to_1'},
-        ['--sup_preprocessing would have no effect']),
+        ['--sup_preprocessing (read only by the tasks with labelled images']),
     'zero_unsup_batch_mult': (dict(S4L_ROTATION, unsup_batch_mult='0'),
                               ['--unsup_batch_mult 0 gives']),
     'rotation_losses_all_off': (dict(S4L_ROTATION, rot_loss_sup='0',
@@ -494,6 +496,9 @@ BAD_INPUT = {
 def bad_argv(name, files, workdir):
   changes, fragments = BAD_INPUT[name]
   argv = BASE + ['--dataset_dir', files['fmnist'], '--workdir', workdir]
+  if changes.get('task') == 'linear_eval':
+    # Linear evaluation has no trunk of its own to configure.
+    changes = {'architecture': None, 'filters_factor': None, **changes}
   for flag, value in changes.items():
     if flag == 'nouse_tpu':
       argv.remove('--nouse_tpu')
@@ -516,22 +521,26 @@ def existing_workdir(tmp_path):
   return str(workdir)
 
 
+class ParsedFlags:
+  """Parses argv into a private set of the entry point's flags."""
+
+  def __init__(self):
+    self.values = None
+
+  def __call__(self, argv):
+    self.values = flags.FlagValues()
+    entry_flags.define_flags(self.values)
+    self.values(['train_and_eval.py', *argv])
+
+  def config(self):
+    """`make_config` of the parsed flags, as `main` calls it."""
+    return train_and_eval.make_config(
+        *train_and_eval.flag_values(self.values))
+
+
 @pytest.fixture
 def parsed_flags():
-  """Parses argv into the global flags; restores them afterwards."""
-  was_parsed = flags.FLAGS.is_parsed()
-  saved = flags.FLAGS.flag_values_dict()
-
-  def parse(argv):
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(['train_and_eval.py', *argv])
-
-  yield parse
-  flags.FLAGS.unparse_flags()
-  if was_parsed:
-    flags.FLAGS(['train_and_eval.py'])
-    for name, value in saved.items():
-      flags.FLAGS[name].value = value
+  return ParsedFlags()
 
 
 @pytest.mark.parametrize('name', sorted(BAD_INPUT))
@@ -542,7 +551,7 @@ def test_bad_input_is_one_clear_error(name, bad_input_files, parsed_flags,
   before = snapshot(existing_workdir)
   parsed_flags(argv)
   with pytest.raises(utils.UsageError) as error:
-    train_and_eval.run(train_and_eval.make_config())
+    train_and_eval.run(parsed_flags.config())
   message = str(error.value)
   assert '\n' not in message.strip()
   for fragment in fragments:
@@ -563,7 +572,7 @@ def test_batch_that_does_not_divide_over_replicas(bad_input_files,
   with pytest.raises(utils.UsageError,
                      match='--batch_size 15 does not divide over the 2 '
                      'replicas'):
-    train_and_eval.run(train_and_eval.make_config())
+    train_and_eval.run(parsed_flags.config())
   assert snapshot(existing_workdir) == before
 
 
@@ -616,7 +625,7 @@ def test_corrupt_and_truncated_records(tmp_path, parsed_flags, capfd):
           '--save_checkpoints_steps', '2', '--workdir', workdir]
   args = with_flag(args, 'val_split', 'test')
   parsed_flags([*args, '--skip_corrupt_examples'])
-  train_and_eval.run(train_and_eval.make_config())
+  train_and_eval.run(parsed_flags.config())
   # The warning is printed by the input pipeline's C++ side to stderr.
   stderr = capfd.readouterr().err
   shard = os.path.join(records, 'train-00000-of-00002')
@@ -630,7 +639,7 @@ def test_corrupt_and_truncated_records(tmp_path, parsed_flags, capfd):
 
   parsed_flags(with_flag(args, 'epochs', '3'))
   with pytest.raises(utils.UsageError, match='Corrupt record') as error:
-    train_and_eval.run(train_and_eval.make_config())
+    train_and_eval.run(parsed_flags.config())
   assert shard in str(error.value) and '\n' not in str(error.value)
   # A clean copy whose second shard lost its last bytes (and records).
   clean = write_tfrecords(str(tmp_path / 'clean'))
@@ -640,7 +649,7 @@ def test_corrupt_and_truncated_records(tmp_path, parsed_flags, capfd):
   parsed_flags(with_flag(with_flag(args, 'epochs', '3'), 'dataset_dir',
                          clean))
   with pytest.raises(utils.UsageError, match='Truncated') as error:
-    train_and_eval.run(train_and_eval.make_config())
+    train_and_eval.run(parsed_flags.config())
   assert truncated in str(error.value) and '\n' not in str(error.value)
   after = snapshot(workdir)
   assert {n: v for n, v in after.items()
@@ -683,8 +692,8 @@ def test_nan_loss_stops_training_and_keeps_checkpoints(data_dir, tmp_path):
   trainer = trainer_lib.Trainer(
       config,
       task_factory=lambda: NanFromStep5(
-          num_classes=10, architecture='vgg19',
-          net_kwargs={'filters_factor': 1}),
+          num_classes=10, network=models.Network(
+          'vgg19', filters_factor=1)),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=tf.distribute.get_strategy(),
       streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))

@@ -33,7 +33,7 @@ import pytest
 import tensorflow as tf
 import testdata
 
-from revisiting_ssl import datasets, preprocess, utils
+from revisiting_ssl import datasets, models, preprocess, utils
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.data_sources import label_subsets
 from revisiting_ssl.self_supervision import s4l_exemplar, s4l_lib
@@ -201,8 +201,8 @@ def s4l_rotation_trainer(data_dir, workdir, strategy, *, batch_size=8,
   task_cls = lib.get_task_class('s4l_rotation')
   return trainer_lib.Trainer(
       config, task_factory=lambda: task_cls(
-          num_classes=10, architecture='vgg19',
-          net_kwargs={'filters_factor': 1}),
+          num_classes=10, network=models.Network(
+          'vgg19', filters_factor=1)),
       data_source=data, strategy=strategy, streams=streams)
 
 
@@ -334,8 +334,8 @@ def _heads(task, pre_logits, name):
 
 def test_s4l_rotation_loss_and_metrics_match_a_reference():
   task = lib.get_task_class('s4l_rotation')(
-      num_classes=5, rot_loss_weight=0.7, architecture='vgg19',
-      net_kwargs={'filters_factor': 1})
+      num_classes=5, rot_loss_weight=0.7, network=models.Network(
+      'vgg19', filters_factor=1))
   rng = np.random.default_rng(2)
   unsup = {'image': tf.constant(rng.normal(size=(3, 4, 32, 32, 3)),
                                 tf.float32),
@@ -368,7 +368,7 @@ def test_s4l_rotation_loss_and_metrics_match_a_reference():
 def test_s4l_exemplar_loss_matches_a_reference():
   task = lib.get_task_class('s4l_exemplar')(
       num_classes=5, triplet_embed_dim=6, triplet_loss_weight=0.5,
-      architecture='vgg19', net_kwargs={'filters_factor': 1})
+      network=models.Network( 'vgg19', filters_factor=1))
   rng = np.random.default_rng(3)
   unsup = {'image': tf.constant(rng.normal(size=(2, 3, 32, 32, 3)),
                                 tf.float32),
@@ -397,7 +397,7 @@ def test_s4l_exemplar_loss_matches_a_reference():
 
 def test_hub_module_of_s4l_has_classes_and_unsup_copies():
   task = lib.get_task_class('s4l_rotation')(
-      num_classes=5, architecture='vgg19', net_kwargs={'filters_factor': 1})
+      num_classes=5, network=models.Network( 'vgg19', filters_factor=1))
   default, end_points = task.serve(tf.zeros([2, 32, 32, 3]))
   assert default.shape == (2, 5)
   assert end_points['pre_logits'].shape[1:3] == (1, 1)

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import testdata
 
 from revisiting_ssl import models, preprocess, utils
 from revisiting_ssl.self_supervision import (
@@ -87,29 +88,27 @@ class QuadrantProbe(keras.Model):
     return logits, {'pre_logits': logits, 'logits': logits}
 
 
+# The trunks `make_task` built, in order (`fake_nets` empties it).
+BUILDS = []
+
+
 @pytest.fixture
-def fake_nets(monkeypatch):
-  """Makes `models.get_net` build stand-ins; returns the calls made."""
-  calls = []
-
-  def get_net(architecture, num_classes=None, **kwargs):
-    calls.append({'architecture': architecture, 'num_classes': num_classes,
-                  **kwargs})
-    if architecture == 'quadrant_probe':
-      return QuadrantProbe()
-    return TinyNet(num_classes, **kwargs)
-
-  monkeypatch.setattr(models, 'get_net', get_net)
-  resnet_defaults = models.option_defaults('resnet50')
-  monkeypatch.setattr(models, 'option_defaults',
-                      lambda architecture: dict(resnet_defaults))
-  return calls
+def fake_nets():
+  """The record of the stand-in trunks built by the test's tasks."""
+  BUILDS.clear()
+  return BUILDS
 
 
 def make_task(name, architecture='tiny', **kwargs):
+  """Task `name` on a stand-in trunk (`QuadrantProbe` or `TinyNet`)."""
   task_cls = lib.get_task_class(name)
-  trunk = utils.matching_kwargs(task_cls, {
-      'architecture': architecture, 'net_kwargs': {'filters_factor': 1}})
+  if architecture == 'quadrant_probe':
+    make = lambda num_classes, **options: QuadrantProbe()  # noqa: E731
+  else:
+    make = TinyNet
+  network = testdata.StandInNetwork(make, BUILDS, architecture,
+                                    filters_factor=1)
+  trunk = utils.matching_kwargs(task_cls, {'network': network})
   return task_cls(**trunk, **kwargs)
 
 

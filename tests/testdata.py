@@ -28,7 +28,7 @@ from conftest import REPO, SHARED_DATA
 import numpy as np
 import tensorflow as tf
 
-from revisiting_ssl import preprocess
+from revisiting_ssl import models, preprocess
 from revisiting_ssl.training import input_streams
 
 IMAGE_MAGIC = 2051
@@ -210,6 +210,38 @@ def photo_dir(directory: str) -> str:
     for path in sorted(IMAGENET_SAMPLE.iterdir())[:24]:
       shutil.copy(path, os.path.join(directory, path.name))
   return directory
+
+
+class StandInNetwork:
+  """A `models.Network` whose trunk is `make(num_classes, **options)`.
+
+  What a task receives through its constructor, so tests hand a task a
+  small or instrumented trunk without touching the registry. Every build is
+  recorded in `calls`. Unset options read ResNet-50's defaults, so a task
+  that reads them (S4L's heads' weight decay) sees real values.
+  """
+
+  def __init__(self, make, calls=None, architecture='stand_in', **options):
+    self.make = make
+    self.calls = [] if calls is None else calls
+    self.architecture = architecture
+    self.options = options
+
+  def __call__(self, num_classes=None, **overrides):
+    options = {**self.options, **overrides}
+    self.calls.append({'architecture': self.architecture,
+                       'num_classes': num_classes, **options})
+    return self.make(num_classes, **options)
+
+  def option(self, name):
+    return self.options.get(name, models.net_options('resnet50')[name].default)
+
+  def with_options(self, **options):
+    return StandInNetwork(self.make, self.calls, self.architecture,
+                          **{**self.options, **options})
+
+  def supports(self, *names):
+    return True
 
 
 def sup_stream(preprocessing, **op_args):

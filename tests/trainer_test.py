@@ -40,7 +40,7 @@ from testdata import (
   tiny_supervised_args,
 )
 
-from revisiting_ssl import datasets, preprocess
+from revisiting_ssl import datasets, models, preprocess
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.self_supervision import self_supervision_lib
 from revisiting_ssl.training import input_streams
@@ -195,9 +195,9 @@ def make_trainer(data_dir, workdir, strategy, architecture='resnet50',
   return trainer_lib.Trainer(
       config,
       task_factory=lambda: task_cls(
-          num_classes=10, architecture=architecture,
-          net_kwargs={'filters_factor': 1,
-                      'sync_batch_norm': sync_batch_norm}),
+          num_classes=10, network=models.Network(
+              architecture, filters_factor=1,
+              sync_batch_norm=sync_batch_norm)),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=strategy,
       streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))
@@ -246,7 +246,7 @@ def test_input_images_show_what_the_network_sees(data_dir, tmp_path):
   task_cls = self_supervision_lib.get_task_class('rotation')
   trainer = trainer_lib.Trainer(
       config, task_factory=lambda: task_cls(
-          architecture='vgg19', net_kwargs={'filters_factor': 1}),
+          network=models.Network('vgg19', filters_factor=1)),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=tf.distribute.get_strategy(),
       streams={'unsup': input_streams.InputStream(pipeline)})
@@ -284,7 +284,7 @@ def rotation_trainer(data_dir, workdir, host_dtype=None):
   task_cls = self_supervision_lib.get_task_class('rotation')
   return trainer_lib.Trainer(
       config, task_factory=lambda: task_cls(
-          architecture='vgg19', net_kwargs={'filters_factor': 1}),
+          network=models.Network('vgg19', filters_factor=1)),
       data_source=datasets.get_dataset('fashion_mnist', data_dir),
       strategy=tf.distribute.get_strategy(),
       streams={'unsup': input_streams.InputStream(pipeline)})

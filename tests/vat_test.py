@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 import testdata
 
-from revisiting_ssl import utils
+from revisiting_ssl import models, utils
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 from revisiting_ssl.self_supervision import vat
@@ -195,7 +195,7 @@ def _moving(task):
 def test_vat_passes_leave_the_moving_statistics_to_the_clean_pass():
   task = lib.get_task_class('vat')(
       num_classes=5, vat_weight=0.5, entmin_factor=0.2,
-      architecture='vgg19', net_kwargs={'filters_factor': 1})
+      network=models.Network( 'vgg19', filters_factor=1))
   batch = _streams(np.random.default_rng(0))
   task.initialize(batch)
   start = _moving(task)
@@ -213,7 +213,7 @@ def test_vat_passes_leave_the_moving_statistics_to_the_clean_pass():
 def test_rotation_vat_weights_and_cross_replica_batch_norm():
   task = lib.get_task_class('rotation_vat')(
       num_classes=5, sup_weight=0.3, vat_weight=0.3, entmin_factor=0.3,
-      architecture='vgg19', net_kwargs={'filters_factor': 1})
+      network=models.Network( 'vgg19', filters_factor=1))
   assert all(layer.synchronized for layer in task.net._flatten_layers()
              if isinstance(layer, net_layers.FusedBatchNorm))
   batch = _streams(np.random.default_rng(1), rotated=True)
@@ -241,5 +241,5 @@ def test_rotation_vat_weights_and_cross_replica_batch_norm():
 ])
 def test_bad_values(task, kwargs, message):
   with pytest.raises(utils.UsageError, match=message):
-    lib.get_task_class(task)(num_classes=5, architecture='vgg19',
-                             net_kwargs={'filters_factor': 1}, **kwargs)
+    lib.get_task_class(task)(num_classes=5, network=models.Network(
+                             'vgg19', filters_factor=1), **kwargs)

@@ -21,13 +21,18 @@ device inside `virtual_replicas.scope(8)`. Losses, outputs and batch-norm
 moving statistics must agree to float32 rounding.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
+import tasks_test
+from tasks_test import tiny_module  # noqa: F401  (a fixture)
 import tensorflow as tf
+import testdata
 from testdata import mirrored_strategy
 
-from revisiting_ssl import models
+from revisiting_ssl import run_options  # noqa: F401  (every task registered)
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.models import virtual_replicas
 from revisiting_ssl.self_supervision import exemplar, jigsaw, s4l_exemplar
@@ -61,13 +66,10 @@ class BatchNormNet(keras.Model):
 
 
 @pytest.fixture
-def small_nets(monkeypatch):
-  monkeypatch.setattr(models, 'get_net',
-                      lambda architecture, num_classes=None, **kw:
-                      BatchNormNet(num_classes))
-  resnet_defaults = models.option_defaults('resnet50')
-  monkeypatch.setattr(models, 'option_defaults',
-                      lambda architecture: dict(resnet_defaults))
+def small_nets():
+  """The network the tasks below build their trunks with."""
+  return testdata.StandInNetwork(
+      lambda num_classes, **options: BatchNormNet(num_classes))
 
 
 def variables(obj):
@@ -83,9 +85,9 @@ def moving_statistics(obj):
   return {name: v.numpy() for name, v in named.items() if 'moving' in name}
 
 
-def on_replicas(make, fn, *tensors, reference):
-  """`fn(obj, *slices)` on 8 replicas; (their mean, the replicas' `obj`)."""
-  strategy = mirrored_strategy([f'/cpu:{i}' for i in range(REPLICAS)])
+def on_replicas(make, fn, *tensors, reference, replicas=REPLICAS):
+  """`fn(obj, *slices)` on real replicas; (their values, their `obj`)."""
+  strategy = mirrored_strategy([f'/cpu:{i}' for i in range(replicas)])
   with strategy.scope():
     obj = make()
   for ours, theirs in zip(variables(obj), variables(reference)):
@@ -93,7 +95,8 @@ def on_replicas(make, fn, *tensors, reference):
 
   def slices(context):
     r = context.replica_id_in_sync_group
-    return [tf.split(t, REPLICAS)[r] for t in tensors]
+    return [tf.nest.map_structure(lambda x: tf.split(x, replicas)[r], t)
+            for t in tensors]
 
   values = strategy.experimental_distribute_values_from_function(slices)
 
@@ -105,14 +108,14 @@ def on_replicas(make, fn, *tensors, reference):
   return step(values), obj
 
 
-def on_one_device(make, fn, *tensors):
-  """`fn(obj, *tensors)` on one device with 8 virtual replicas."""
+def on_one_device(make, fn, *tensors, replicas=REPLICAS):
+  """`fn(obj, *tensors)` on one device with virtual replicas."""
   obj = make()
   initial = [v.numpy() for v in variables(obj)]
 
   @tf.function
   def step():
-    with virtual_replicas.scope(REPLICAS):
+    with virtual_replicas.scope(replicas):
       return fn(obj, *tensors)
 
   return step(), obj, initial
@@ -164,21 +167,24 @@ def one_stream_loss(task, images):
   return batch if task is None else task.compute(batch, training=True).loss
 
 
-def check_task(make_task, loss_fn, *tensors):
+def check_task(make_task, loss_fn, *tensors, replicas=REPLICAS,
+               first=lambda t: t[:2]):
   """Asserts equal losses and statistics; (grouped, one-group) losses."""
 
   def make():
     task = make_task()
     # Every variable (the patch head's too) before the weights are copied,
     # as the trainer creates them.
-    task.initialize(loss_fn(None, *[t[:2] for t in tensors]))
+    task.initialize(loss_fn(None, *[first(t) for t in tensors]))
     return task
 
-  loss_one, one, initial = on_one_device(make, loss_fn, *tensors)
+  loss_one, one, initial = on_one_device(make, loss_fn, *tensors,
+                                         replicas=replicas)
   reference = make()
   for v, value in zip(variables(reference), initial):
     v.assign(value)
-  losses, many = on_replicas(make, loss_fn, *tensors, reference=reference)
+  losses, many = on_replicas(make, loss_fn, *tensors, reference=reference,
+                             replicas=replicas)
   np.testing.assert_allclose(float(loss_one), np.mean(losses), rtol=1e-5)
   assert_same_statistics(one, many)
   # One group of everything is a different computation.
@@ -191,7 +197,7 @@ def test_exemplar_loss_per_virtual_replica(small_nets):
   images = tf.constant(rng.normal(size=(16, 3, 8, 8, 3)), tf.float32)
 
   def make():
-    return exemplar.ExemplarTask(margin=0.5, architecture='small',
+    return exemplar.ExemplarTask(margin=0.5, network=small_nets,
                                  embed_dim=5)
 
   grouped, pooled = check_task(make, one_stream_loss, images)
@@ -203,7 +209,7 @@ def test_jigsaw_loss_and_subsets_per_virtual_replica(small_nets):
   images = tf.constant(rng.normal(size=(16, 9, 8, 8, 3)), tf.float32)
 
   def make():
-    task = jigsaw.JigsawTask(perm_subset_size=4, architecture='small',
+    task = jigsaw.JigsawTask(perm_subset_size=4, network=small_nets,
                              embed_dim=5, random_seed=3)
     # Dropout draws differ between one device and eight: compare without.
     task.head.dropout.rate = 0.0
@@ -240,11 +246,70 @@ def test_s4l_exemplar_loss_per_virtual_replica(small_nets):
     return batch if task is None else task.compute(batch, True).loss
 
   def make():
-    return s4l_exemplar.S4LExemplarTask(num_classes=3, architecture='small',
+    return s4l_exemplar.S4LExemplarTask(num_classes=3, network=small_nets,
                                         triplet_embed_dim=5)
 
   grouped, pooled = check_task(make, two_stream_loss, unsup, sup, labels)
   assert abs(grouped - pooled) > 1e-4
+
+
+def _without_dropout(task):
+  """Dropout draws differ between devices: the contract is without them."""
+  for item in task.checkpoint_items().values():
+    for layer in getattr(item, '_flatten_layers', lambda: [])():
+      if isinstance(layer, keras.layers.Dropout):
+        layer.rate = 0.0
+  return task
+
+
+def _two_groups(batch):
+  """The case's batch and a brighter, shifted copy: two different groups."""
+  def grow(x):
+    if x.dtype.is_floating and x.shape.rank > 1:
+      return tf.concat([x, 1.5 * x + 0.3], axis=0)
+    return tf.concat([x, x], axis=0)
+  return tf.nest.map_structure(grow, batch)
+
+
+@pytest.mark.parametrize('task', lib.task_names())
+def test_every_task_computes_per_virtual_replica(task, small_nets, request):
+  """The task contract, for every registered task.
+
+  Two virtual replicas on one device compute what two replicas do: the
+  same loss and, where the task has a trunk, the same batch-norm
+  statistics.
+  """
+  task_cls = lib.get_task_class(task)
+  parameters = inspect.signature(task_cls).parameters
+  case = tasks_test.task_cases(request.getfixturevalue('tiny_module'))[task]
+  kwargs = dict(case.kwargs)
+  if 'network' in parameters:
+    kwargs['network'] = small_nets
+  if 'random_seed' in parameters:
+    kwargs['random_seed'] = 3
+
+  def loss_fn(obj, batch):
+    return batch if obj is None else obj.compute(batch, training=True).loss
+
+  def make():
+    made = task_cls(**kwargs)
+    made.initialize(tf.nest.map_structure(lambda x: x[:1], case.batch))
+    return _without_dropout(made)
+
+  batch = _two_groups(case.batch)
+  loss_one, one, initial = on_one_device(make, loss_fn, batch, replicas=2)
+  reference = make()
+  for v, value in zip(variables(reference), initial):
+    v.assign(value)
+  losses, many = on_replicas(make, loss_fn, batch, reference=reference,
+                             replicas=2)
+  # VAT's power iteration steps 1e-6 from the images, where float32
+  # rounding decides much of the direction: summation orders that differ
+  # between one device and two move its loss in the fifth digit.
+  rtol = 1e-3 if 'vat_num_power_method_iters' in parameters else 1e-5
+  np.testing.assert_allclose(float(loss_one), np.mean(losses), rtol=rtol)
+  if 'network' in parameters:
+    assert_same_statistics(one, many)
 
 
 def test_interleave_gives_each_group_its_share_of_each_part():

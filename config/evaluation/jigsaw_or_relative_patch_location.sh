@@ -6,7 +6,9 @@
 # epochs 480 and 500, and 520 epochs. Usage as rotation_or_exemplar.sh:
 #   ./config/evaluation/jigsaw_or_relative_patch_location.sh --workdir W \
 #     --dataset_dir D --hub_module <workdir>/export/hub/<timestamp>/module
-# then the same command with --run_eval.
+# then the same command with --run_eval. The original's config also set
+# --resize_size 256,256, which none of these ops reads; a flag that nothing
+# reads is an error here, so it is left out (the run is the same).
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
@@ -18,7 +20,6 @@ source "$(dirname "$0")/../common.sh"
   --eval_batch_size 32 \
   \
   --preprocessing resize_small,crop,crop_patches,standardization \
-  --resize_size 256,256 \
   --smaller_size 224 \
   --crop_size 192,192 \
   --splits_per_side 3 \
