@@ -316,14 +316,12 @@ def option_names() -> set[str]:
       run_options.merged(run_options.registered()))
 
 
-def help_text(fv: flags.FlagValues) -> str:
-  """`--help`: the flags grouped by what reads them, required ones marked."""
-  lines = [_USAGE, '']
-  for group, names in ENTRY_GROUPS.items():
-    lines.append(f'{group.capitalize()}:')
-    lines += [cli.describe(fv[name], required=name in REQUIRED)
-              for name in names]
-    lines.append('')
+def sections(fv: flags.FlagValues
+             ) -> list[tuple[str, list[tuple[flags.Flag, bool]]]]:
+  """(title, [(flag, required)]) by what reads the flags, as `--help`."""
+  found = [(group.capitalize(), [(fv[name], name in REQUIRED)
+                                 for name in names])
+           for group, names in ENTRY_GROUPS.items()]
   shown = {name for names in ENTRY_GROUPS.values() for name in names}
   by_options: dict[tuple[str, ...], list[str]] = {}
   for component in run_options.registered():
@@ -333,10 +331,45 @@ def help_text(fv: flags.FlagValues) -> str:
       by_options.setdefault(key, []).append(component.name)
   for (group, *names), owners in by_options.items():
     plural = 's' if len(owners) > 1 else ''
-    lines.append(textwrap.fill(
-        f'{group.capitalize()}{plural} {", ".join(owners)}:', width=80,
-        subsequent_indent='  '))
-    lines += [cli.describe(fv[name]) for name in names]
+    found.append((f'{group.capitalize()}{plural} {", ".join(owners)}',
+                  [(fv[name], False) for name in names]))
+  return found
+
+
+def help_text(fv: flags.FlagValues) -> str:
+  """`--help`: the flags grouped by what reads them, required ones marked."""
+  lines = [_USAGE, '']
+  for title, entries in sections(fv):
+    lines.append(textwrap.fill(f'{title}:', width=80, subsequent_indent='  '))
+    lines += [cli.describe(flag, required=required)
+              for flag, required in entries]
     lines.append('')
   return '\n'.join(lines)
 
+
+def markdown(fv: flags.FlagValues) -> str:
+  """The flag reference, `docs/flags.md`."""
+  lines = ['# Flags', '',
+           'Every flag of `train_and_eval.py` (and `revisiting-ssl`), grouped '
+           'by what', 'reads it, as `--help` prints them. Generated from the '
+           'code by', '`python -m revisiting_ssl.entry_flags > docs/flags.md`'
+           '; a test fails when', 'this page is stale. A task\'s, '
+           'network\'s or preprocessing op\'s option is', 'unset unless '
+           'given, and then takes the default its owner states; a flag',
+           'that the run does not read is an error.', '']
+  for title, entries in sections(fv):
+    lines += [f'## {title}', '', '| Flag | Default | Description |',
+              '| --- | --- | --- |']
+    for flag, required in entries:
+      default = ('required' if required else '' if flag.default is None
+                 else f'`{flag.default_as_str.strip(chr(39))}`')
+      text = ' '.join(flag.help.split()).replace('|', '\\|')
+      lines.append(f'| `--{flag.name}` | {default} | {text} |')
+    lines.append('')
+  return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+  _values = flags.FlagValues()
+  define_flags(_values)
+  print(markdown(_values), end='')

@@ -217,3 +217,11 @@ def test_tools_define_no_flags_when_imported(tool):
   before = set(flags.FLAGS)
   importlib.import_module(f'revisiting_ssl.tools.{tool}')
   assert set(flags.FLAGS) == before
+
+
+def test_the_flag_reference_is_current(fv):
+  """docs/flags.md is what `python -m revisiting_ssl.entry_flags` prints."""
+  page = (REPO / 'docs' / 'flags.md').read_text()
+  assert page == entry_flags.markdown(fv), (
+      'docs/flags.md is stale: python -m revisiting_ssl.entry_flags > '
+      'docs/flags.md')
