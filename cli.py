@@ -22,6 +22,9 @@ a console command is a wrapper that defines none), and that exits with 0;
 """
 
 from collections.abc import Callable
+import contextlib
+import importlib
+import os
 import sys
 import textwrap
 
@@ -30,6 +33,65 @@ from absl import app, flags
 import revisiting_ssl
 
 HELP_ARGS = frozenset(['-h', '--help', '-help', '--helpshort', '--helpfull'])
+# The tools installed as commands, `revisiting-ssl-<name with dashes>`.
+TOOLS = ('build_tfrecords', 'convert_module', 'convex_probe',
+         'generate_pseudo_labels', 'make_permutations')
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+  """Within: TensorFlow's C++ start-up lines are not printed.
+
+  TensorFlow 2.21 writes its start-up lines (oneDNN, CUDA stubs, "All log
+  messages before absl::InitializeLog()", twice) from C++ while it loads,
+  whatever `TF_CPP_MIN_LOG_LEVEL` says, so only silencing the process's
+  standard error meanwhile keeps them out.
+  Setting `TF_CPP_MIN_LOG_LEVEL` to 0 or 1 brings them back. Python
+  exceptions are unaffected: they print after the block.
+  """
+  if os.environ.get('TF_CPP_MIN_LOG_LEVEL', '2') in ('0', '1'):
+    yield
+    return
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+def start_tensorflow() -> None:
+  """Imports TensorFlow and looks for its physical devices, quietly.
+
+  Looking for the devices is what prints CUDA's complaint on a machine
+  without a GPU. The runtime is not started: a multi-worker strategy must
+  configure it first.
+  """
+  with quiet_native_logs():
+    import tensorflow as tf  # noqa: PLC0415  (after the redirection)
+    tf.config.list_physical_devices()
+
+
+def command(module: str) -> Callable[[], None]:
+  """The console command that runs `module.run_cli()`, quietly started."""
+
+  def main() -> None:
+    start_tensorflow()
+    importlib.import_module(module).run_cli()
+
+  main.__name__ = module.rsplit('.', 1)[-1]
+  return main
+
+
+train_and_eval = command('revisiting_ssl.train_and_eval')
+build_tfrecords, convert_module, convex_probe, generate_pseudo_labels, \
+    make_permutations = (command(f'revisiting_ssl.tools.{name}')
+                         for name in TOOLS)
 
 
 def wants_help(argv: list[str]) -> bool:

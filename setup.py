@@ -73,10 +73,12 @@ setuptools.setup(
         # S4L's published ImageNet label lists.
         f'{PACKAGE}.data_sources': ['label_maps/*'],
     },
+    # Each command starts TensorFlow quietly, then runs the module's
+    # `run_cli` (`cli.py`).
     entry_points={'console_scripts': [
-        f'revisiting-ssl = {PACKAGE}.train_and_eval:run_cli',
-    ] + [f'revisiting-ssl-{tool.replace("_", "-")} = '
-         f'{PACKAGE}.tools.{tool}:run_cli' for tool in TOOLS]},
+        f'revisiting-ssl = {PACKAGE}.cli:train_and_eval',
+    ] + [f'revisiting-ssl-{tool.replace("_", "-")} = {PACKAGE}.cli:{tool}'
+         for tool in TOOLS]},
     install_requires=[
         # The `tensorflow` wheel runs on the CPU when no CUDA libraries are
         # installed; tf-keras (needed by hub.KerasLayer) depends on this name,

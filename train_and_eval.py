@@ -51,6 +51,9 @@ if __name__ == '__main__' and sys.path and os.path.abspath(
   # those names from every other library; the project is the installed
   # package `revisiting_ssl` instead.
   del sys.path[0]
+if __name__ == '__main__':
+  from revisiting_ssl import cli as _cli  # noqa: PLC0415
+  _cli.start_tensorflow()  # Quietly, before the imports below load it.
 
 from absl import flags, logging
 import keras
@@ -393,14 +396,51 @@ def build_trainer(config: Config) -> tuple[
   return trainer, subset
 
 
+def _checked_trainer(config: Config) -> tuple[
+    trainer_lib.Trainer, label_subsets.LabelSubset | None]:
+  """Checks the working directory, the data and the task; builds them.
+
+  A check that fails leaves no new working directory behind: one this run
+  created for its write check is removed again while it is empty.
+  """
+  created = not config.dry_run and not tf.io.gfile.exists(config.workdir)
+  try:
+    if not config.dry_run:
+      check_workdir(config.workdir)
+    trainer, subset = build_trainer(config)
+    trainer.build()
+    trainer.check_serving_shape()
+  except (utils.UsageError, utils.RunAbortedError):
+    if created and tf.io.gfile.isdir(config.workdir) and not (
+        tf.io.gfile.listdir(config.workdir)):
+      tf.io.gfile.rmtree(config.workdir)
+    raise
+  _log_hardware(config, trainer)
+  return trainer, subset
+
+
+def _log_hardware(config: Config, trainer: trainer_lib.Trainer) -> None:
+  """The run's first lines: strategy, devices, precision, XLA."""
+  strategy = trainer.strategy
+  try:
+    devices = list(strategy.extended.worker_devices)
+  except RuntimeError:  # The default strategy: TensorFlow's placement.
+    gpus = tf.config.list_logical_devices('GPU')
+    devices = [(gpus or tf.config.list_logical_devices('CPU'))[0].name]
+  virtual = trainer.config.virtual_replicas
+  logging.info(
+      'Strategy %s: %d replica(s) on %s%s; %s precision; XLA %s.',
+      type(strategy).__name__.lstrip('_'), trainer.num_replicas,
+      ', '.join(devices),
+      f', {virtual} virtual replicas each' if virtual > 1 else '',
+      keras.mixed_precision.global_policy().name,
+      'on' if config.jit_compile else 'off')
+
+
 def run(config: Config) -> dict[str, Any]:
   """Runs the job the configuration describes; returns its results."""
   logging.info('Working directory: %s', config.workdir)
-  if not config.dry_run:
-    check_workdir(config.workdir)
-  trainer, subset = build_trainer(config)
-  trainer.build()
-  trainer.check_serving_shape()
+  trainer, subset = _checked_trainer(config)
   if config.dry_run:
     num_params = sum(int(tf.size(v)) for v in trainer.task.trainable_variables)
     summary = {

@@ -559,6 +559,18 @@ def test_bad_input_is_one_clear_error(name, bad_input_files, parsed_flags,
   assert snapshot(existing_workdir) == before
 
 
+@pytest.mark.parametrize('name', sorted(BAD_INPUT))
+def test_a_failed_check_leaves_no_new_workdir(name, bad_input_files,
+                                              parsed_flags, tmp_path):
+  """The same mistakes with a working directory that does not exist yet."""
+  workdir = tmp_path / 'new'
+  argv, _ = bad_argv(name, bad_input_files, str(workdir))
+  parsed_flags(argv)
+  with pytest.raises(utils.UsageError):
+    train_and_eval.run(parsed_flags.config())
+  assert not workdir.exists()
+
+
 def test_batch_that_does_not_divide_over_replicas(bad_input_files,
                                                   parsed_flags,
                                                   existing_workdir,

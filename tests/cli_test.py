@@ -1,0 +1,61 @@
+# Copyright 2026 The Revisiting Self-Supervised TF2 Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The command line a person reads: help, version and quiet start-up."""
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+import revisiting_ssl
+
+TENSORFLOW_START_UP = ('absl::InitializeLog', 'oneDNN', 'cudart_stub')
+
+
+def run(*args, **env):
+  environment = {k: v for k, v in os.environ.items()
+                 if k != 'TF_CPP_MIN_LOG_LEVEL'}
+  environment.update(env)
+  environment.pop('TPU_NAME', None)
+  return subprocess.run([sys.executable, str(REPO / 'train_and_eval.py'),
+                         *args], capture_output=True, text=True,
+                        env=environment, timeout=300, cwd=str(REPO))
+
+
+def test_help_is_grouped_quiet_and_exits_with_zero():
+  proc = run('--help')
+  assert proc.returncode == 0
+  for heading in ('Job:', 'Hardware:', 'Data:', 'Labelled subset:',
+                  'Optimisation:', 'Export:', 'Task jigsaw:',
+                  'Network vgg19:', 'Preprocessing op to_gray:'):
+    assert f'\n{heading}\n' in proc.stdout, heading
+  assert '--workdir (required)' in proc.stdout
+  assert not any(line in proc.stderr for line in TENSORFLOW_START_UP), (
+      proc.stderr)
+
+
+def test_tensorflow_start_up_lines_come_back_when_asked():
+  proc = run('--version', TF_CPP_MIN_LOG_LEVEL='0')
+  assert proc.stdout.split() == ['revisiting_ssl', revisiting_ssl.__version__]
+  assert 'absl::InitializeLog' in proc.stderr
+
+
+def test_a_mistake_is_one_line():
+  proc = run('--task', 'nope', '--workdir', '/nonexistent/w')
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines() == [
+      'Error: Missing required flag(s): --dataset, --batch_size, --lr, '
+      '--preprocessing.']
