@@ -57,7 +57,6 @@ variables: the training loop, exact evaluation and the `--run_eval` loop.
 from collections.abc import Callable, Mapping
 import contextlib
 import dataclasses
-import math
 import os
 import re
 import tempfile
@@ -503,7 +502,7 @@ class Trainer:
       eta = (total - step) / max(rate, 1e-9)
       logging.info('step %d/%d loss %.4f (+ weight decay %.4f) '
                    '%.1f images/s, %s left', step, total, last_loss, penalty,
-                   images_per_sec, _format_duration(eta))
+                   images_per_sec, utils.format_duration(eta))
       with writer.as_default(step=step):
         tf.summary.scalar('loss', last_loss)
         tf.summary.scalar('regularization_loss', penalty)
@@ -709,11 +708,3 @@ class Trainer:
                              split=cfg.test_split, checkpoint=last)
     return metrics
 
-
-def _format_duration(seconds: float) -> str:
-  if not math.isfinite(seconds):
-    return '?'
-  seconds = int(seconds)
-  h, rest = divmod(seconds, 3600)
-  m, s = divmod(rest, 60)
-  return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'

@@ -26,8 +26,10 @@ import math
 import os
 import platform
 import re
+import time
 from typing import Any
 
+from absl import logging
 import tensorflow as tf
 
 
@@ -372,3 +374,66 @@ def cpu_description() -> str:
                   if f.startswith(('sse4', 'avx', 'fma', 'amx', 'f16c')))
   return (f'{model}, {os.cpu_count()} cores; flags: '
           f'{" ".join(vector) or "none listed"}')
+
+
+def format_duration(seconds: float) -> str:
+  """'1h02m03s' or '2m03s' ('?' when unknown)."""
+  if not math.isfinite(seconds):
+    return '?'
+  seconds = int(seconds)
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
+
+
+class Progress:
+  """Logs how far a long loop is: done, rate and time left.
+
+  `update(n)` after each piece of work; a line is logged at most every
+  `every` seconds, and `finish()` logs the total. Training has its own
+  lines (`trainer.py`); this serves feature extraction, evaluation, the
+  convex probe and pseudo-labelling.
+  """
+
+  def __init__(self, what: str, total: int | None, unit: str = 'examples',
+               every: float = 30.0,
+               clock: Callable[[], float] = time.monotonic):
+    """Starts the clock.
+
+    Args:
+      what: what the loop does ("Encoding the train split").
+      total: the amount of work, or None when unknown.
+      unit: what `update` counts.
+      every: the least number of seconds between two lines.
+      clock: the time source (tests pass their own).
+    """
+    self.what, self.total, self.unit, self.every = what, total, unit, every
+    self._clock = clock
+    self.start = self._last = clock()
+    self.done = 0
+
+  def line(self) -> str:
+    """'Encoding ...: 1,200/10,000 examples (12%), 40.0/s, 3m40s left'."""
+    elapsed = self._clock() - self.start
+    rate = self.done / max(elapsed, 1e-9)
+    if self.total:
+      left = (self.total - self.done) / rate if rate > 0 else float('inf')
+      return (f'{self.what}: {self.done:,}/{self.total:,} {self.unit} '
+              f'({100 * self.done / self.total:.0f}%), {rate:.1f}/s, '
+              f'{format_duration(left)} left')
+    return f'{self.what}: {self.done:,} {self.unit}, {rate:.1f}/s'
+
+  def update(self, count: int = 1) -> None:
+    """Counts `count` more; logs a line if `every` seconds have passed."""
+    self.done += count
+    now = self._clock()
+    if now - self._last >= self.every:
+      self._last = now
+      logging.info('%s', self.line())
+
+  def finish(self) -> None:
+    """Logs the final count, rate and time taken."""
+    elapsed = self._clock() - self.start
+    logging.info('%s: %s %s in %s (%.1f/s).', self.what, f'{self.done:,}',
+                 self.unit, format_duration(elapsed),
+                 self.done / max(elapsed, 1e-9))

@@ -47,6 +47,7 @@ import warnings
 
 import numpy as np
 
+from revisiting_ssl import utils
 from revisiting_ssl.probes import feature_store
 
 # Weight decays tried (the mean-loss form above), strong to weak. Few
@@ -154,6 +155,9 @@ def fit(train: tuple[np.ndarray, np.ndarray],
   model = logistic_regression(solver='lbfgs', tol=tol, max_iter=max_iter,
                               warm_start=True)
   val_top1, iterations, converged, solutions = {}, {}, {}, {}
+  # Each strength is one L-BFGS fit (seconds to minutes): a line each.
+  progress = utils.Progress('Convex probe', len(l2_grid),
+                            unit='L2 strengths', every=0.0)
   for l2 in sorted(l2_grid, reverse=True):
     model.set_params(C=1.0 / (len(train_y) * l2))
     with warnings.catch_warnings(record=True) as caught:
@@ -166,6 +170,7 @@ def fit(train: tuple[np.ndarray, np.ndarray],
     solutions[l2] = weights, bias
     candidate = ProbeFit(l2, {}, {}, {}, weights, bias, mean, scale)
     val_top1[l2] = candidate.top1(np.asarray(val_x, np.float64), val_y)
+    progress.update()
     best = max(sorted(val_top1, reverse=True), key=val_top1.get)
     # Weaker strengths fitted after the best that scored below it (a tie
     # is no sign of decline: the strong end often ties at chance).

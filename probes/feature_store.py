@@ -65,6 +65,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from revisiting_ssl import utils
+
 FEATURES_DIR = 'features'
 FORMAT = 'raw-shards-1'
 _META = 'meta.json'
@@ -307,9 +309,11 @@ def extract(task: Any, dataset: tf.data.Dataset, device_fn: Any,
 
   writer = ShardWriter(directory, options.shard_bytes)
   start = time.time()
+  progress = utils.Progress(f'Encoding {description}', num_examples)
   for batch in dataset:
     features, labels = encode(batch)
     writer.write({k: v.numpy() for k, v in features.items()}, labels.numpy())
+    progress.update(len(labels))
   if writer.num_examples != num_examples:
     raise RuntimeError(f'{description} yielded {writer.num_examples} '
                        f'examples, expected {num_examples}.')

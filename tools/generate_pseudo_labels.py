@@ -212,8 +212,10 @@ def label_records(records: tf.data.Dataset, writer, labeller: Labeller,
   count = 0
   views = records.map(labeller.add_views,
                       num_parallel_calls=tf.data.AUTOTUNE)
+  progress = utils.Progress('Pseudo-labelling', None, unit='images')
   for batch in views.batch(batch_size).prefetch(2):
     logits, average = labeller(batch['views'])
+    progress.update(len(logits))
     for i in range(len(logits)):
       record = {k: batch[k][i].numpy() for k in ('encoded', 'filename',
                                                  'label')}

@@ -41,6 +41,7 @@ from typing import Any
 from absl import logging
 import tensorflow as tf
 
+from revisiting_ssl import utils
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.models import virtual_replicas as virtual_replicas_lib
 from revisiting_ssl.training import distribution, input_streams
@@ -164,9 +165,12 @@ class SplitEvaluator:
     iterator = iter(
         self.strategy.distribute_datasets_from_function(dataset_fn))
     sums = MetricSums()
+    progress = utils.Progress(f'Evaluating on {split}', steps,
+                              unit='batches')
     for _ in range(steps):
       with self.translate_errors():
         sums.add(self._step(iterator))
+      progress.update()
     return sums.means()
 
 
