@@ -1,5 +1,5 @@
 #!/bin/bash
-# Pseudo-labels ImageNet's TFRecords with a hub module (SPEC B8): the
+# Pseudo-labels ImageNet's TFRecords with a hub module (S4L's tool): the
 # 10% labelled images keep their labels (label_flag 1), the others get the
 # module's prediction on their centre crop. For the pseudo-label baseline
 # the module is S4L's supervised 10% model (gs://s4l-models); for MOAM step 2

@@ -1,8 +1,8 @@
 #!/bin/bash
-# MOAM step 1 ("mix of all models", SPEC B12): S4L-Rotation with VAT and
+# MOAM step 1 (S4L's "mix of all models"): S4L-Rotation with VAT and
 # entropy minimisation on ImageNet with the 10% labelled subset, ResNet-50 v2
-# at width 16 on cross-replica batch norm, Polyak averaging (SPEC B7, B10;
-# the README's result used a 128-core TPU). Loss weights: 0.4 rotation, 0.3
+# at width 16 on cross-replica batch norm, Polyak averaging (S4L's config;
+# its published result used a 128-core TPU). Loss weights: 0.4 rotation, 0.3
 # classification, 0.3 VAT, plus 0.3 entropy minimisation.
 #   ./config/moam_step_1.sh --tpu_name <TPU> \
 #     --dataset_dir <IMAGENET_TFRECORDS> --workdir gs://<WORKDIR>

@@ -1,5 +1,5 @@
 #!/bin/bash
-# MOAM step 2 (SPEC B12), a recipe: S4L's repository has no code or config
+# MOAM step 2 (S4L paper), a recipe: S4L's repository has no code or config
 # for it. The paper pseudo-labels the unlabelled images with the MOAM step 1
 # model and trains a new network on labelled + pseudo-labelled images:
 #   ./config/generate_pseudo_dataset.sh --hub_module <STEP_1_MODULE> \

@@ -1,5 +1,5 @@
 #!/bin/bash
-# MOAM step 3 (SPEC B12), a recipe: S4L's repository has no code or config
+# MOAM step 3 (S4L paper), a recipe: S4L's repository has no code or config
 # for it. The paper fine-tunes the step 2 network on the 10% labelled images
 # alone:
 #   ./config/moam_step_3.sh --tpu_name <TPU> \

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The pseudo-label baseline on ImageNet (SPEC B8, B10): the supervised
+# The pseudo-label baseline on ImageNet (S4L's config): the supervised
 # network trained on every image of trainval, with the true label of the
 # 10% labelled images and the pseudo label of the others, as written by
 # config/generate_pseudo_dataset.sh. 5,004 steps per epoch of the 1.28M

@@ -2,12 +2,12 @@
 # S4L-Exemplar on ImageNet with the 10% labelled subset: eight augmented
 # crops per image, a batch-hard triplet loss on both streams and
 # classification of every crop of the labelled images; ResNet-50 v2 at
-# width 4 (SPEC B7, B10; the README's result used a 32-core TPU).
+# width 4 (S4L's config; its published result used a 32-core TPU).
 #   ./config/s4l_exemplar.sh --tpu_name <TPU> \
 #     --dataset_dir <IMAGENET_TFRECORDS> --workdir gs://<WORKDIR>
 # and the same command with --run_eval. `--task exemplar` with a labelled
 # stream is S4L-Exemplar (s4l_exemplar); --triplet_labels original
-# reproduces the original's grouping of the crops (SPEC C4.1).
+# reproduces the original's grouping of the crops (docs/differences.md).
 source "$(dirname "$0")/common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \

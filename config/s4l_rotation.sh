@@ -1,8 +1,8 @@
 #!/bin/bash
 # S4L-Rotation on ImageNet with the 10% labelled subset: rotation prediction
 # on all images and on the labelled ones, plus classification of all four
-# rotations of each labelled image; ResNet-50 v2 at width 4 (SPEC B7, B10;
-# the README's result used a 32-core TPU).
+# rotations of each labelled image; ResNet-50 v2 at width 4 (S4L's config;
+# its published result used a 32-core TPU).
 #   ./config/s4l_rotation.sh --tpu_name <TPU> \
 #     --dataset_dir <IMAGENET_TFRECORDS> --workdir gs://<WORKDIR>
 # and the same command with --run_eval. `--task rotation` with a labelled

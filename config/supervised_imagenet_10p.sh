@@ -1,7 +1,7 @@
 #!/bin/bash
 # S4L's supervised baseline on the 10% labelled subset of ImageNet (128
 # images per class, data_sources/label_maps/), ResNet-50 v2 at width 4, on
-# an 8-core TPU (SPEC B10):
+# an 8-core TPU (S4L's config):
 #   ./config/supervised_imagenet_10p.sh --tpu_name <TPU> \
 #     --dataset_dir <IMAGENET_TFRECORDS> --workdir gs://<WORKDIR>
 # and the same command with --run_eval. 500 steps per epoch of the 128,000

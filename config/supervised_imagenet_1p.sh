@@ -1,7 +1,7 @@
 #!/bin/bash
 # S4L's supervised baseline on the 1% labelled subset of ImageNet (13 images
 # per class, data_sources/label_maps/), ResNet-50 v2 at width 4, on an
-# 8-core TPU (SPEC B10). As the S4L README runs it:
+# 8-core TPU (S4L's config). As S4L's README runs it:
 #   ./config/supervised_imagenet_1p.sh --tpu_name <TPU> \
 #     --dataset_dir <IMAGENET_TFRECORDS> --workdir gs://<WORKDIR>
 # and the same command with --run_eval. Epochs are passes over the 13,000

@@ -1,8 +1,8 @@
 #!/bin/bash
 # VAT, S4L's virtual-adversarial-training baseline, on ImageNet with the 10%
 # labelled subset: ResNet-50 v2 at width 4, perturbations of norm 40 on
-# [-1, 1] images, the labelled images perturbed too (SPEC B7, B10; the
-# README's result used a 32-core TPU).
+# [-1, 1] images, the labelled images perturbed too (S4L's config; its
+# published result used a 32-core TPU).
 #   ./config/vat.sh --tpu_name <TPU> --dataset_dir <IMAGENET_TFRECORDS> \
 #     --workdir gs://<WORKDIR>
 # and the same command with --run_eval.

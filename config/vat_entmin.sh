@@ -1,8 +1,8 @@
 #!/bin/bash
 # VAT + EntMin, S4L's baseline: VAT (config/vat.sh) plus entropy
 # minimisation with weight 1, on ImageNet with the 10% labelled subset,
-# ResNet-50 v2 at width 4 (SPEC B7, B10; the README's result used a 32-core
-# TPU).
+# ResNet-50 v2 at width 4 (S4L's config; its published result used a
+# 32-core TPU).
 #   ./config/vat_entmin.sh --tpu_name <TPU> --dataset_dir <IMAGENET_TFRECORDS> \
 #     --workdir gs://<WORKDIR>
 # and the same command with --run_eval.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Linear evaluation of a jigsaw or relative-patch-location hub module on
-# ImageNet (SPEC A8), on an 8-core TPU: the module sees 3x3 patches of 64x64
+# ImageNet, on an 8-core TPU: the module sees 3x3 patches of 64x64
 # from a 192x192 crop; every end point is pooled per patch and averaged over
 # the patches. The paper's numbers used a 4x4 TPU with batch 2048, decay at
 # epochs 480 and 500, and 520 epochs. Usage as rotation_or_exemplar.sh:

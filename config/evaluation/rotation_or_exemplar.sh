@@ -1,6 +1,6 @@
 #!/bin/bash
-# Linear evaluation of a rotation or exemplar hub module on ImageNet (SPEC
-# A8), on an 8-core TPU. The paper's numbers used a 4x4 TPU with batch 2048,
+# Linear evaluation of a rotation or exemplar hub module on ImageNet, on an
+# 8-core TPU. The paper's numbers used a 4x4 TPU with batch 2048,
 # decay at epochs 480 and 500, and 520 epochs. Pass the module to evaluate;
 # later arguments override these:
 #   ./config/evaluation/rotation_or_exemplar.sh --workdir W --dataset_dir D \

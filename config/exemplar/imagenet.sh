@@ -1,6 +1,6 @@
 #!/bin/bash
 # Exemplar (8 Inception crops per image, semi-hard triplet loss) with
-# ResNet-50 v1 (filters factor 12) on ImageNet, on an 8-core TPU (SPEC A8).
+# ResNet-50 v1 (filters factor 12) on ImageNet, on an 8-core TPU.
 # Extra arguments are appended and override these, e.g.
 #   ./config/exemplar/imagenet.sh --workdir W --dataset_dir D
 # then the same command with --run_eval for pretext metrics and hub exports.

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Relative patch location (8 neighbours of the centre patch)
 # with ResNet-50 v1 (filters factor 8, patch strides) on 3x3 grids of 64x64
-# patches of ImageNet images, on an 8-core TPU (SPEC A8). Extra arguments are
-# appended and override these, e.g.
+# patches of ImageNet images, on an 8-core TPU, with the paper's settings.
+# Extra arguments are appended and override these, e.g.
 #   ./config/relative_patch_location/imagenet.sh --workdir W --dataset_dir D
 # then the same command with --run_eval for pretext metrics and hub exports
 # (the module embeds single 64x64 patches).

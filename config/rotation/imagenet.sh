@@ -1,6 +1,6 @@
 #!/bin/bash
 # Rotation prediction with RevNet-50 (filters factor 16) on ImageNet, on an
-# 8-core TPU (SPEC A8). Extra arguments are appended and override these, e.g.
+# 8-core TPU. Extra arguments are appended and override these, e.g.
 #   ./config/rotation/imagenet.sh --workdir W --dataset_dir D
 # then the same command with --run_eval for pretext metrics and hub exports.
 source "$(dirname "$0")/../common.sh"

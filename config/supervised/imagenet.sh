@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fully supervised ResNet-50 v2 on ImageNet: the paper's baseline, on an
-# 8-core TPU (SPEC A8). Extra arguments are appended and override these, e.g.
+# 8-core TPU. Extra arguments are appended and override these, e.g.
 #   ./config/supervised/imagenet.sh --workdir W --nouse_tpu --master='' \
 #     --dataset_dir D
 source "$(dirname "$0")/../common.sh"
