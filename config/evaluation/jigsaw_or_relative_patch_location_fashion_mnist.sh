@@ -21,6 +21,7 @@
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
   --task linear_eval \
   --dataset fashion_mnist \
   --train_split trainval \

@@ -10,6 +10,7 @@
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
   --task exemplar \
   --dataset fashion_mnist \
   --train_split train \

@@ -8,6 +8,7 @@
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
   --task relative_patch_location \
   --dataset fashion_mnist \
   --train_split train \

@@ -15,6 +15,7 @@
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
   --task rotation_vat \
   --dataset fashion_mnist \
   --train_split train \

@@ -12,6 +12,7 @@
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
   --task supervised \
   --dataset fashion_mnist \
   --train_split train \

@@ -13,6 +13,7 @@
 source "$(dirname "$0")/../common.sh"
 
 "$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
   --task vat \
   --dataset fashion_mnist \
   --train_split train \
