@@ -397,7 +397,8 @@ class Progress:
 
   def __init__(self, what: str, total: int | None, unit: str = 'examples',
                every: float = 30.0,
-               clock: Callable[[], float] = time.monotonic):
+               clock: Callable[[], float] = time.monotonic,
+               log: Callable[[str], None] | None = None):
     """Starts the clock.
 
     Args:
@@ -406,9 +407,11 @@ class Progress:
       unit: what `update` counts.
       every: the least number of seconds between two lines.
       clock: the time source (tests pass their own).
+      log: where lines go (default: absl's log, at INFO).
     """
     self.what, self.total, self.unit, self.every = what, total, unit, every
     self._clock = clock
+    self._log = log or logging.info
     self.start = self._last = clock()
     self.done = 0
 
@@ -429,11 +432,11 @@ class Progress:
     now = self._clock()
     if now - self._last >= self.every:
       self._last = now
-      logging.info('%s', self.line())
+      self._log(self.line())
 
   def finish(self) -> None:
     """Logs the final count, rate and time taken."""
     elapsed = self._clock() - self.start
-    logging.info('%s: %s %s in %s (%.1f/s).', self.what, f'{self.done:,}',
-                 self.unit, format_duration(elapsed),
-                 self.done / max(elapsed, 1e-9))
+    self._log(f'{self.what}: {self.done:,} {self.unit} in '
+              f'{format_duration(elapsed)} '
+              f'({self.done / max(elapsed, 1e-9):.1f}/s).')

@@ -14,7 +14,6 @@
 
 """The command line a person reads: help, version and quiet start-up."""
 
-import logging
 import os
 import subprocess
 import sys
@@ -63,23 +62,21 @@ def test_a_mistake_is_one_line():
       '--preprocessing.']
 
 
-def test_progress_lines_say_done_rate_and_time_left(caplog):
-  now = [0.0]
-  progress = utils.Progress('Encoding the train split', 1000,
-                            every=30.0, clock=lambda: now[0])
-  with caplog.at_level(logging.INFO):
-    now[0] = 10.0
-    progress.update(100)  # Too soon for a line.
-    now[0] = 40.0
-    progress.update(300)
-    now[0] = 50.0
-    progress.update(100)
-    unknown = utils.Progress('Pseudo-labelling', None, unit='images',
-                             every=0.0, clock=lambda: now[0])
-    now[0] = 60.0
-    unknown.update(5)
-    progress.finish()
-  lines = [r.getMessage() for r in caplog.records]
+def test_progress_lines_say_done_rate_and_time_left():
+  now, lines = [0.0], []
+  progress = utils.Progress('Encoding the train split', 1000, every=30.0,
+                            clock=lambda: now[0], log=lines.append)
+  now[0] = 10.0
+  progress.update(100)  # Too soon for a line.
+  now[0] = 40.0
+  progress.update(300)
+  now[0] = 50.0
+  progress.update(100)
+  unknown = utils.Progress('Pseudo-labelling', None, unit='images',
+                           every=0.0, clock=lambda: now[0], log=lines.append)
+  now[0] = 60.0
+  unknown.update(5)
+  progress.finish()
   assert lines == [
       'Encoding the train split: 400/1,000 examples (40%), 10.0/s, '
       '1m00s left',
