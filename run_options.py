@@ -24,7 +24,7 @@ export flags, with their help) are defined in `train_and_eval.py`, which
 passes their names here by group.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 import inspect
 from typing import Any
 
@@ -144,8 +144,9 @@ def _shown(value: Any) -> str:
   return repr(value) if isinstance(value, str) else str(value)
 
 
-def check(given: Mapping[str, Any], components: Sequence[
-    options_lib.Component], entry: Sequence[options_lib.Component],
+def check(given: Iterable[str],
+          components: Sequence[options_lib.Component],
+          entry: Sequence[options_lib.Component],
           unread_entry: Sequence[options_lib.Component], *,
           prefix: str = '--') -> None:
   """Fails on a given option that no chosen component reads.
