@@ -64,20 +64,6 @@ def tfrecords(tmp_path_factory):
   return str(root / 'out')
 
 
-@pytest.fixture(scope='module')
-def hub_module(tmp_path_factory):
-  """A tiny exported module for the linear-evaluation configs."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-  from revisiting_ssl import models  # pylint: disable=g-import-not-at-top
-  from revisiting_ssl.training import hub_export  # pylint: disable=g-import-not-at-top
-  net = models.get_net('resnet50', num_classes=4, filters_factor=1)
-  net(tf.zeros([1, 64, 64, 3]), training=False)
-  path = str(tmp_path_factory.mktemp('module') / 'module')
-  hub_export.export_hub_module(net, {'net': net}, path, [None, None, None, 3])
-  return path
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
 def test_dry_run(name, data_dir, hub_module, tfrecords, tmp_path):

@@ -57,3 +57,15 @@ def photos(tmp_path_factory):
   import testdata  # noqa: PLC0415  (imports this module)
   return pathlib.Path(testdata.photo_dir(str(tmp_path_factory.mktemp(
       'photos'))))
+
+
+@pytest.fixture(scope='session')
+def hub_module(tmp_path_factory):
+  """A tiny exported hub module: ResNet-50 at width 1, 4 classes."""
+  from revisiting_ssl import models  # noqa: PLC0415  (after TensorFlow)
+  from revisiting_ssl.training import hub_export  # noqa: PLC0415
+  net = models.get_net('resnet50', num_classes=4, filters_factor=1)
+  net(tf.zeros([1, 64, 64, 3]), training=False)
+  path = str(tmp_path_factory.mktemp('module') / 'module')
+  hub_export.export_hub_module(net, {'net': net}, path, [None, None, None, 3])
+  return path

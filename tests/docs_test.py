@@ -229,20 +229,6 @@ def test_readme_module_snippet_has_both_loaders():
           in snippet)
 
 
-@pytest.fixture(scope='module')
-def hub_module(tmp_path_factory):
-  """A tiny exported module, as tests/configs_test.py makes one."""
-  import tensorflow as tf  # noqa: PLC0415  (only this test needs it)
-
-  from revisiting_ssl import models  # noqa: PLC0415
-  from revisiting_ssl.training import hub_export  # noqa: PLC0415
-  net = models.get_net('resnet50', num_classes=4, filters_factor=1)
-  net(tf.zeros([1, 64, 64, 3]), training=False)
-  path = str(tmp_path_factory.mktemp('module') / 'module')
-  hub_export.export_hub_module(net, {'net': net}, path, [None, None, None, 3])
-  return path
-
-
 def test_readme_module_snippet_runs(hub_module):
   import tensorflow as tf  # noqa: PLC0415
 
