@@ -39,15 +39,9 @@ from revisiting_ssl.self_supervision import self_supervision_lib as tasks
 from revisiting_ssl.training import input_streams, optimization
 
 
-def _shown(value: Any) -> str:
-  if isinstance(value, (tuple, list)):
-    return ','.join('None' if v is None else str(v) for v in value)
-  return repr(value) if isinstance(value, str) else str(value)
-
-
 def _default(owner: Callable[..., Any], name: str) -> str:
   """The default of `owner`'s argument `name`, as help texts show it."""
-  return _shown(inspect.signature(owner).parameters[name].default)
+  return options_lib.shown(inspect.signature(owner).parameters[name].default)
 
 
 def _trainer(name: str) -> str:

@@ -76,6 +76,13 @@ class Component:
     return f'{self.group} {self.name}'.strip()
 
 
+def shown(value: Any) -> str:
+  """A default as help texts show it: '2,2,2', 'v2' quoted, None."""
+  if isinstance(value, (tuple, list)):
+    return ','.join('None' if v is None else str(v) for v in value)
+  return repr(value) if isinstance(value, str) else str(value)
+
+
 def docstring_args(fn: Callable[..., Any]) -> dict[str, str]:
   """The descriptions of the `Args:` section of `fn`'s docstring.
 

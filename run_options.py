@@ -26,7 +26,6 @@ passes their names here by group.
 
 from collections.abc import Iterable, Mapping, Sequence
 import inspect
-from typing import Any
 
 from revisiting_ssl import (
   models,
@@ -122,7 +121,7 @@ def merged(components: Sequence[options_lib.Component]
         raise TypeError(
             f'Option {name} is a {first.kind} for one component and a '
             f'{option.kind} for {component.label}: one flag cannot be both.')
-      defaults[component.label] = _shown(option.default)
+      defaults[component.label] = options_lib.shown(option.default)
   return {name: (option, _defaults_text(defaults))
           for name, (option, defaults) in found.items()}
 
@@ -136,12 +135,6 @@ def _defaults_text(defaults: Mapping[str, str]) -> str:
   others = [f'{value} for {label}' for label, value in defaults.items()
             if value != common]
   return '; '.join([common] + others)
-
-
-def _shown(value: Any) -> str:
-  if isinstance(value, (tuple, list)):
-    return ','.join('None' if v is None else str(v) for v in value)
-  return repr(value) if isinstance(value, str) else str(value)
 
 
 def check(given: Iterable[str],

@@ -38,6 +38,7 @@ import pytest
 import testdata
 
 import revisiting_ssl
+from revisiting_ssl import cli
 
 PACKAGE = 'revisiting_ssl'
 STAND_INS = ('datasets', 'utils', 'trainer', 'models')
@@ -62,6 +63,8 @@ def test_every_tool_is_a_console_command():
   tools = {p.stem for p in (REPO / 'tools').glob('*.py')
            if 'def run_cli' in p.read_text()}
   assert tools == set(setup_constant('TOOLS'))
+  # The commands' entry functions (cli.py) are the same list.
+  assert cli.TOOLS == setup_constant('TOOLS')
   # The helpers of the tools are no commands.
   assert {'conversion_check', 'demo_report'}.isdisjoint(tools)
 
