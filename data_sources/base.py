@@ -263,7 +263,11 @@ class DataSource:
         return dict(example, mask=tf.constant(mask, tf.float32))
       return fn
 
-    ds = ds.map(with_mask(1.0))
+    if not training:
+      # Evaluation pads with mask-0 copies; in training every example is
+      # real and the preprocessing map adds the mask (one map less for
+      # every training example).
+      ds = ds.map(with_mask(1.0))
     if training and seed is not None:
       def with_seed(index, example):
         example_seed = tf.stack([tf.constant(seed, tf.int64),
@@ -285,7 +289,7 @@ class DataSource:
         inputs[SEED_KEY] = example[SEED_KEY]
       out = dict(preprocess_fn(inputs))
       out.pop(SEED_KEY, None)
-      out['mask'] = example['mask']
+      out['mask'] = example.get('mask', tf.constant(1.0, tf.float32))
       return out
 
     ds = ds.map(apply_preprocess, num_parallel_calls=tf.data.AUTOTUNE,

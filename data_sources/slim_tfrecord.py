@@ -17,7 +17,7 @@
 `SlimTFRecordSource` reads `tf.train.Example`s with a JPEG and a label and
 keeps the name of every record's file, so a corrupt image, a truncated file
 or a bad label is reported with the file it came from. `ImageNetSource`
-knows the slim shard names and the paper's split scheme (SPEC A4);
+knows the slim shard names and the paper's split scheme;
 `TFRecordSource` reads any data set described by a `dataset_info.json`
 (`dataset_info.py`).
 """
@@ -42,7 +42,7 @@ from revisiting_ssl.data_sources.base import (
   warn_if,
 )
 
-# Input pipeline constants of the original (SPEC A4 / C1 item 7).
+# Input pipeline constants of the original.
 READ_BUFFER_BYTES = 8 * 1024 * 1024
 FILE_CYCLE_LENGTH = 64
 
@@ -154,18 +154,22 @@ class SlimTFRecordSource(DataSource):
     return [self._sizes_cache[f] for f in files]
 
   def _read_file(self, skip_corrupt: bool):
-    """Returns a function: (filename, size) -> dataset of (filename, record).
+    """Returns a function: (filename, size, check) -> (filename, record, check).
 
     TFRecordDataset's DataLossError for a truncated or corrupt file does not
-    name the file. So errors are swallowed per file and the bytes of the
-    records that were read are compared with the file size at its end: a
-    mismatch means records were lost, reported with the file name.
+    name the file. So, when `check` is true, a file's read errors are
+    dropped and, at its end, the bytes of the records read are compared
+    with the file's size: a mismatch means records were lost, reported with
+    the file name. That costs a scan and a filter step per record, so it is
+    done on a file's first read only (`check`); later epochs read the same
+    bytes plainly.
     """
 
-    def read(filename, size):
+    def checked(filename, size):
       records = tf.data.TFRecordDataset(
           filename, buffer_size=READ_BUFFER_BYTES).ignore_errors()
-      records = records.map(lambda r: (r, False))
+      flagged = tf.data.Dataset.zip(
+          records, tf.data.Dataset.from_tensors(False).repeat())
       end = tf.data.Dataset.from_tensors((tf.constant(b''), True))
 
       def count_bytes(total, item):
@@ -173,12 +177,6 @@ class SlimTFRecordSource(DataSource):
         framed = tf.cast(tf.strings.length(record),
                          tf.int64) + _TFRECORD_OVERHEAD_BYTES
         total += tf.where(is_end, tf.constant(0, tf.int64), framed)
-        return total, (record, is_end, total)
-
-      stream = records.concatenate(end).scan(tf.constant(0, tf.int64),
-                                             count_bytes)
-
-      def verify(record, is_end, total):
         intact = tf.logical_or(tf.logical_not(is_end), tf.equal(total, size))
         if skip_corrupt:
           warn_if(tf.logical_not(intact),
@@ -189,97 +187,128 @@ class SlimTFRecordSource(DataSource):
               'Truncated, corrupt or unreadable TFRecord file', filename,
               '(read', total, 'of', size, 'bytes).'
           ])
-        return record, is_end
+        return total, (filename, record, tf.logical_not(is_end))
 
-      stream = stream.map(verify).filter(lambda record, is_end: not is_end)
-      return stream.map(lambda record, is_end: (filename, record))
+      stream = flagged.concatenate(end).scan(tf.constant(0, tf.int64),
+                                             count_bytes)
+      # The end marker is the only element whose flag is false.
+      return stream.filter(lambda filename, record, check: check)
+
+    def plain(filename):
+      records = tf.data.TFRecordDataset(filename,
+                                        buffer_size=READ_BUFFER_BYTES)
+      if skip_corrupt:
+        records = records.ignore_errors()
+      return tf.data.Dataset.zip(
+          tf.data.Dataset.from_tensors(filename).repeat(), records,
+          tf.data.Dataset.from_tensors(False).repeat())
+
+    def read(filename, size, check):
+      # Only one of the two is read: `take(0)` never opens its file.
+      everything, nothing = tf.constant(-1, tf.int64), tf.constant(0, tf.int64)
+      return checked(filename, size).take(
+          tf.where(check, everything, nothing)).concatenate(
+              plain(filename).take(tf.where(check, nothing, everything)))
 
     return read
 
-  def _label_of(self, record: tf.Tensor, split: str) -> tf.Tensor:
-    """The stored label of a record (before the offset)."""
+  def _label_features(self) -> dict[str, tf.io.FixedLenFeature]:
+    """The features a record's label is read from."""
     if self._pseudo_label_key is None:
-      return tf.io.parse_single_example(record, {
-          'image/class/label': tf.io.FixedLenFeature([], tf.int64),
-      })['image/class/label']
-    keys = {
+      return {'image/class/label': tf.io.FixedLenFeature([], tf.int64)}
+    return {
         'image/class/label': tf.io.FixedLenFeature([], tf.int64, -1),
         self._pseudo_label_key: tf.io.FixedLenFeature([], tf.int64, -1),
         self._original_label_key: tf.io.FixedLenFeature([], tf.int64, -1),
         PSEUDO_LABEL_FLAG: tf.io.FixedLenFeature([], tf.int64, 0),
     }
-    f = tf.io.parse_single_example(record, keys)
-    original = f[self._original_label_key]
-    if split in ('val', 'test'):
-      return tf.where(original >= 0, original, f['image/class/label'])
-    return tf.where(tf.equal(f[PSEUDO_LABEL_FLAG], 1), original,
-                    f[self._pseudo_label_key])
 
-  def _parse_and_decode(self, filename, record, split):
+  def _label_of(self, features: Mapping[str, tf.Tensor],
+                split: str) -> tf.Tensor:
+    """The stored label of a parsed record (before the offset)."""
+    if self._pseudo_label_key is None:
+      return features['image/class/label']
+    original = features[self._original_label_key]
+    if split in ('val', 'test'):
+      return tf.where(original >= 0, original, features['image/class/label'])
+    return tf.where(tf.equal(features[PSEUDO_LABEL_FLAG], 1), original,
+                    features[self._pseudo_label_key])
+
+  def _parse_and_decode(self, record: tf.Tensor, split: str
+                        ) -> tuple[tf.Tensor, tf.Tensor]:
+    """(image, label) of a record; fails for a bad record or JPEG.
+
+    The record is parsed once for the image and the label: parsing scans
+    the whole serialized record, JPEG included.
+    """
     features = tf.io.parse_single_example(record, {
         'image/encoded': tf.io.FixedLenFeature([], tf.string),
+        **self._label_features(),
     })
     image = tf.io.decode_jpeg(features['image/encoded'], channels=3)
-    label = tf.cast(self._label_of(record, split) - self._label_offset,
+    label = tf.cast(self._label_of(features, split) - self._label_offset,
                     tf.int32)
-    return filename, image, label, tf.constant(True)
+    return image, label
 
   def _decode(self, split: str, skip_corrupt: bool, deterministic: bool):
-    """Returns a transformation decoding (filename, record) streams.
+    """Returns a transformation decoding (filename, record, check) streams.
 
-    A failing op in a tf.data map aborts the pipeline with a message that
-    does not say which record failed. Each record is therefore decoded in a
-    one-element dataset whose errors are dropped, followed by a failure
-    marker: the first element that comes out is the decoded example or the
-    marker, and the marker is turned into an error naming the file.
+    A failing op in a tf.data map ends the pipeline with an error that does
+    not say which record failed. So a record to `check` (one read for the
+    first time) is decoded in a one-element dataset of its own whose errors
+    are dropped, followed by a failure marker: what comes out first is the
+    decoded example or the marker, which becomes an error naming the file
+    (or, with `skip_corrupt`, a warning, and the record is dropped). That
+    costs a small dataset per record, so later epochs decode their records,
+    already known to be good, directly; with `skip_corrupt` the bad ones
+    fail again there and are dropped without a second warning.
     """
-
-    def try_decode(filename, record):
-      decoded = tf.data.Dataset.from_tensors((filename, record)).map(
-          lambda f, r: self._parse_and_decode(f, r, split)).ignore_errors()
-      failed = tf.data.Dataset.from_tensors(
-          (filename, tf.zeros([0, 0, 3], tf.uint8), tf.constant(-1),
-           tf.constant(False)))
-      return decoded.concatenate(failed).take(1)
-
     num_classes = self.num_classes
+    failed = (tf.zeros([0, 0, 3], tf.uint8), tf.constant(-1),
+              tf.constant(False))
 
-    def check_label(filename, image, label):
+    def isolated(record):
+      decoded = tf.data.Dataset.from_tensors(record).map(
+          lambda r: (*self._parse_and_decode(r, split), tf.constant(True)))
+      marker = tf.data.Dataset.from_tensors(failed)
+      return decoded.ignore_errors().concatenate(marker).take(
+          1).get_single_element()
+
+    def decode(filename, record, check):
+      image, label, ok = tf.cond(
+          check, lambda: isolated(record),
+          lambda: (*self._parse_and_decode(record, split), tf.constant(True)))
+      if not skip_corrupt:
+        tf.debugging.Assert(ok, [
+            'Corrupt record (cannot parse it or decode its JPEG image) in '
+            'file', filename
+        ])
       tf.debugging.Assert(
-          tf.logical_and(label >= 0, label < num_classes), [
+          tf.logical_or(tf.logical_not(ok),
+                        tf.logical_and(label >= 0, label < num_classes)), [
               'Label out of range [0,', num_classes, ') after subtracting '
               f'the label offset {self._label_offset}:', label, 'in file',
               filename
           ])
-      return {'image': image, 'label': label}
+      return filename, image, label, ok
+
+    def count_skipped(skipped, item):
+      filename, _, _, ok = item
+      skipped += tf.cast(tf.logical_not(ok), tf.int64)
+      warn_if(tf.logical_not(ok), 'Skipping corrupt image record in',
+              filename, '(', skipped,
+              'skipped so far in this input pipeline)')
+      return skipped, item
 
     def apply(ds):
-      ds = ds.interleave(try_decode, cycle_length=tf.data.AUTOTUNE,
-                         block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
-                         deterministic=deterministic)
+      ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=deterministic)
       if skip_corrupt:
-        def count(skipped, item):
-          ok = item[-1]
-          skipped += tf.cast(tf.logical_not(ok), tf.int64)
-          warn_if(tf.logical_not(ok), 'Skipping corrupt image record in',
-                  item[0], '(', skipped,
-                  'skipped so far in this input pipeline)')
-          return skipped, item
-
-        ds = ds.scan(tf.constant(0, tf.int64), count)
+        # Later epochs' known-bad records fail in `decode`: dropped here.
+        ds = ds.ignore_errors().scan(tf.constant(0, tf.int64), count_skipped)
         ds = ds.filter(lambda filename, image, label, ok: ok)
-      else:
-        def fail_if_corrupt(filename, image, label, ok):
-          tf.debugging.Assert(ok, [
-              'Corrupt record (cannot parse it or decode its JPEG image) in '
-              'file', filename
-          ])
-          return filename, image, label
-
-        ds = ds.map(fail_if_corrupt)
-        return ds.map(check_label)
-      return ds.map(lambda filename, image, label, ok: check_label(
-          filename, image, label))
+      return ds.map(lambda filename, image, label, ok: {
+          'image': image, 'label': label})
 
     return apply
 
@@ -289,11 +318,16 @@ class SlimTFRecordSource(DataSource):
     sizes = self._sizes(files)
     names = tf.constant(list(files), tf.string)
     sizes = tf.constant(sizes, tf.int64)
+    num_files = len(files)
     if training:
-      ds = epoch_orders(len(files), seed).map(
-          lambda i: (tf.gather(names, i), tf.gather(sizes, i)))
+      # Every epoch reads each file once: the first `num_files` reads are
+      # the first of each file, the ones checked.
+      ds = epoch_orders(num_files, seed).enumerate().map(
+          lambda position, i: (tf.gather(names, i), tf.gather(sizes, i),
+                               position < num_files))
     else:
-      ds = tf.data.Dataset.from_tensor_slices((names, sizes))
+      ds = tf.data.Dataset.from_tensor_slices(
+          (names, sizes, tf.ones([num_files], tf.bool)))
     return ds.interleave(
         self._read_file(skip_corrupt),
         cycle_length=max(1, min(cycle_length, len(files))), block_length=1,
@@ -346,12 +380,14 @@ class SlimTFRecordSource(DataSource):
     if keep_ids is not None:
       # Filtered before decoding: only the kept images are decoded.
       table = keep_table(keep_ids)
-      ds = ds.filter(
-          lambda filename, record: table.lookup(self._record_id(record)) > 0)
+      ds = ds.filter(lambda filename, record, check: table.lookup(
+          self._record_id(record)) > 0)
       count = len(keep_ids)
     if training:
       if cache:
-        ds = ds.cache().repeat()
+        # The first pass was checked; its replays need not be.
+        ds = ds.cache().repeat().enumerate().map(
+            lambda index, item: (*item[:2], index < count))
       ds = ds.shuffle(shuffle_buffer(count), seed=seed)
     return ds.apply(self._decode(split, skip_corrupt_examples,
                                  deterministic))
@@ -361,8 +397,7 @@ class SlimTFRecordSource(DataSource):
     # FILE_CYCLE_LENGTH files for one example would cost up to 64 read
     # buffers, and errors are reported by the main stream anyway.
     ds = tf.data.TFRecordDataset(self.files(split))
-    ds = ds.map(
-        lambda record: self._parse_and_decode('', record, split)[1:3])
+    ds = ds.map(lambda record: self._parse_and_decode(record, split))
     ds = ds.ignore_errors().take(1)
     return ds.map(lambda image, label: {'image': image, 'label': label})
 
@@ -373,7 +408,7 @@ def shard_name(prefix: str, index: int, num_shards: int) -> str:
 
 
 class ImageNetSource(SlimTFRecordSource):
-  """ImageNet in slim TFRecords, with the paper's split scheme (SPEC A4)."""
+  """ImageNet in slim TFRecords, with the paper's split scheme."""
 
   def __init__(self, dataset_dir: str, **label_keys: str):
     """Creates the source; no file is touched until `check`/`make`.

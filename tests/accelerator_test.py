@@ -170,7 +170,7 @@ def test_training_flops_count_multiply_adds_twice():
 
 
 def test_backbone_throughput_compares_precisions_side_by_side():
-  # The CPU benchmark of #18 at a tiny size, real networks: both networks in
+  # The CPU benchmark at a tiny size, real networks: both networks in
   # float32 and mixed_bfloat16, timed in one run, ratios and CPU flags.
   result = subprocess.run(
       [sys.executable, 'benchmarks/backbone_throughput.py', '--batch_size=2',

@@ -34,13 +34,17 @@ def _jpeg(value: int, height: int = 6, width: int = 5) -> bytes:
   return tf.io.encode_jpeg(image).numpy()
 
 
-def _example(encoded: bytes, label: int) -> bytes:
+def _example(encoded: bytes, label: int, filename: str | None = None
+             ) -> bytes:
   feature = {
       'image/encoded': tf.train.Feature(
           bytes_list=tf.train.BytesList(value=[encoded])),
       'image/class/label': tf.train.Feature(
           int64_list=tf.train.Int64List(value=[label])),
   }
+  if filename is not None:
+    feature['image/filename'] = tf.train.Feature(
+        bytes_list=tf.train.BytesList(value=[filename.encode()]))
   return tf.train.Example(features=tf.train.Features(
       feature=feature)).SerializeToString()
 
@@ -226,6 +230,44 @@ def test_truncated_tfrecord_error_names_the_file(tmp_path):
                            training=False, skip_corrupt_examples=True):
     real.extend(batch['label'].numpy()[batch['mask'].numpy() == 1])
   assert len(real) == 3
+
+
+@pytest.mark.parametrize('cache', [False, True])
+def test_training_checks_each_record_on_its_first_read(tmp_path, capfd,
+                                                       cache):
+  """A bad record is reported once and skipped in every later epoch.
+
+  The reader isolates a record's decoding only on its first read (later
+  epochs decode directly, where the bad record fails again and is dropped
+  silently); a cached labelled stream replays its first pass the same way.
+  """
+  # The split `train` is the first file (the second is `val`).
+  directory = _make_tfrecord_dir(tmp_path, [4, 2], [1])
+  ids = [f'img{label}' for label in range(1, 5)]
+  records = [_example(_jpeg(9), label, ids[label - 1])
+             for label in range(1, 5)]
+  records[2] = _example(b'\xff\xd8 not really a JPEG', 3, ids[2])
+  bad_file = tmp_path / 'train-00000-of-00002'
+  _write(bad_file, records)
+  source = datasets.get_dataset('tfrecord', directory)
+  extra = {'keep_ids': ids, 'cache': True} if cache else {}
+
+  def labels(skip, count):
+    ds = source.make('train', preprocess_fn=_resize, batch_size=1,
+                     training=True, seed=0, skip_corrupt_examples=skip,
+                     **extra)
+    return [int(b['label'][0]) for b in ds.take(count)]
+
+  capfd.readouterr()
+  # Ten epochs of the three good records.
+  seen = labels(True, 30)
+  assert sorted(set(seen)) == [0, 1, 3]
+  warnings = [line for line in capfd.readouterr().err.splitlines()
+              if 'Skipping corrupt image record' in line]
+  assert len(warnings) == 1 and str(bad_file) in warnings[0], warnings
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=f'Corrupt record.*{bad_file.name}'):
+    labels(False, 30)
 
 
 def test_missing_file_names_it(tmp_path):
