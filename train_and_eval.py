@@ -497,7 +497,7 @@ def main(argv):
   except preemption.Preempted as e:
     # Not a failure: the same command continues the run.
     logging.flush()
-    print(f'Preempted: {e}', file=sys.stderr, flush=True)
+    print(e, file=sys.stderr, flush=True)
     sys.exit(preemption.PREEMPTED_EXIT_CODE)
   except (utils.UsageError, utils.RunAbortedError) as e:
     # A mistake, a diverged run or a lost worker is not a bug: say what

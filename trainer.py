@@ -55,7 +55,7 @@ reuse the outer loop by passing `train(make_steps=...)`: logging, summaries,
 the divergence check, checkpoint cadence, the final save and the done file
 stay here.
 
-The module is longer than most here (about 680 lines) because its one class
+The module is longer than most here (about 760 lines) because its one class
 keeps together what shares the compiled steps, the strategy and the task's
 variables: the training loop, exact evaluation and the `--run_eval` loop.
 """
@@ -543,14 +543,16 @@ class Trainer:
                           self.schedule.value(max(step - 1, 0)))
         tf.summary.scalar('images_per_second', images_per_sec)
       kill_points.reached('train_loop')
-      stop = self.stop.agreed(self.strategy)
+      with self._translate_errors():
+        stop = self.stop.agreed(self.strategy)
       if cadence.due(step, total) or stop:
         self.save()
         cadence.saved(step)
       if stop and step < total:
         writer.flush()
-        raise preemption.Preempted(step, self.manager.latest_checkpoint,
-                                   self.stop.reason or 'another worker')
+        raise preemption.Preempted(
+            step, os.path.join(cfg.workdir, f'ckpt-{step}'),
+            self.stop.reason or 'another worker')
     writer.flush()
     return last_loss
 

@@ -14,21 +14,16 @@
 
 """Preemption: a SIGTERM saves the step on every worker; resume is exact.
 
-The single-device case through the command line is part of the chaos test
-in `reliability_test.py`; here are two logical CPU replicas in this
-process and two localhost workers in subprocesses.
+Two logical CPU replicas in this process; the command line on one device
+and on two localhost workers is tested in `reliability_test.py` (the
+chaos test and the killed worker's).
 """
 
-import json
 import os
 import random
-import re
 import signal
-import subprocess
-import sys
 import threading
 
-from conftest import REPO
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -36,9 +31,7 @@ import testdata
 from testdata import (
   NUM_TRAIN,
   checkpoint_steps,
-  free_port,
   mirrored_strategy,
-  tiny_supervised_args,
 )
 
 from revisiting_ssl import datasets, models
@@ -164,66 +157,3 @@ def test_two_replicas_stopped_twice_end_like_one_never_stopped(
   for name, value in expected.items():
     np.testing.assert_array_equal(actual[name], value,
                                   err_msg=f'{name} (seed {seed})')
-
-
-def start_worker(args, cluster, index, log, kill_at=None):
-  env = dict(os.environ)
-  env.pop('TPU_NAME', None)
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-  env['TF_CONFIG'] = json.dumps(
-      {'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
-  if kill_at:
-    env[kill_points.ENV_VAR] = kill_at
-  with open(log, 'a') as f:
-    return subprocess.Popen(
-        [sys.executable, str(REPO / 'train_and_eval.py'), *args],
-        stdout=subprocess.DEVNULL, stderr=f, env=env, cwd=str(REPO))
-
-
-@pytest.mark.slow
-def test_sigterm_to_one_worker_saves_on_both_and_both_resume(data_dir,
-                                                             tmp_path):
-  ports = [free_port(), free_port()]
-  cluster = {'worker': [f'localhost:{p}' for p in ports]}
-  workdir = str(tmp_path / 'work')
-  total = 2 * NUM_TRAIN // 16
-  args = tiny_supervised_args(data_dir, workdir, '--epochs', '2',
-                              '--iterations_per_loop', '1',
-                              '--random_seed', '3',
-                              save_checkpoints_steps=6)
-  seed = random.randrange(1 << 30)
-  at_step = random.Random(seed).randint(1, 5)
-  logs = [str(tmp_path / f'worker{i}.log') for i in range(2)]
-  procs = [start_worker(args, cluster, 0, logs[0]),
-           start_worker(args, cluster, 1, logs[1],
-                        kill_at=f'train_loop:{at_step}:TERM')]
-  try:
-    codes = [p.wait(timeout=300) for p in procs]
-  finally:
-    for p in procs:
-      p.kill()
-  texts = [open(log).read() for log in logs]
-  context = f'seed {seed}: {texts[0][-2000:]}\n{texts[1][-2000:]}'
-  assert f'Kill point train_loop #{at_step}: SIGTERM' in texts[1], context
-  assert codes == [preemption.PREEMPTED_EXIT_CODE] * 2, context
-  for text in texts:
-    assert 'Preempted: Preempted (' in text, context
-  # Both stopped after the signalled worker's step and saved it together.
-  assert checkpoint_steps(workdir)[-1] == at_step, context
-  assert not checkpointing.is_done(workdir)
-
-  procs = [start_worker(args, cluster, i, logs[i]) for i in range(2)]
-  try:
-    codes = [p.wait(timeout=300) for p in procs]
-  finally:
-    for p in procs:
-      p.kill()
-  texts = [open(log).read() for log in logs]
-  assert codes == [0, 0], texts[0][-3000:]
-  for text in texts:
-    assert f'(step {at_step})' in text and 'Resumed from' in text, text[-3000:]
-    # The first step after the resume is the next one: none lost or redone.
-    resumed = text[text.index('Resumed from'):]
-    assert re.search(rf'step {at_step + 1}/{total} ', resumed), resumed[-3000:]
-  assert checkpoint_steps(workdir)[-1] == total
-  assert checkpointing.is_done(workdir)

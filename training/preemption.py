@@ -24,12 +24,12 @@ event. While training runs, `StopRequest` turns either into a flag:
   returned).
 * An optional `notice` function (on a TPU: the GCE metadata server's
   maintenance event) is polled by another thread.
-* The training loop reads the flag after every step, summed over all
-  replicas and workers (`agreed`), so every worker stops after the same
-  step even when only one of them was signalled. The trainer then saves a
-  checkpoint of that step on every worker and raises `Preempted`; the
-  entry point exits with `PREEMPTED_EXIT_CODE`, and rerunning the same
-  command resumes there.
+* The training loop reads the flag after every step; with several
+  workers it is summed over all of them (a collective), so every worker
+  stops after the same step even when only one of them was signalled.
+  The trainer then saves a checkpoint of that step on every worker and
+  raises `Preempted`; the entry point exits with `PREEMPTED_EXIT_CODE`,
+  and rerunning the same command resumes there.
 
 TensorFlow's `PreemptionCheckpointHandler` does the same for its own
 checkpoint manager and loop; the trainer keeps its own cadence, done file
@@ -45,6 +45,7 @@ from absl import logging
 import tensorflow as tf
 
 from revisiting_ssl import utils
+from revisiting_ssl.training import distribution
 
 # sysexits.h's EX_TEMPFAIL: a temporary failure, the command should be
 # run again (a scheduler's restart policy can key on it).
@@ -167,17 +168,22 @@ class StopRequest:
         return
 
   def in_loop(self, strategy: tf.distribute.Strategy) -> tf.Tensor:
-    """Inside a compiled loop: the flag summed over all replicas (> 0: stop).
+    """Inside a compiled loop: the flag of all workers (> 0: stop).
 
-    Every replica of every worker calls it at the same step and gets the
-    same value, so all of them stop together.
+    With several workers it is summed over every replica (a collective), so
+    all of them stop after the same step; one process (one device, several
+    GPUs, a TPU) reads its own flag on the host.
     """
     flag = self.flag
+    if not distribution.is_multi_worker(strategy):
+      return flag.read_value()
     per_replica = strategy.run(lambda: tf.identity(flag))
     return strategy.reduce('SUM', per_replica, axis=None)
 
   def agreed(self, strategy: tf.distribute.Strategy) -> bool:
-    """Whether any worker asked to stop (a collective: all must call it)."""
+    """Whether any worker asked to stop (all workers must call it)."""
+    if not distribution.is_multi_worker(strategy):
+      return self.raised.is_set()
     key = id(strategy)
     if key not in self._agree_fns:
       self._agree_fns[key] = tf.function(lambda: self.in_loop(strategy))
