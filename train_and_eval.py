@@ -29,6 +29,8 @@ Python API (`api.py`) runs the same `make_config` and `run` on a private
 set of flags.
 
 Train:      python train_and_eval.py --task rotation ... --workdir W
+Preempted:  a SIGTERM saves the step and exits with status 75; the same
+            command resumes there.
 Evaluate:   the same command with --run_eval (follows the checkpoints of W,
             evaluates each on --val_split and exports a hub module for it).
 Check:      the same command with --dry_run (validates the flags and data,
@@ -74,7 +76,7 @@ from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.data_sources import label_subsets
 from revisiting_ssl.probes import linear_eval_cached
 from revisiting_ssl.self_supervision import self_supervision_lib as tasks
-from revisiting_ssl.training import distribution, input_streams
+from revisiting_ssl.training import distribution, input_streams, preemption
 
 
 @dataclasses.dataclass(frozen=True)
@@ -492,6 +494,11 @@ def main(argv):
   try:
     config = make_config(*flag_values(flags.FLAGS))
     run(config)
+  except preemption.Preempted as e:
+    # Not a failure: the same command continues the run.
+    logging.flush()
+    print(e, file=sys.stderr, flush=True)
+    sys.exit(preemption.PREEMPTED_EXIT_CODE)
   except (utils.UsageError, utils.RunAbortedError) as e:
     # A mistake, a diverged run or a lost worker is not a bug: say what
     # happened and where, without a trace.

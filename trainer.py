@@ -36,8 +36,14 @@ job resumes from the chief's checkpoint in the workdir.
 Exact resume: with a random seed, the training input iterator (data order,
 shuffle buffers and, through per-example seeds, the augmentation) is saved in
 every checkpoint where the strategy allows it (the default strategy: one CPU
-or GPU), so a run that is killed and restarted ends with the same weights as
-one that never was. Other strategies resume the data order from scratch.
+or GPU). Under the other strategies, whose iterators cannot be saved, each
+input pipeline starts at the example the restored step puts it at
+(`DataSource.make`'s `start`). Either way a run that is stopped and
+restarted ends with the same weights as one that never was.
+
+Preemption: during training a SIGTERM (or a TPU maintenance notice) stops
+every worker after the same step, which is saved (`training/preemption.py`);
+`train` then raises `preemption.Preempted`.
 
 With Polyak averaging (`training/polyak.py`) evaluation uses the averaged
 weights, and every export writes `module` with them and `module_raw` with
@@ -49,7 +55,7 @@ reuse the outer loop by passing `train(make_steps=...)`: logging, summaries,
 the divergence check, checkpoint cadence, the final save and the done file
 stay here.
 
-The module is longer than most here (about 680 lines) because its one class
+The module is longer than most here (about 760 lines) because its one class
 keeps together what shares the compiled steps, the strategy and the task's
 variables: the training loop, exact evaluation and the `--run_eval` loop.
 """
@@ -77,8 +83,10 @@ from revisiting_ssl.training import (
   evaluation,
   hub_export,
   input_streams,
+  kill_points,
   optimization,
   polyak,
+  preemption,
 )
 
 # Runs `n` training steps: (mean loss, mean weight-decay penalty, steps
@@ -247,6 +255,8 @@ class Trainer:
             decay=0.5 ** (1.0 / self.schedule.steps_per_epoch))
         self.checkpoint_names.update(self.averages.checkpoint_names)
       self.checkpoint = tf.train.Checkpoint(**self.checkpoint_names)
+    self.stop = preemption.StopRequest(
+        notice=preemption.tpu_maintenance_notice(self.strategy))
     # Every worker of a multi-worker job takes part in saving (the save is a
     # collective operation), but only the chief writes into the workdir.
     ckpt_dir = (self.config.workdir if self.is_chief else
@@ -341,28 +351,41 @@ class Trainer:
     """Puts the training iterator into the checkpoint, where possible.
 
     Only with a random seed (otherwise nothing is reproducible anyway) and
-    only for iterators that TF can save: the default strategy's. Distributed
-    iterators of the other strategies are not checkpointable.
+    only for iterators that TF can save: the default strategy's. The other
+    strategies' pipelines resume at the restored step's position instead
+    (`distributed_dataset`'s `start_step`).
     """
     if self.config.random_seed is None:
       return
     if not isinstance(iterator, tf.__internal__.tracking.Trackable):
-      logging.warning('The input pipeline of %s cannot be checkpointed: a '
-                      'resumed run restarts the data order.',
-                      type(self.strategy).__name__)
       return
     setattr(self.checkpoint, checkpointing.INPUT_STATE_KEY, iterator)
 
-  def distributed_dataset(self, split: str, training: bool):
-    """The training (or evaluation) batches of every replica."""
+  def distributed_dataset(self, split: str, training: bool,
+                          start_step: int = 0):
+    """The training (or evaluation) batches of every replica.
+
+    Args:
+      split: the split.
+      training: training or evaluation batches.
+      start_step: in training, the first step the batches are for: each
+        input pipeline begins where that many steps would have left it.
+    """
     cfg = self.config
     batch_sizes = (self.train_batches if training else dict.fromkeys(
         self.streams, cfg.eval_batch_size // self.num_replicas))
 
     def dataset_fn(input_context):
+      starts = None
+      if start_step:
+        # Each pipeline feeds its share of the replicas every step.
+        feeds = (input_context.num_replicas_in_sync //
+                 input_context.num_input_pipelines)
+        starts = {name: start_step * size * feeds
+                  for name, size in batch_sizes.items()}
       return input_streams.make_dataset(
           self.data, self.streams, split, training=training,
-          batch_sizes=batch_sizes, seed=cfg.random_seed,
+          batch_sizes=batch_sizes, seed=cfg.random_seed, starts=starts,
           image_dtype=self.image_dtype, input_context=input_context,
           skip_corrupt_examples=cfg.skip_corrupt_examples)
 
@@ -414,6 +437,8 @@ class Trainer:
           break
         loss_sum += loss
         penalty_sum += penalty
+        if self.stop.in_loop(strategy) > 0:
+          break
       n = tf.maximum(tf.cast(done, tf.float32), 1.0)
       return loss_sum / n, penalty_sum / n, done, bad_step
 
@@ -447,7 +472,14 @@ class Trainer:
       dataset = self.distributed_dataset(cfg.train_split, training=True)
       iterator = iter(dataset)
       self._save_input_state(iterator)
-    if self.restore() is None and cfg.path_to_initial_ckpt:
+    restored = self.restore()
+    if (restored and iterator is not None and cfg.random_seed is not None
+        and not isinstance(iterator, tf.__internal__.tracking.Trackable)):
+      # This strategy's iterators are not saved: start where the step is.
+      dataset = self.distributed_dataset(cfg.train_split, training=True,
+                                         start_step=self.step)
+      iterator = iter(dataset)
+    if restored is None and cfg.path_to_initial_ckpt:
       checkpointing.warm_start(self.checkpoint_names, cfg.path_to_initial_ckpt,
                                cfg.vars_to_restore)
       if self.averages is not None:
@@ -472,7 +504,8 @@ class Trainer:
         self._write_input_images(writer, dataset)
         loop = self._train_loop
         run_steps = lambda n: loop(iterator, tf.constant(n))  # noqa: E731
-      last_loss = self._run_loop(run_steps, writer, total)
+      with self.stop:
+        last_loss = self._run_loop(run_steps, writer, total)
     self.finish()
     return {'loss': last_loss, 'step': self.step}
 
@@ -509,17 +542,32 @@ class Trainer:
         tf.summary.scalar('learning_rate',
                           self.schedule.value(max(step - 1, 0)))
         tf.summary.scalar('images_per_second', images_per_sec)
-      if cadence.due(step, total):
-        self.manager.save(checkpoint_number=step)
+      kill_points.reached('train_loop')
+      with self._translate_errors():
+        stop = self.stop.agreed(self.strategy)
+      if cadence.due(step, total) or stop:
+        self.save()
         cadence.saved(step)
+      if stop and step < total:
+        writer.flush()
+        raise preemption.Preempted(
+            step, os.path.join(cfg.workdir, f'ckpt-{step}'),
+            self.stop.reason or 'another worker')
     writer.flush()
     return last_loss
+
+  def save(self) -> None:
+    """Saves the current step (every worker takes part)."""
+    self.manager.save(
+        checkpoint_number=self.step,
+        options=tf.train.CheckpointOptions(experimental_write_callbacks=[
+            lambda: kill_points.reached('checkpoint_written')]))
 
   def finish(self) -> None:
     """Saves the current step (if not saved yet) and writes the done file."""
     latest = self.manager.latest_checkpoint
     if latest is None or checkpointing.checkpoint_step(latest) != self.step:
-      self.manager.save(checkpoint_number=self.step)
+      self.save()
     if self.is_chief:
       checkpointing.write_done_file(self.config.workdir, self.step)
 
@@ -632,13 +680,18 @@ class Trainer:
                     if id(layer.moving_mean) not in warm])
 
   def evaluate_checkpoint(self, path: str) -> dict[str, float]:
-    """Restores `path`, evaluates it, records the result and exports it."""
+    """Restores `path`, evaluates it, exports it and records the result.
+
+    The record comes last: a checkpoint with a row in `eval_results.csv`
+    has its export, and an evaluator killed before the row evaluates the
+    checkpoint again when restarted.
+    """
     self.build()
     self.checkpoint.restore(path).expect_partial()
     metrics = self.evaluate()
+    self.export()
     self.record_evaluation(metrics, split=self.config.val_split,
                            checkpoint=path)
-    self.export()
     return metrics
 
   def export(self) -> str:
@@ -694,14 +747,26 @@ class Trainer:
           logging.warning('Skipped checkpoints written while evaluating: '
                           '%s', ', '.join(os.path.basename(p)
                                           for p in skipped))
+      recorded = evaluation.recorded_checkpoints(cfg.workdir, cfg.val_split)
       for path in paths:
+        if os.path.basename(path) in recorded:
+          logging.info('%s was evaluated before; not again.', path)
+          last = path
+          continue
         try:
           metrics = self.evaluate_checkpoint(path)
           last = path
-        except (tf.errors.NotFoundError, tf.errors.DataLossError) as e:
+        except tf.errors.OpError as e:
+          # Training's `keep` may delete a checkpoint while it is read.
+          if not isinstance(e, (tf.errors.NotFoundError,
+                                tf.errors.DataLossError)) and (
+                                    checkpointing.files_present(path)):
+            raise
           logging.warning('Skipped checkpoint %s, which is gone or '
-                          'unreadable: %s', path, e)
-    if cfg.test_split and last:
+                          'unreadable: %s', path, utils.error_summary(e))
+    if cfg.test_split and last and os.path.basename(
+        last) not in evaluation.recorded_checkpoints(cfg.workdir,
+                                                     cfg.test_split):
       # As S4L: the last checkpoint once more, on the test split.
       self.checkpoint.restore(last).expect_partial()
       self.record_evaluation(self.evaluate(cfg.test_split),

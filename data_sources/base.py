@@ -165,6 +165,25 @@ class DataSource:
     """
     raise NotImplementedError
 
+  def _examples_from(self, start: int, split: str,
+                     **kwargs: Any) -> tf.data.Dataset:
+    """The training examples of `_examples` from position `start` on.
+
+    This version reads and drops the first `start` examples, which costs
+    a pass over them; a source whose order is a function of the seed and
+    the epoch overrides it to jump there directly.
+
+    Args:
+      start: examples of this pipeline's stream to pass over.
+      split: the split.
+      **kwargs: the other arguments of `_examples`.
+
+    Returns:
+      The stream, from its `start`-th example on.
+    """
+    ds = self._examples(split, **kwargs)
+    return ds.skip(start) if start else ds
+
   def _padding_example(self, split: str) -> tf.data.Dataset:
     """One real example of `split` used to pad evaluation batches."""
     return self._examples(
@@ -204,7 +223,8 @@ class DataSource:
            input_context: tf.distribute.InputContext | None = None,
            skip_corrupt_examples: bool = False,
            keep_ids: Sequence[str] | None = None,
-           cache: bool = False) -> tf.data.Dataset:
+           cache: bool = False,
+           start: int = 0) -> tf.data.Dataset:
     """Builds the input pipeline of one split for one input pipeline.
 
     Args:
@@ -230,6 +250,10 @@ class DataSource:
       cache: with `keep_ids`, keep the kept examples' records in memory
         after the first pass (S4L's `--cache_dataset`): later epochs replay
         its order, reshuffled by the shuffle buffer only.
+      start: in training, begin at this example of the pipeline's stream,
+        as if as many had been read before (with a seed, the examples and
+        their per-example seeds are then those an uninterrupted stream
+        has there: a resumed run continues it exactly).
 
     Returns:
       A dataset of dicts with `image`, `label` and `mask` (float32 per
@@ -250,10 +274,13 @@ class DataSource:
       raise utils.UsageError(
           f'Split {split!r} has no examples to '
           f'{"train on" if training else "evaluate"}.')
+    if start < 0 or (start and not training):
+      raise ValueError(f'start must be 0 in evaluation and never negative, '
+                       f'got {start}.')
     num_pipelines, pipeline_id = pipeline_of(input_context)
     preprocess_fn = preprocess_fn or (lambda features: features)
-    ds = self._examples(
-        split, training=training, seed=seed, num_pipelines=num_pipelines,
+    ds = self._examples_from(
+        start, split, training=training, seed=seed, num_pipelines=num_pipelines,
         pipeline_id=pipeline_id, skip_corrupt_examples=skip_corrupt_examples,
         keep_ids=None if keep_ids is None else tuple(keep_ids),
         cache=cache and keep_ids is not None)
@@ -274,7 +301,7 @@ class DataSource:
                                  index * num_pipelines + pipeline_id])
         return dict(example, **{SEED_KEY: example_seed})
 
-      ds = ds.enumerate().map(with_seed)
+      ds = ds.enumerate(start=start).map(with_seed)
     if not training:
       ds = self._pad_eval_stream(
           ds, split, num_examples=count, batch_size=batch_size,
@@ -346,18 +373,22 @@ def shuffle_buffer(num_examples: int) -> int:
   return max(1, min(SHUFFLE_BUFFER, num_examples))
 
 
-def epoch_orders(num: int, seed: int | None) -> tf.data.Dataset:
+def epoch_orders(num: int, seed: int | None,
+                 start: int = 0) -> tf.data.Dataset:
   """Indices 0..num-1 in a new random order every epoch, forever (int64).
 
   With a seed, the order of epoch e is a stateless function of (seed, e), so
-  an iterator restored from a checkpoint continues it exactly. (TF's
+  an iterator restored from a checkpoint continues it exactly, and so does
+  a stream that starts at position `start` (whole epochs are jumped over
+  without being drawn). (TF's
   `shuffle(..., reshuffle_each_iteration=True)` keeps its per-epoch seeds
   outside the iterator's saved state: a restored iterator shuffles the
   following epochs differently.)
   """
   if seed is None:
-    return tf.data.Dataset.range(num).shuffle(
+    ds = tf.data.Dataset.range(num).shuffle(
         num, reshuffle_each_iteration=True).repeat()
+    return ds.skip(start) if start else ds
 
   def epoch(index):
     noise = tf.random.stateless_uniform(
@@ -365,7 +396,8 @@ def epoch_orders(num: int, seed: int | None) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(
         tf.argsort(noise, stable=True))
 
-  return tf.data.Dataset.counter().flat_map(epoch)
+  ds = tf.data.Dataset.counter(start // num).flat_map(epoch)
+  return ds.skip(start % num) if start % num else ds
 
 
 def tile_to_rgb(image: tf.Tensor) -> tf.Tensor:

@@ -164,8 +164,12 @@ class FashionMnistSource(DataSource):
     _, labels, ids = self._arrays(split)
     return ids, labels
 
+  def _examples_from(self, start, split, **kwargs):
+    """See base class: jumps there (the order is the epoch's and seed's)."""
+    return self._examples(split, start=start, **kwargs)
+
   def _examples(self, split, *, training, seed, num_pipelines, pipeline_id,
-                skip_corrupt_examples, keep_ids=None, cache=False):
+                skip_corrupt_examples, keep_ids=None, cache=False, start=0):
     del skip_corrupt_examples  # Validated at load time.
     del cache  # Always in memory.
     images, labels, ids = self._arrays(split)
@@ -179,7 +183,7 @@ class FashionMnistSource(DataSource):
       # In memory, a shuffle of the whole split every epoch is cheap and
       # better than a 10,000-example buffer.
       images_t, labels_t = tf.constant(images), tf.constant(labels)
-      ds = epoch_orders(len(labels), seed).map(
+      ds = epoch_orders(len(labels), seed, start).map(
           lambda i: (tf.gather(images_t, i), tf.gather(labels_t, i)))
     else:
       ds = tf.data.Dataset.from_tensor_slices((images, labels))

@@ -360,8 +360,21 @@ class SlimTFRecordSource(DataSource):
     return np.array(ids), (np.concatenate(labels).astype(np.int32) if labels
                            else np.zeros([0], np.int32))
 
+  def _examples_from(self, start, split, **kwargs):
+    """See base class: the records before `start` are read, not decoded.
+
+    The shuffle buffer's content depends on every record before it, so a
+    pipeline resumed at a position replays the reading; skipping before
+    decoding makes that about 25 times cheaper than decoding (reading a
+    record is a tenth of a millisecond of a CPU, decoding and preprocessing
+    it two and a half). With `--skip_corrupt_examples` the position counts
+    the bad records before it as well, so a resumed stream is a few records
+    off.
+    """
+    return self._examples(split, start=start, **kwargs)
+
   def _examples(self, split, *, training, seed, num_pipelines, pipeline_id,
-                skip_corrupt_examples, keep_ids=None, cache=False):
+                skip_corrupt_examples, keep_ids=None, cache=False, start=0):
     files = self.files(split)
     deterministic = (seed is not None) or not training
     # A cached stream is read once, in a fixed order, then replayed.
@@ -389,6 +402,8 @@ class SlimTFRecordSource(DataSource):
         ds = ds.cache().repeat().enumerate().map(
             lambda index, item: (*item[:2], index < count))
       ds = ds.shuffle(shuffle_buffer(count), seed=seed)
+      if start:
+        ds = ds.skip(start)
     return ds.apply(self._decode(split, skip_corrupt_examples,
                                  deterministic))
 

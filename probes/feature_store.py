@@ -212,6 +212,11 @@ class ShardWriter:
     self.num_shards = 0
     self.num_examples = 0
     if tf.io.gfile.exists(directory):
+      # `meta.json` first: a removal cut short (on an object store, one
+      # object at a time) must not leave a set that looks complete.
+      meta_path = os.path.join(directory, _META)
+      if tf.io.gfile.exists(meta_path):
+        tf.io.gfile.remove(meta_path)
       tf.io.gfile.rmtree(directory)
     tf.io.gfile.makedirs(directory)
 

@@ -29,6 +29,7 @@ import os
 import tensorflow as tf
 
 from revisiting_ssl import utils
+from revisiting_ssl.training import hub_export
 
 COMBINE_MODES = ('avg_pool', 'max_pool', 'concat')
 
@@ -59,9 +60,10 @@ def load_module(path: str | None, signature: str):
     (the loaded object, the signature's concrete function).
 
   Raises:
-    utils.UsageError: when the path is unset or not a SavedModel, when the
-      module lacks the signature (the message lists the ones it has), or
-      when the signature does not take exactly one input. Its name may be
+    utils.UsageError: when the path is unset, not a SavedModel or an
+      export that was never completed (`hub_export.check_committed`), when
+      the module lacks the signature (the message lists the ones it has),
+      or when the signature does not take exactly one input. Its name may be
       any (`image` unless the export was given `--serving_input_key`).
   """
   if not path:
@@ -71,6 +73,7 @@ def load_module(path: str | None, signature: str):
     raise utils.UsageError(f'--hub_module {path} does not exist (expected a '
                            f'directory such as <workdir>/export/hub/'
                            f'<timestamp>/module).')
+  hub_export.check_committed(path)
   if is_tf1_hub_module(path):
     # An original TF1 hub module (SPEC A7.1): a SavedModel with one graph per
     # tag set, of which the empty set is the inference graph (batch norm on

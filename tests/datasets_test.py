@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from revisiting_ssl import datasets, utils
 from revisiting_ssl.data_sources import fashion_mnist, slim_tfrecord
+from revisiting_ssl.preprocess_ops.base import SEED_KEY
 
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 
@@ -268,6 +269,25 @@ def test_training_checks_each_record_on_its_first_read(tmp_path, capfd,
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match=f'Corrupt record.*{bad_file.name}'):
     labels(False, 30)
+
+
+def test_training_stream_starts_at_a_position(tmp_path):
+  """A resumed pipeline's examples and seeds are those of an unbroken one."""
+  directory = _make_tfrecord_dir(tmp_path, [5, 4, 3], [1])
+  source = datasets.get_dataset('tfrecord', directory)
+
+  def stream(start, count):
+    ds = source.make('train', preprocess_fn=lambda x: {
+        'image': tf.image.resize(x['image'], [4, 4]), 'label': x['label'],
+        'seed': x[SEED_KEY]}, batch_size=1, training=True, seed=3,
+                     start=start)
+    return [(int(b['label'][0]), tuple(b['seed'][0].numpy()))
+            for b in ds.take(count)]
+
+  whole = stream(0, 30)
+  # Within the first epoch and several epochs on (9 examples an epoch).
+  assert stream(4, 26) == whole[4:]
+  assert stream(21, 9) == whole[21:]
 
 
 def test_missing_file_names_it(tmp_path):

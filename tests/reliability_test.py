@@ -37,7 +37,6 @@ import pytest
 import tensorflow as tf
 import testdata
 from testdata import (
-  NUM_TEST,
   NUM_TRAIN,
   checkpoint_steps,
   free_port,
@@ -50,7 +49,15 @@ from testdata import (
 from revisiting_ssl import datasets, entry_flags, models, train_and_eval, utils
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.self_supervision import self_supervision_lib
-from revisiting_ssl.training import checkpointing, distribution, hub_export
+from revisiting_ssl.training import (
+  checkpointing,
+  committed_dirs,
+  distribution,
+  evaluation,
+  hub_export,
+  kill_points,
+  preemption,
+)
 
 
 def train_args(data_dir, workdir, *extra):
@@ -132,85 +139,135 @@ def snapshot(directory):
 # -- 1. Preemption ---------------------------------------------------------
 
 
+def kill_env(point, n, sig):
+  """The environment that makes a run signal itself at a kill point."""
+  return {kill_points.ENV_VAR: f'{point}:{n}:{sig}'}
+
+
+def assert_landed(proc, log, point, n, sig, code):
+  """The run ended at the kill point with the exit status `code`."""
+  text = open(log).read()
+  assert proc.returncode == code, text[-3000:]
+  line = f'Kill point {point} #{n}: SIG{sig}'
+  assert text.count(line) == 1, text[-3000:]
+  return text
+
+
+def uncommitted_exports(workdir):
+  base = os.path.join(workdir, 'export', 'hub')
+  if not os.path.isdir(base):
+    return []
+  return [d for d in os.listdir(base)
+          if committed_dirs.is_uncommitted(os.path.join(base, d))]
+
+
+def eval_rows(workdir):
+  path = os.path.join(workdir, evaluation.EVAL_RESULTS)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    rows = list(csv.DictReader(f))
+  by_checkpoint = {r['checkpoint']: r for r in rows}
+  assert len(by_checkpoint) == len(rows), rows  # One row a checkpoint.
+  return by_checkpoint
+
+
 @pytest.mark.slow
-def test_sigkill_and_rerun_ends_like_an_uninterrupted_run(data_dir,
-                                                          tmp_path):
-  """Killed at random moments (also mid-save), rerun, same final weights."""
-  rng = random.Random()
-  seed = rng.randrange(1 << 30)
-  rng.seed(seed)
-  args = with_flag(train_args(data_dir, '', '--epochs', '4',
-                              '--random_seed', '5'),
+def test_chaos_kills_end_like_an_uninterrupted_run(data_dir, tmp_path):
+  """Trainer and evaluator killed at seeded points; same weights and CSV.
+
+  Each kill lands at a named point of the code (`kill_points`), checked
+  from the log line it prints and from what it leaves behind: a SIGTERM
+  at a loop's end (a preemption: the step is saved), a SIGKILL inside a
+  checkpoint save, and in the evaluator a SIGKILL during an evaluation and
+  a SIGTERM inside an export.
+  """
+  seed = random.randrange(1 << 30)
+  rng = random.Random(seed)
+  args = with_flag(train_args(data_dir, '', '--epochs', '2',
+                              '--random_seed', '5',
+                              '--keep_checkpoint_max', '20'),
                    'preprocessing', 'resize,flip_lr,-1_to_1')
+  evaluate = ['--run_eval', '--eval_every_checkpoint',
+              '--eval_timeout_secs', '240']
   reference_dir = str(tmp_path / 'reference')
-  workdir = str(tmp_path / 'killed')
-  log = str(tmp_path / 'killed.log')
-  # The uninterrupted run, alongside the interrupted ones.
-  reference = start_main(with_flag(args, 'workdir', reference_dir),
-                         str(tmp_path / 'reference.log'))
+  workdir = str(tmp_path / 'chaos')
+  train_log, eval_log = str(tmp_path / 'train.log'), str(tmp_path /
+                                                          'eval.log')
+  reference = [
+      start_main(with_flag(args, 'workdir', reference_dir),
+                 str(tmp_path / 'reference.log')),
+      start_main(with_flag(args + evaluate, 'workdir', reference_dir),
+                 str(tmp_path / 'reference_eval.log'))]
   args = with_flag(args, 'workdir', workdir)
-  killed_at = []
+  procs = list(reference)
+  loops = rng.choice([1, 3])  # Preempted at step 2 or 6 (no cadence save).
+  batch = rng.randint(1, 3)
+  context = f'random seed {seed}'
   try:
-    # (a) At a random moment once training has started.
-    proc = start_main(args, log)
-    assert wait_for(lambda: listed_checkpoints(workdir), 120, proc)
-    time.sleep(rng.uniform(0, 0.5))
-    kill(proc)
-    killed_at.append(listed_checkpoints(workdir)[-1])
-    # (b) While a checkpoint is being written (its temporary files exist).
-    proc = start_main(args, log)
-
-    def saving():
-      return any('_temp' in n for n in os.listdir(workdir))
-
-    caught = wait_for(saving, 120, proc, interval=0.001)
-    kill(proc)
-    killed_at.append(('mid-save' if caught else 'after run') + ':' +
-                     str(listed_checkpoints(workdir)[-1:]))
-    # Whatever a save killed half-way can leave: temporary files of the
-    # next checkpoint and a data file without its index.
-    step = int(listed_checkpoints(workdir)[-1].rsplit('-', 1)[1])
-    if step < 24:
-      os.makedirs(os.path.join(workdir, f'ckpt-{step + 4}_temp'),
-                  exist_ok=True)
-      with open(os.path.join(workdir, f'ckpt-{step + 4}_temp',
-                             'part-00000-of-00001.data-00000-of-00001'),
-                'wb') as f:
-        f.write(b'\0' * 100)
-      with open(os.path.join(workdir,
-                             f'ckpt-{step + 4}.data-00000-of-00001'),
-                'wb') as f:
-        f.write(b'half')
-    for path in listed_checkpoints(workdir):
-      read_checkpoint(path)
-    # (c) At a random time after the start (maybe before any step).
-    proc = start_main(args, log)
-    time.sleep(rng.uniform(0.5, 6))
-    kill(proc)
-    killed_at.append(str(listed_checkpoints(workdir)[-1:]))
-    for path in listed_checkpoints(workdir):
-      read_checkpoint(path)
-    # The same command again, to the end.
-    proc = start_main(args, log)
-    assert proc.wait(timeout=300) == 0, open(log).read()[-3000:]
-    assert reference.wait(timeout=300) == 0
+    # 1. SIGTERM after a seeded loop; the evaluator dies mid-evaluation.
+    trainer = start_main(args, train_log,
+                         kill_env('train_loop', loops, 'TERM'))
+    evaluator = start_main(args + evaluate, eval_log,
+                           kill_env('evaluation_batch', batch, 'KILL'))
+    procs += [trainer, evaluator]
+    trainer.wait(timeout=300)
+    text = assert_landed(trainer, train_log, 'train_loop', loops, 'TERM',
+                         preemption.PREEMPTED_EXIT_CODE)
+    assert f'\nPreempted (SIGTERM): saved step {2 * loops} ' in text, context
+    assert checkpoint_steps(workdir)[-1] == 2 * loops, context
+    assert not os.path.exists(os.path.join(workdir, 'TRAINING_IS_DONE'))
+    evaluator.wait(timeout=300)
+    assert_landed(evaluator, eval_log, 'evaluation_batch', batch, 'KILL',
+                  -signal.SIGKILL)
+    assert not eval_rows(workdir), context
+    # 2. SIGKILL inside the next save; SIGTERM inside the evaluator's export.
+    trainer = start_main(args, train_log,
+                         kill_env('checkpoint_written', 1, 'KILL'))
+    evaluator = start_main(args + evaluate, eval_log,
+                           kill_env('export_written', 1, 'TERM'))
+    procs += [trainer, evaluator]
+    trainer.wait(timeout=300)
+    assert_landed(trainer, train_log, 'checkpoint_written', 1, 'KILL',
+                  -signal.SIGKILL)
+    written = 4 * (loops // 2 + 1)  # The next multiple of 4.
+    assert os.path.exists(os.path.join(workdir, f'ckpt-{written}.index'))
+    assert checkpoint_steps(workdir)[-1] == 2 * loops, context
+    evaluator.wait(timeout=300)
+    assert_landed(evaluator, eval_log, 'export_written', 1, 'TERM',
+                  -signal.SIGTERM)
+    assert uncommitted_exports(workdir), context
+    assert not eval_rows(workdir), context
+    # 3. To the end, with the last evaluator beside it.
+    evaluator = start_main(args + evaluate, eval_log)
+    trainer = start_main(args, train_log)
+    procs += [trainer, evaluator]
+    assert trainer.wait(timeout=300) == 0, open(train_log).read()[-3000:]
+    assert evaluator.wait(timeout=300) == 0, open(eval_log).read()[-3000:]
+    for proc in reference:
+      assert proc.wait(timeout=300) == 0
   finally:
-    kill(reference)
-    kill(proc)
-  context = f'random seed {seed}, killed at {killed_at}'
+    for proc in procs:
+      kill(proc)
   assert open(os.path.join(workdir, 'TRAINING_IS_DONE')).read().strip() == (
-      '24'), context
-  assert tf.train.latest_checkpoint(workdir).endswith('ckpt-24')
-  assert not [n for n in os.listdir(workdir) if '_temp' in n]
-  for path in listed_checkpoints(workdir):
-    read_checkpoint(path)
-  assert 'Resumed from' in open(log).read()
+      '12'), context
   expected = model_state(reference_dir)
   actual = model_state(workdir)
   assert expected.keys() == actual.keys()
   for name, value in expected.items():
     np.testing.assert_array_equal(actual[name], value,
                                   err_msg=f'{name} ({context})')
+  # Every checkpoint of the uninterrupted run evaluated once, with the same
+  # numbers; the only other one is the preemption's.
+  expected_rows = eval_rows(reference_dir)
+  actual_rows = eval_rows(workdir)
+  assert set(expected_rows) == {'ckpt-4', 'ckpt-8', 'ckpt-12'}
+  for name, row in expected_rows.items():
+    assert actual_rows.get(name) == row, (name, context)
+  assert set(actual_rows) - set(expected_rows) <= {f'ckpt-{2 * loops}'}
+  assert not uncommitted_exports(workdir), context
+  for module_dir in hub_export.list_exports(workdir)[-1:]:
+    tf.saved_model.load(module_dir).signatures['representation']
 
 
 # -- 2. Bad input ----------------------------------------------------------
@@ -723,52 +780,49 @@ def test_nan_loss_stops_training_and_keeps_checkpoints(data_dir, tmp_path):
 # -- 4. Trainer and evaluator together -------------------------------------
 
 
-@pytest.mark.slow
-def test_trainer_and_evaluator_share_a_workdir(data_dir, tmp_path):
-  workdir = str(tmp_path / 'work')
-  export_base = os.path.join(workdir, 'export', 'hub')
-  args = train_args(data_dir, workdir, '--epochs', '2',
-                    '--keep_checkpoint_max', '10')
-  train_log = str(tmp_path / 'train.log')
-  eval_log = str(tmp_path / 'eval.log')
-  eval_args = [*args, '--run_eval', '--eval_timeout_secs', '120']
-  trainer = start_main(args, train_log)
-  evaluator = start_main(eval_args, eval_log)
-  try:
-    # Kill the evaluator in the middle of its first export.
-    def exporting():
-      return os.path.isdir(export_base) and any(
-          n.endswith('.tmp') for n in os.listdir(export_base))
+def test_evaluator_skips_checkpoints_deleted_under_it(data_dir, tmp_path,
+                                                     caplog):
+  """Training's `keep` deletes a checkpoint the evaluator is about to read.
 
-    caught = wait_for(exporting, 240, evaluator, interval=0.005)
-    kill(evaluator)
-    complete = hub_export.list_exports(workdir)
-    for module_dir in complete:
-      assert tf.saved_model.load(module_dir).signatures['representation']
-    # Restarted, it follows training to its end and exits by itself.
-    evaluator = start_main(eval_args, eval_log)
-    assert trainer.wait(timeout=300) == 0, open(train_log).read()[-3000:]
-    assert evaluator.wait(timeout=300) == 0, open(eval_log).read()[-3000:]
-  finally:
-    kill(trainer)
-    kill(evaluator)
-  log = open(eval_log).read()
+  The race is played out deterministically: the state file still lists
+  two checkpoints whose files are (partly) gone.
+  """
+  workdir = str(tmp_path / 'work')
+  task_cls = self_supervision_lib.get_task_class('supervised')
+  config = trainer_lib.TrainerConfig(
+      workdir=workdir, train_split='trainval', val_split='test',
+      batch_size=16, eval_batch_size=16, epochs=1, lr=0.01,
+      iterations_per_loop=2, keep_checkpoint_max=5,
+      keep_checkpoint_every_n_hours=0, save_checkpoints_secs=None,
+      save_checkpoints_steps=2, eval_every_checkpoint=True,
+      eval_timeout_secs=1, serving_input_shape=(None, 32, 32, 3),
+      summary_images=0)
+  trainer = trainer_lib.Trainer(
+      config,
+      task_factory=lambda: task_cls(
+          num_classes=10, network=models.Network('vgg19', filters_factor=1)),
+      data_source=datasets.get_dataset('fashion_mnist', data_dir),
+      strategy=tf.distribute.get_strategy(),
+      streams=testdata.sup_stream('resize,-1_to_1', resize_size='32'))
+  # Three checkpoints of a finished run (training itself is not needed).
+  trainer.build()
+  for step in (2, 4, 6):
+    trainer.optimizer.iterations.assign(step)
+    trainer.save()
+  checkpointing.write_done_file(workdir, 6)
+  assert checkpoint_steps(workdir) == [2, 4, 6]
+  # Deleted file by file: ckpt-2 has lost its data, ckpt-4 everything.
+  for name in os.listdir(workdir):
+    if name.startswith('ckpt-2.data') or name.startswith('ckpt-4.'):
+      os.remove(os.path.join(workdir, name))
+  with caplog.at_level('WARNING'):
+    trainer.run_eval()
+  skipped = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith('Skipped checkpoint')]
+  assert len(skipped) == 2, skipped
+  assert 'ckpt-2,' in skipped[0] and 'ckpt-4,' in skipped[1]
   with open(os.path.join(workdir, 'eval_results.csv')) as f:
-    rows = list(csv.DictReader(f))
-  evaluated = {int(r['step']) for r in rows}
-  skipped = {int(s) for s in re.findall(r'ckpt-(\d+)', ' '.join(
-      line for line in log.splitlines() if 'Skipped' in line))}
-  assert 12 in evaluated, (caught, log[-3000:])
-  assert all(float(r['num_examples']) == NUM_TEST for r in rows)
-  # Every checkpoint the trainer wrote was evaluated or named as skipped.
-  assert set(range(4, 13, 4)) <= evaluated | skipped, (evaluated, skipped)
-  # Exports are complete and loadable; one killed half-way is never listed.
-  exports = hub_export.list_exports(workdir)
-  assert exports
-  for module_dir in exports:
-    module = tf.saved_model.load(module_dir)
-    out = module.signatures['representation'](image=tf.zeros([1, 32, 32, 3]))
-    assert 'pre_logits' in out
+    assert [r['checkpoint'] for r in csv.DictReader(f)] == ['ckpt-6']
 
 
 # -- 5. Several hosts ------------------------------------------------------
@@ -776,31 +830,45 @@ def test_trainer_and_evaluator_share_a_workdir(data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_killed_worker_ends_the_other_and_both_resume(data_dir, tmp_path):
+  """A worker killed, then one preempted: the job stops, saves, resumes.
+
+  (1) SIGKILL to worker 1 after a seeded step: worker 0 stops with a clear
+  error. (2) SIGTERM to worker 1 after another seeded step: both save that
+  step and exit with the preemption status. (3) Both resume there and
+  finish, the first step they run being the next one.
+  """
   ports = [free_port(), free_port()]
   cluster = {'worker': [f'localhost:{p}' for p in ports]}
   workdir = str(tmp_path / 'work')
+  total = 2 * NUM_TRAIN // 16
   args = train_args(data_dir, workdir, '--epochs', '2',
-                    '--iterations_per_loop', '1')
+                    '--iterations_per_loop', '1', '--random_seed', '3')
+  seed = random.randrange(1 << 30)
+  rng = random.Random(seed)
+  killed_after, preempted_after = rng.randint(5, 7), rng.randint(1, 4)
 
-  def start_workers(run):
+  def start_workers(run, kill_at=None):
     procs = []
     for index in range(2):
       env = {'TF_CONFIG': json.dumps(
           {'cluster': cluster, 'task': {'type': 'worker', 'index': index}})}
+      if index == 1 and kill_at:
+        env.update(kill_env(*kill_at))
       procs.append(start_main(args, str(tmp_path / f'{run}_{index}.log'),
                               env))
     return procs
 
-  procs = start_workers('first')
+  procs = start_workers('first', ('train_loop', killed_after, 'KILL'))
   try:
-    assert wait_for(lambda: listed_checkpoints(workdir), 240, procs[0])
-    kill(procs[1])
+    procs[1].wait(timeout=300)
     killed = time.time()
     procs[0].wait(timeout=150)
     waited = time.time() - killed
   finally:
     for proc in procs:
       kill(proc)
+  assert_landed(procs[1], str(tmp_path / 'first_1.log'), 'train_loop',
+                killed_after, 'KILL', -signal.SIGKILL)
   log = open(tmp_path / 'first_0.log').read()
   assert procs[0].returncode == 1, log[-3000:]
   assert 'Traceback' not in log, log[-3000:]
@@ -808,10 +876,30 @@ def test_killed_worker_ends_the_other_and_both_resume(data_dir, tmp_path):
   assert len(errors) == 1 and 'worker' in errors[0], log[-3000:]
   assert waited < 150
   last = checkpoint_steps(workdir)[-1]
+  assert last == 4, seed  # The cadence's, before the kill.
   for path in listed_checkpoints(workdir):
     read_checkpoint(path)
 
-  procs = start_workers('second')
+  procs = start_workers('second', ('train_loop', preempted_after, 'TERM'))
+  try:
+    for proc in procs:
+      proc.wait(timeout=300)
+  finally:
+    for proc in procs:
+      kill(proc)
+  stopped = last + preempted_after
+  texts = [open(tmp_path / f'second_{i}.log').read() for i in range(2)]
+  assert_landed(procs[1], str(tmp_path / 'second_1.log'), 'train_loop',
+                preempted_after, 'TERM', preemption.PREEMPTED_EXIT_CODE)
+  assert procs[0].returncode == preemption.PREEMPTED_EXIT_CODE, texts[0][
+      -3000:]
+  for text in texts:
+    assert f'saved step {stopped} ' in text, (seed, text[-3000:])
+  # Both stopped after the step worker 1 was signalled at, and saved it.
+  assert checkpoint_steps(workdir)[-1] == stopped, seed
+  assert not os.path.exists(os.path.join(workdir, 'TRAINING_IS_DONE'))
+
+  procs = start_workers('third')
   try:
     for proc in procs:
       assert proc.wait(timeout=300) == 0
@@ -819,9 +907,12 @@ def test_killed_worker_ends_the_other_and_both_resume(data_dir, tmp_path):
     for proc in procs:
       kill(proc)
   for index in range(2):
-    log = open(tmp_path / f'second_{index}.log').read()
-    assert f'(step {last})' in log and 'Resumed from' in log, log[-3000:]
-  assert checkpoint_steps(workdir)[-1] == 2 * NUM_TRAIN // 16
+    log = open(tmp_path / f'third_{index}.log').read()
+    assert f'(step {stopped})' in log and 'Resumed from' in log, log[-3000:]
+    resumed = log[log.index('Resumed from'):]
+    # No step lost or run twice: the first one run is the next.
+    assert re.search(rf'step {stopped + 1}/{total} ', resumed), log[-3000:]
+  assert checkpoint_steps(workdir)[-1] == total
 
 
 # -- 6. Untrusted files ----------------------------------------------------

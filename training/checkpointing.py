@@ -16,7 +16,8 @@
 
 * Keys: every variable is saved under a readable path such as
   `net/resnet50/block1/unit1/conv_a/kernel` (`checkpoint_variables`).
-* Cadence: a checkpoint every `--save_checkpoints_steps` steps and/or
+* Cadence: a checkpoint at every multiple of `--save_checkpoints_steps`
+  (the first loop end at or after it) and/or every
   `--save_checkpoints_secs` seconds, and always at the last step
   (`SaveCadence`).
 * Restore: the latest complete checkpoint of the workdir; saves killed
@@ -87,6 +88,17 @@ def checkpoint_variables(items: Mapping[str, Any],
 def checkpoint_step(path: str) -> int:
   """The step of a checkpoint path `.../ckpt-<step>`."""
   return int(path.rsplit('-', 1)[-1])
+
+
+def files_present(path: str) -> bool:
+  """Whether the index and data files of checkpoint `path` all exist."""
+  if not tf.io.gfile.exists(path + '.index'):
+    return False
+  shards = tf.io.gfile.glob(path + '.data-*-of-*')
+  if not shards:
+    return False
+  count = int(shards[0].rsplit('-of-', 1)[1])
+  return len(shards) == count
 
 
 def remove_incomplete_checkpoints(workdir: str) -> None:
@@ -177,7 +189,10 @@ class SaveCadence:
     """Whether to save at `step` of a run of `total` steps."""
     if step >= total:
       return True
-    if self._every_steps and step - self._last_step >= self._every_steps:
+    # At the multiples of `every_steps`: a run resumed from any step (a
+    # preemption's) saves the same steps as one never stopped.
+    if self._every_steps and (step // self._every_steps >
+                              self._last_step // self._every_steps):
       return True
     return bool(self._every_secs and
                 self._clock() - self._last_time >= self._every_secs)

@@ -44,7 +44,7 @@ import tensorflow as tf
 from revisiting_ssl import utils
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.models import virtual_replicas as virtual_replicas_lib
-from revisiting_ssl.training import distribution, input_streams
+from revisiting_ssl.training import distribution, input_streams, kill_points
 from revisiting_ssl.training.checkpointing import checkpoint_step
 
 EVAL_RESULTS = 'eval_results.csv'
@@ -171,6 +171,7 @@ class SplitEvaluator:
       with self.translate_errors():
         sums.add(self._step(iterator))
       progress.update()
+      kill_points.reached('evaluation_batch')
     return sums.means()
 
 
@@ -202,6 +203,19 @@ def append_csv(path: str, row: Mapping[str, Any]) -> None:
     writer.writeheader()
     writer.writerows(rows)
   tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def recorded_checkpoints(workdir: str, split: str) -> set[str]:
+  """The checkpoint names `eval_results.csv` has a row for on `split`.
+
+  A restarted evaluator skips them, so every checkpoint has one row.
+  """
+  path = os.path.join(workdir, EVAL_RESULTS)
+  if not tf.io.gfile.exists(path):
+    return set()
+  with tf.io.gfile.GFile(path) as f:
+    return {row['checkpoint'] for row in csv.DictReader(f)
+            if row.get('split') == split and row.get('checkpoint')}
 
 
 def moving_statistics_warning(updates: int,

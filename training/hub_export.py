@@ -29,8 +29,11 @@ Reusable SavedModel interface carries the same contract:
 So `hub.load(path)` and `hub.KerasLayer(path, signature='representation',
 output_key='pre_logits')` both work on our exports.
 
-Exports are written under a temporary name and renamed when complete, so a
-reader never sees a half-written module; only the newest `keep` are kept.
+An export is written in place and committed by a marker file written last
+(`committed_dirs`), never by renaming a directory, which object stores such
+as GCS cannot do atomically: readers (`list_exports`, linear evaluation)
+use only committed ones, and an export killed half-way is removed by the
+next one. Only the newest `keep` exports are kept.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -44,9 +47,12 @@ from absl import logging
 import tensorflow as tf
 
 from revisiting_ssl import utils
+from revisiting_ssl.training import committed_dirs, kill_points
 
 ServeFn = Callable[[tf.Tensor, bool], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
 
+# The temporary names of exports written by earlier versions, which renamed
+# them into place: leftovers of those killed half-way.
 _TMP_SUFFIX = '.tmp'
 
 # The signatures' input key unless `--serving_input_key` names another: the
@@ -195,34 +201,63 @@ def export_hub_module(serve_fn: ServeFn,
                       trackables: Mapping[str, tf.Module],
                       export_dir: str,
                       input_shape: Sequence[int | None],
-                      input_key: str = DEFAULT_INPUT_KEY) -> str:
+                      input_key: str = DEFAULT_INPUT_KEY,
+                      commit: bool = True) -> str:
   """Saves `serve_fn` with the variables of `trackables` as a hub module.
 
   Args:
     serve_fn: `(images, training) -> (default output, end points)`, usually a
       task's `serve` method.
     trackables: the objects that own the variables `serve_fn` uses.
-    export_dir: the module directory to create. It is written under a
-      temporary name next to it and renamed at the end.
+    export_dir: the module directory to create (the leftover of an export
+      killed half-way is replaced).
     input_shape: the serving input shape, e.g. `[None, 224, 224, 3]`.
     input_key: the name of the signatures' input (`check_input_key`).
+    commit: mark `export_dir` as being written first and as complete last
+      (`committed_dirs`); False when the caller commits a directory
+      around it.
 
   Returns:
     `export_dir`.
+
+  Raises:
+    FileExistsError: when `export_dir` holds a complete module.
   """
   check_input_key(input_key)
   module = _HubModule(serve_fn, trackables, input_shape, input_key)
-  tmp_dir = export_dir + _TMP_SUFFIX
-  if tf.io.gfile.exists(tmp_dir):
-    tf.io.gfile.rmtree(tmp_dir)
+  if commit:
+    if committed_dirs.is_uncommitted(export_dir):
+      committed_dirs.remove(export_dir)
+    elif tf.io.gfile.exists(export_dir):
+      raise FileExistsError(f'{export_dir} already exists.')
+    committed_dirs.begin(export_dir)
   tf.saved_model.save(
-      module, tmp_dir,
+      module, export_dir,
       signatures={
           'default': module.default_signature,
           'representation': module.representation_signature,
       })
-  tf.io.gfile.rename(tmp_dir, export_dir, overwrite=False)
+  if commit:
+    committed_dirs.commit(export_dir)
   return export_dir
+
+
+def _has_saved_model(directory: str) -> bool:
+  return tf.io.gfile.exists(os.path.join(directory, 'saved_model.pb'))
+
+
+def check_committed(module_dir: str) -> None:
+  """Fails if `module_dir` is (in) an export that was never completed.
+
+  Raises:
+    utils.UsageError: naming the directory.
+  """
+  for directory in (module_dir, os.path.dirname(module_dir.rstrip('/'))):
+    if committed_dirs.is_uncommitted(directory):
+      raise utils.UsageError(
+          f'{module_dir} belongs to an export that was never completed '
+          f'({directory} has no {committed_dirs.COMPLETE}); use a complete '
+          f'one.')
 
 
 def export_for_checkpoint(
@@ -232,9 +267,9 @@ def export_for_checkpoint(
     input_key: str = DEFAULT_INPUT_KEY) -> str:
   """Exports to `<workdir>/export/hub/<timestamp>/module`, keeping `keep`.
 
-  The timestamp directory is created under a temporary name and renamed once
-  the modules inside it are complete, as the original's exporter laid it
-  out.
+  The timestamp directory (the original exporter's layout) is committed
+  once the modules inside it are complete; leftovers of exports killed
+  half-way are removed.
 
   Args:
     serve_fn: see `export_hub_module`.
@@ -257,15 +292,14 @@ def export_for_checkpoint(
   while (tf.io.gfile.exists(os.path.join(base, str(stamp))) or
          tf.io.gfile.exists(os.path.join(base, str(stamp) + _TMP_SUFFIX))):
     stamp += 1
-  tmp_stamp_dir = os.path.join(base, str(stamp) + _TMP_SUFFIX)
-  tf.io.gfile.makedirs(tmp_stamp_dir)
+  stamp_dir = os.path.join(base, str(stamp))
+  committed_dirs.begin(stamp_dir)
   for name, weights in variants.items():
     with weights():
-      export_hub_module(serve_fn, trackables,
-                        os.path.join(tmp_stamp_dir, name), input_shape,
-                        input_key)
-  stamp_dir = os.path.join(base, str(stamp))
-  tf.io.gfile.rename(tmp_stamp_dir, stamp_dir, overwrite=False)
+      export_hub_module(serve_fn, trackables, os.path.join(stamp_dir, name),
+                        input_shape, input_key, commit=False)
+  kill_points.reached('export_written')
+  committed_dirs.commit(stamp_dir)
   _remove_old_exports(base, keep)
   module_dir = os.path.join(stamp_dir, next(iter(variants)))
   logging.info('Exported hub module to %s', module_dir)
@@ -276,26 +310,48 @@ def _timestamp() -> int:
   return int(time.time())
 
 
+def _committed_stamps(base: str) -> list[int]:
+  """The committed timestamp directories of `base`, oldest first.
+
+  One without markers counts if its module is there: earlier versions
+  renamed complete exports into place.
+  """
+  stamps = sorted(int(d.rstrip('/')) for d in tf.io.gfile.listdir(base)
+                  if d.rstrip('/').isdigit())
+  return [s for s in stamps if committed_dirs.is_committed(
+      os.path.join(base, str(s)),
+      lambda d: _has_saved_model(os.path.join(d, 'module')))]
+
+
 def list_exports(workdir: str) -> list[str]:
-  """Complete module directories under `<workdir>/export/hub`, oldest first."""
+  """Committed module directories under `<workdir>/export/hub`, oldest first.
+
+  Exports being written, or killed half-way, are never listed.
+  """
   base = os.path.join(workdir, 'export', 'hub')
   if not tf.io.gfile.isdir(base):
     return []
-  stamps = sorted(int(d.rstrip('/')) for d in tf.io.gfile.listdir(base)
-                  if d.rstrip('/').isdigit())
-  return [os.path.join(base, str(s), 'module') for s in stamps]
+  return [os.path.join(base, str(s), 'module')
+          for s in _committed_stamps(base)]
 
 
 def _remove_old_exports(base: str, keep: int) -> None:
-  entries = [d.rstrip('/') for d in tf.io.gfile.listdir(base)]
-  stamps = sorted(int(d) for d in entries if d.isdigit())
+  stamps = _committed_stamps(base)
   for stamp in stamps[:-keep] if keep > 0 else []:
-    tf.io.gfile.rmtree(os.path.join(base, str(stamp)))
-  # Leftovers of an export that was killed half-way are never read; remove
-  # those older than the newest complete export.
+    committed_dirs.remove(os.path.join(base, str(stamp)))
+  # Leftovers of exports killed half-way are never read: remove those
+  # older than the newest committed export (a newer one may be being
+  # written by another process right now).
   newest = stamps[-1] if stamps else None
-  for d in entries:
-    if d.endswith(_TMP_SUFFIX) and newest is not None:
-      stamp = d[:-len(_TMP_SUFFIX)]
-      if stamp.isdigit() and int(stamp) < newest:
-        tf.io.gfile.rmtree(os.path.join(base, d))
+  for d in tf.io.gfile.listdir(base):
+    d = d.rstrip('/')
+    path = os.path.join(base, d)
+    if newest is None:
+      break
+    if d.isdigit() and int(d) < newest and not committed_dirs.is_committed(
+        path, lambda p: _has_saved_model(os.path.join(p, 'module'))):
+      logging.info('Removing %s, left by an interrupted export.', path)
+      committed_dirs.remove(path)
+    elif (d.endswith(_TMP_SUFFIX) and d[:-len(_TMP_SUFFIX)].isdigit() and
+          int(d[:-len(_TMP_SUFFIX)]) < newest):
+      tf.io.gfile.rmtree(path)

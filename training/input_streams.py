@@ -91,6 +91,7 @@ def epoch_size(data: Any, streams: Mapping[str, InputStream],
 def make_dataset(data: Any, streams: Mapping[str, InputStream], split: str,
                  *, training: bool, batch_sizes: Mapping[str, int],
                  image_dtype: str | None = None,
+                 starts: Mapping[str, int] | None = None,
                  **make_kwargs: Any) -> tf.data.Dataset:
   """The batches of every stream for one input pipeline.
 
@@ -103,6 +104,8 @@ def make_dataset(data: Any, streams: Mapping[str, InputStream], split: str,
     batch_sizes: stream name -> per-replica batch.
     image_dtype: the dtype the host casts float32 images to
       (`Pipeline.host_fn`); None: as preprocessed.
+    starts: in training, stream name -> the example of this pipeline's
+      stream to begin at (`DataSource.make`'s `start`); None: the first.
     **make_kwargs: further arguments of `DataSource.make` (seed,
       input_context, skip_corrupt_examples).
 
@@ -114,6 +117,8 @@ def make_dataset(data: Any, streams: Mapping[str, InputStream], split: str,
     extra = {}
     if training and stream.keep_ids is not None:
       extra = {'keep_ids': stream.keep_ids, 'cache': stream.cache}
+    if starts and starts.get(name):
+      extra['start'] = starts[name]
     datasets[name] = data.make(
         split, preprocess_fn=stream.pipeline.host_fn(training, image_dtype),
         batch_size=batch_sizes[name], training=training, **make_kwargs,
