@@ -146,7 +146,8 @@ def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
   return Schedule(
       base_lr=base_lr,
       warmup_steps=int(warmup_epochs * steps_per_epoch),
-      boundaries=tuple(int(e * steps_per_epoch) for e in decay_epochs),
+      boundaries=() if cosine else tuple(
+          int(e * steps_per_epoch) for e in decay_epochs),
       decay_factor=lr_decay_factor,
       total_steps=total_steps,
       steps_per_epoch=steps_per_epoch,
