@@ -316,11 +316,11 @@ class LinearEvalTask(lib.Task):
     self.input_shape = example_shape
     # One eager call learns the end points' shapes, which stay static in the
     # traced steps even when the module's own spec leaves H and W unknown.
-    probe = mf.in_one_replica(
+    probe = utils.in_one_replica(
         self.module, tf.zeros([1] + example_shape[-3:], tf.float32))
     self._end_point_shapes = {k: v.shape.as_list()[1:]
                               for k, v in probe.items()}
-    pooled = mf.in_one_replica(
+    pooled = utils.in_one_replica(
         self.features, tf.zeros([1] + example_shape, tf.float32))
     logging.info('Linear evaluation of %s (%s) on %s, %s pooling%s: %s',
                  self.hub_module, self.module.signature,

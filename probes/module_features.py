@@ -99,21 +99,6 @@ def load_module(path: str | None, signature: str):
   return loaded, fn
 
 
-def in_one_replica(fn, *args):
-  """Runs `fn` in replica context and returns the first replica's result.
-
-  A SavedModel loaded under a multi-device strategy can only be called
-  inside `strategy.run`; the trainer initialises tasks in cross-replica
-  context.
-  """
-  if not tf.distribute.in_cross_replica_context():
-    return fn(*args)
-  strategy = tf.distribute.get_strategy()
-  result = strategy.run(fn, args=args)
-  return tf.nest.map_structure(
-      lambda x: strategy.experimental_local_results(x)[0], result)
-
-
 class FrozenModule(tf.Module):
   """A loaded hub module whose variables are never trained.
 

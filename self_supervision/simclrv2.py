@@ -34,13 +34,13 @@
 """
 
 from collections.abc import Mapping
+import os
 from typing import Any
 
 import keras
 import tensorflow as tf
 
 from revisiting_ssl import models, utils
-from revisiting_ssl.probes import module_features
 from revisiting_ssl.self_supervision import s4l_lib, simclr
 from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
@@ -133,6 +133,40 @@ class SimCLRFinetuneTask(lib.Task):
     return end_points['logits'], end_points
 
 
+class Teacher(tf.Module):
+  """The class logits of a frozen hub module: its `default` signature."""
+
+  def __init__(self, path: str):
+    """Loads the module.
+
+    Raises:
+      utils.UsageError: for a path that is not a SavedModel or a module
+        without a `default` signature of one input.
+    """
+    super().__init__(name='teacher')
+    if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+      raise utils.UsageError(
+          f'--hub_module {path} is not a SavedModel (expected an export '
+          f'such as <workdir>/export/hub/<timestamp>/module).')
+    self.path = path
+    self.loaded = tf.saved_model.load(path)
+    signature = dict(self.loaded.signatures).get('default')
+    inputs = signature.structured_input_signature[1] if signature else {}
+    if len(inputs) != 1:
+      raise utils.UsageError(
+          f'The teacher {path} (--hub_module) needs a `default` signature '
+          f'that takes the images alone.')
+    (self.input_key,) = inputs
+    self._signature = signature
+
+  def __call__(self, images: tf.Tensor) -> tf.Tensor:
+    """float32 logits of `images` (inference mode)."""
+    spec = self._signature.structured_input_signature[1][self.input_key]
+    outputs = self._signature(**{self.input_key: tf.cast(images,
+                                                         spec.dtype)})
+    return tf.cast(outputs['default'], tf.float32)
+
+
 def softened_cross_entropy(student: tf.Tensor, teacher: tf.Tensor,
                            temperature: float) -> tf.Tensor:
   """Per example -sum_y P_T(y; tau) log P_S(y; tau); no gradient to P_T."""
@@ -177,13 +211,13 @@ class SimCLRDistillTask(s4l_lib.S4LTask):
     super().__init__(num_classes=num_classes, heads={}, network=network)
     self.temperature = float(distill_temperature)
     self.weight = float(distill_weight)
-    self.teacher = module_features.FrozenModule(hub_module, 'default')
+    self.teacher = Teacher(hub_module)
 
   def initialize(self, batch: Mapping[str, Any]) -> None:
     """Creates the student; checks the teacher's classes on one replica."""
     images = batch[s4l_lib.UNSUP]['image']
     self.apply(images, batch[s4l_lib.SUP]['image'], training=False)
-    module_features.in_one_replica(self.teacher_logits, images)
+    utils.in_one_replica(self.teacher_logits, images)
 
   def export_items(self) -> dict[str, tf.Module]:
     """The student (the teacher is not part of its module)."""
@@ -191,7 +225,7 @@ class SimCLRDistillTask(s4l_lib.S4LTask):
 
   def teacher_logits(self, images: tf.Tensor) -> tf.Tensor:
     """The teacher's class logits on `images`, float32."""
-    logits = self.teacher(images)['default']
+    logits = self.teacher(images)
     if logits.shape[-1] != self.num_classes:
       raise utils.UsageError(
           f'The teacher {self.teacher.path} (--hub_module) predicts '
