@@ -161,18 +161,19 @@ def random_resized_crop(is_training: bool, resize_size: Any = None) -> Op:
     resize_size: `--resize_size` (height, width) of the output.
 
   Returns:
-    The op; the images become float32 `[h, w, C]` in the input's range
-    (bicubic interpolation may overshoot it slightly).
+    The op; the images become float32 `[h, w, C]`, clipped to the range
+    of the box's values (bicubic interpolation overshoots).
   """
   height, width = size_arg(resize_size, 'resize_size', 'random_resized_crop')
   aspect = width / height
   whole = tf.constant([[[0.0, 0.0, 1.0, 1.0]]], tf.float32)
 
   def resized(image, begin, size):
-    box = tf.slice(image, begin, size)
+    box = tf.cast(tf.slice(image, begin, size), tf.float32)
     out = tf.image.resize(box, [height, width], method='bicubic')
-    return tf.ensure_shape(tf.cast(out, tf.float32),
-                           [height, width, image.shape[-1]])
+    # Bicubic interpolation overshoots; the box's own range bounds it.
+    out = tf.clip_by_value(out, tf.reduce_min(box), tf.reduce_max(box))
+    return tf.ensure_shape(out, [height, width, image.shape[-1]])
 
   def train_fn(image, seed):
     begin, size, _ = inception_preprocessing.sample_crop_box(
