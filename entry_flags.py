@@ -87,8 +87,9 @@ ENTRY_GROUPS = {
                         'labels_per_class', 'label_fraction',
                         'label_subset_seed', 'cache_dataset',
                         'sup_preprocessing', 'sup_preprocessing_eval'),
-    'optimisation': ('lr', 'lr_scale_batch_size', 'epochs', 'decay_epochs',
-                     'lr_decay_factor', 'warmup_epochs', 'optimizer',
+    'optimisation': ('lr', 'lr_scale_batch_size', 'lr_scaling', 'epochs',
+                     'decay_epochs', 'lr_decay', 'lr_decay_factor',
+                     'warmup_epochs', 'optimizer',
                      'schedule', 'polyak_averaging', 'path_to_initial_ckpt',
                      'vars_to_restore'),
     'checkpoints and evaluation': (
@@ -259,17 +260,25 @@ def define_flags(fv: flags.FlagValues) -> None:
        '--lr_scale_batch_size.')
   real('lr_scale_batch_size', None, 'Reference batch size of '
        '--lr (0: no scaling).')
+  string('lr_scaling', None, 'How --lr scales with the batch size B: '
+         'linear, --lr * B / --lr_scale_batch_size; sqrt, --lr * sqrt(B / '
+         '--lr_scale_batch_size), SimCLR\'s --lr * sqrt(B) when that is '
+         f'unset {_trainer("lr_scaling")}.')
   real('epochs', None, 'Training length in epochs (fractions '
        'allowed).')
   listing('decay_epochs', None, 'Epochs at which the learning rate '
           'decays (default: none within training).')
+  string('lr_decay', None, 'The decay after the warm-up: piecewise, by '
+         '--lr_decay_factor at each of --decay_epochs; cosine, along a '
+         f'half cosine to 0 (SimCLR\'s) {_trainer("lr_decay")}.')
   real('lr_decay_factor', None, 'Decay per boundary '
        f'{_trainer("lr_decay_factor")}.')
   real('warmup_epochs', None, 'Linear warm-up length in epochs '
        f'{_trainer("warmup_epochs")}.')
   string('optimizer', None,
          f'{_choices(optimization.OPTIMIZERS.names())} '
-         '(sgd: TF1 momentum 0.9; adam: TF1 defaults) '
+         '(sgd: TF1 momentum 0.9; adam: TF1 defaults; lars: SimCLR\'s, '
+         'momentum 0.9, eta 0.001, biases and batch norm not adapted) '
          f'{_trainer("optimizer")}.')
   string('schedule', None, 'S4L\'s schedule in epochs: '
          '"warmup,decay1,...,decayK,end", instead of --epochs, '

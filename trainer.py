@@ -108,6 +108,8 @@ class TrainerConfig:
   epochs: float
   lr: float
   lr_scale_batch_size: float | None = None  # None or 0: no scaling.
+  lr_scaling: str = 'linear'  # Or sqrt (`optimization.LR_SCALINGS`).
+  lr_decay: str = 'piecewise'  # Or cosine (`optimization.LR_DECAYS`).
   eval_batch_size: int | None = None  # None: batch_size.
   decay_epochs: tuple[float, ...] | None = None
   warmup_epochs: float = 0.0
@@ -207,6 +209,7 @@ class Trainer:
                                               config.train_split),
         batch_size=config.batch_size, epochs=config.epochs, lr=config.lr,
         lr_scale_batch_size=config.lr_scale_batch_size,
+        lr_scaling=config.lr_scaling, lr_decay=config.lr_decay,
         decay_epochs=config.decay_epochs,
         warmup_epochs=config.warmup_epochs,
         lr_decay_factor=config.lr_decay_factor)

@@ -440,3 +440,18 @@ class Progress:
     self._log(f'{self.what}: {self.done:,} {self.unit} in '
               f'{format_duration(elapsed)} '
               f'({self.done / max(elapsed, 1e-9):.1f}/s).')
+
+
+def in_one_replica(fn, *args):
+  """Runs `fn` in replica context and returns the first replica's result.
+
+  A SavedModel loaded under a multi-device strategy can only be called
+  inside `strategy.run`; the trainer initialises tasks in cross-replica
+  context.
+  """
+  if not tf.distribute.in_cross_replica_context():
+    return fn(*args)
+  strategy = tf.distribute.get_strategy()
+  result = strategy.run(fn, args=args)
+  return tf.nest.map_structure(
+      lambda x: strategy.experimental_local_results(x)[0], result)

@@ -76,6 +76,7 @@ PATCH_EVAL = comparison_network.PATCH_EVAL
 SUPERVISED = 'config/supervised/fashion_mnist.sh'
 ROTATION = 'config/rotation/fashion_mnist.sh'
 RELATIVE = 'config/relative_patch_location/fashion_mnist.sh'
+SIMCLR_EVAL = 'config/evaluation/simclr_fashion_mnist.sh'
 # The convex probe runs on the main rows (the methods, their references):
 # the widths and networks are compared with the paper's probe at every end
 # point, and filters_factor 4's block1 is too big for it (16,384
@@ -127,6 +128,10 @@ ROWS = (
     # still improving there. 6.4 epochs still gained 0.9 points over 3.2.
     Row('exemplar', 'main', 'config/exemplar/fashion_mnist.sh',
         settings=lengths(0.05, 0.2, 0.8, 3.2, 6.4, 12.8, decay=0.8)),
+    # Probed at [0, 1], its pretraining's input range; the head's layers
+    # are end points too. Its cosine decay needs no --decay_epochs.
+    Row('simclr', 'main', 'config/simclr/fashion_mnist.sh', SIMCLR_EVAL,
+        settings=tuple({'--epochs': e} for e in ('0.25', '1', '4', '16'))),
     Row('relative patch location', 'main', RELATIVE, PATCH_EVAL,
         settings=PATCH_LENGTHS),
     Row('jigsaw', 'main', 'config/jigsaw/fashion_mnist.sh', PATCH_EVAL,

@@ -77,6 +77,12 @@ METHODS = {
     'VAT': ('vat', 'top1_accuracy_classes'),
     'VAT + EntMin': ('vat_entmin', 'top1_accuracy_classes'),
     'MOAM step 1': ('moam_step_1', 'top1_accuracy_unrotated'),
+    # SimCLRv2's recipe: fine-tuned from a SimCLR network pretrained on
+    # every training image (one per seed, shared by the fractions), then
+    # distilled into a student on every image.
+    'SimCLRv2 fine-tune': ('simclr_finetune', 'top1_accuracy_classes'),
+    'SimCLRv2 fine-tune + distil': ('simclr_distill',
+                                    'top1_accuracy_student'),
 }
 # The seed README's ImageNet numbers (top-5, 10% of the labels unless
 # noted), for reference.
@@ -85,11 +91,14 @@ PAPER_TOP5 = {('supervised', '1p'): 48.43, ('supervised', '10p'): 80.43,
               ('Pseudo-labels', '10p'): 82.41, ('VAT', '10p'): 82.78,
               ('VAT + EntMin', '10p'): 83.39, ('MOAM step 1', '10p'): 88.80}
 PSEUDO = 'Pseudo-labels'
+FINETUNE = 'SimCLRv2 fine-tune'
+DISTIL = 'SimCLRv2 fine-tune + distil'
+SIMCLR = os.path.join('config', 'simclr', 'fashion_mnist.sh')
 # Methods that take the learning rate another method chose on the
 # validation split, instead of a search of their own (two CPU cores cannot
 # afford one for each): their closest relative's.
 LR_FROM = {'Pseudo-labels': 'supervised', 'VAT + EntMin': 'VAT',
-           'MOAM step 1': 'S4L-Rotation'}
+           'MOAM step 1': 'S4L-Rotation', DISTIL: FINETUNE}
 
 
 def read_results(workdir):
@@ -124,18 +133,25 @@ class Stage:
       # Labelled by the supervised model of the same seed (chosen lr).
       self.before = PseudoLabels(args, fraction, seed)
       dataset_dir = self.before.output
+    elif method == FINETUNE:
+      self.before = SimCLRPretraining(args, seed)
+    elif method == DISTIL:
+      # Taught by the fine-tuned model of the same seed (chosen lr).
+      self.before = Teacher(args, fraction, seed)
     self.flags = ['--nouse_tpu', '--dataset_dir', dataset_dir,
                   '--workdir', self.workdir, '--lr', lr,
                   '--random_seed', str(seed), '--label_subset_seed',
                   str(seed)]
-    if method == PSEUDO:
-      self.flags = self.flags[:-2]  # Its subset is the supervised run's.
+    if method in (PSEUDO, DISTIL):
+      # Its subset is the supervised run's, or its teacher's.
+      self.flags = self.flags[:-2]
     self.log = os.path.join(args.workdir, 'log.txt')
     self.times = experiment.StageTimes(self.workdir)
 
   @property
   def commands(self):
-    train = ['bash', self.config, *self.flags]
+    extra = self.before.flags() if self.before is not None else []
+    train = ['bash', self.config, *self.flags, *extra]
     return train, train + ['--run_eval', '--eval_timeout_secs', '1']
 
   def rows(self):
@@ -160,7 +176,7 @@ class Stage:
     if self.before is not None:
       seconds = self.before.make()
       if seconds:
-        self.times.record('pseudo_labels', seconds)
+        self.times.record(self.before.name, seconds)
     self.times.run('train', self.commands[0], self.log)
     return True
 
@@ -201,6 +217,8 @@ class Stage:
 class PseudoLabels:
   """Fashion-MNIST labelled by a final supervised model (SPEC B8)."""
 
+  name = 'pseudo_labels'
+
   def __init__(self, args, fraction, seed):
     self.args = args
     self.fraction = fraction
@@ -223,6 +241,59 @@ class PseudoLabels:
          '--labels_file', os.path.join(model.workdir, label_list),
          '--output_folder', self.output],
         os.path.join(self.args.workdir, 'log.txt'))
+
+
+  def flags(self):
+    """Nothing: the data set is the stage's --dataset_dir."""
+    return []
+
+
+class SimCLRPretraining:
+  """SimCLR on every training image, once per seed (for both fractions)."""
+
+  name = 'simclr_pretraining'
+
+  def __init__(self, args, seed):
+    self.args = args
+    self.seed = seed
+    self.workdir = os.path.join(args.workdir, 'simclr_pretraining',
+                                f'seed{seed}')
+
+  def make(self):
+    """Trains once; returns the seconds it took (0: done)."""
+    if os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
+      return 0.0
+    return experiment.run(
+        ['bash', SIMCLR, '--nouse_tpu', '--dataset_dir',
+         self.args.dataset_dir, '--workdir', self.workdir, '--val_split',
+         'val', '--random_seed', str(self.seed)],
+        os.path.join(self.args.workdir, 'log.txt'))
+
+  def flags(self):
+    return ['--path_to_initial_ckpt', self.workdir]
+
+
+class Teacher:
+  """The fine-tuned model of a seed (its chosen rate), exported."""
+
+  name = 'teacher'
+
+  def __init__(self, args, fraction, seed):
+    self.args = args
+    self.fraction = fraction
+    self.seed = seed
+
+  def _stage(self):
+    lr = self.args.chosen[(FINETUNE, self.fraction)]
+    return Stage(self.args, FINETUNE, self.fraction, lr, self.seed)
+
+  def make(self):
+    """Exports the teacher if needed; its time is the fine-tuning's."""
+    self._stage().module()
+    return 0.0
+
+  def flags(self):
+    return ['--hub_module', self._stage().module()]
 
 
 def main():

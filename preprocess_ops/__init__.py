@@ -17,4 +17,9 @@
 Importing the package registers every op in `base.OPS`.
 """
 
-from revisiting_ssl.preprocess_ops import geometry, patches, values  # noqa: F401
+from revisiting_ssl.preprocess_ops import (  # noqa: F401
+  contrastive,
+  geometry,
+  patches,
+  values,
+)

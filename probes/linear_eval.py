@@ -183,21 +183,6 @@ class Heads(keras.Model):
     return tf.add_n(losses), grads, variables
 
 
-def _in_one_replica(fn, *args):
-  """Runs `fn` in replica context and returns the first replica's result.
-
-  A SavedModel loaded under a multi-device strategy can only be called
-  inside `strategy.run`; the trainer initialises tasks in cross-replica
-  context.
-  """
-  if not tf.distribute.in_cross_replica_context():
-    return fn(*args)
-  strategy = tf.distribute.get_strategy()
-  result = strategy.run(fn, args=args)
-  return tf.nest.map_structure(
-      lambda x: strategy.experimental_local_results(x)[0], result)
-
-
 # -- The task ---------------------------------------------------------------
 
 
@@ -331,11 +316,11 @@ class LinearEvalTask(lib.Task):
     self.input_shape = example_shape
     # One eager call learns the end points' shapes, which stay static in the
     # traced steps even when the module's own spec leaves H and W unknown.
-    probe = _in_one_replica(
+    probe = utils.in_one_replica(
         self.module, tf.zeros([1] + example_shape[-3:], tf.float32))
     self._end_point_shapes = {k: v.shape.as_list()[1:]
                               for k, v in probe.items()}
-    pooled = _in_one_replica(
+    pooled = utils.in_one_replica(
         self.features, tf.zeros([1] + example_shape, tf.float32))
     logging.info('Linear evaluation of %s (%s) on %s, %s pooling%s: %s',
                  self.hub_module, self.module.signature,

@@ -722,3 +722,28 @@ def test_readme_table_has_the_results_pages_numbers():
   for ours, theirs in same.items():
     for row, value in readme[ours].items():
       assert page[theirs].get(row, '-') == value, (row, ours)
+
+
+def test_simclr_row_runs_through_the_same_protocol(fake):
+  main, tmp_path = fake
+  commands = main('random init,simclr')
+  pretrains = [c for c in commands
+               if c[1] == 'config/simclr/fashion_mnist.sh' and
+               '--export_only' not in c]
+  # The length search on `val` stops after 4 epochs (no gain over 1), then
+  # seeds 1 and 2 train the chosen length; the cosine decay takes no
+  # --decay_epochs.
+  assert sorted((_flag(c, '--epochs'), _flag(c, '--random_seed'))
+                for c in pretrains) == sorted(
+                    [('0.25', '0'), ('1', '0'), ('4', '0'), ('1', '1'),
+                     ('1', '2')])
+  assert not [c for c in pretrains if '--decay_epochs' in c]
+  probes = [c for c in commands if c[1] == driver.SIMCLR_EVAL]
+  assert sorted(os.path.basename(os.path.dirname(_flag(c, '--workdir')))
+                for c in probes if _split_of_probe(c) == 'test') == [
+                    'epochs1_seed0', 'epochs1_seed1', 'epochs1_seed2']
+  convex = [c for c in commands if c[1] == 'tools/convex_probe.py'
+            and f'{os.sep}simclr{os.sep}' in _flag(c, '--json')]
+  assert len(convex) == 3  # With its low-shot subsets.
+  text = (tmp_path / 'RESULTS.md').read_text()
+  assert '| simclr | 85.8 ± 0.3 |' in text

@@ -38,9 +38,23 @@ def reads_pseudo_labels(name):
 
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
-  # At least one batch of the largest shipped batch size (512).
+  # At least one batch of the largest shipped batch size (SimCLR's 4096).
   return write_fashion_mnist(str(tmp_path_factory.mktemp('fmnist')),
-                             num_train=520, num_test=40)
+                             num_train=4100, num_test=40)
+
+
+@pytest.fixture(scope='module')
+def teacher(tmp_path_factory):
+  """A module with Fashion-MNIST's 10 classes: SimCLRv2's distillation."""
+  import tensorflow as tf  # noqa: PLC0415  (only this fixture needs it)
+
+  from revisiting_ssl import models  # noqa: PLC0415
+  from revisiting_ssl.training import hub_export  # noqa: PLC0415
+  net = models.get_net('resnet50', num_classes=10, filters_factor=1)
+  net(tf.zeros([1, 32, 32, 3]), training=False)
+  return hub_export.export_hub_module(
+      net, {'net': net}, str(tmp_path_factory.mktemp('teacher') / 'module'),
+      [None, None, None, 3])
 
 
 @pytest.fixture(scope='module')
@@ -66,7 +80,7 @@ def tfrecords(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
-def test_dry_run(name, data_dir, hub_module, tfrecords, tmp_path):
+def test_dry_run(name, data_dir, hub_module, teacher, tfrecords, tmp_path):
   workdir = tmp_path / 'work'
   # There is no ImageNet here: the paper's configs are checked on the tiny
   # Fashion-MNIST stand-in (absl takes the last value of a repeated flag).
@@ -78,6 +92,8 @@ def test_dry_run(name, data_dir, hub_module, tfrecords, tmp_path):
           '--train_split', 'trainval', '--val_split', 'test']
   if '--task linear_eval' in (REPO / 'config' / name).read_text():
     args += ['--hub_module', hub_module]
+  if '--task simclr_distill' in (REPO / 'config' / name).read_text():
+    args += ['--hub_module', teacher]
   if '--labels_per_class' in (REPO / 'config' / name).read_text():
     # The stand-in has 52 images per class.
     args += ['--labels_per_class', '5']

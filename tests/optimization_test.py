@@ -17,11 +17,13 @@
 import shlex
 
 from conftest import REPO
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from revisiting_ssl import train_and_eval, utils
+from revisiting_ssl.models import layers
 from revisiting_ssl.training import optimization
 
 # Split sizes of the paper's ImageNet splits (SPEC A4) and Fashion-MNIST.
@@ -97,7 +99,9 @@ def schedule_for(path):
       num_examples=num_examples,
       batch_size=int(f['batch_size']), epochs=float(values['epochs']),
       lr=float(f['lr']),
-      lr_scale_batch_size=float(f['lr_scale_batch_size']),
+      lr_scale_batch_size=float(f.get('lr_scale_batch_size', 0)),
+      lr_scaling=f.get('lr_scaling', 'linear'),
+      lr_decay=f.get('lr_decay', 'piecewise'),
       decay_epochs=[float(x) for x in decay] if decay else None,
       warmup_epochs=float(values['warmup_epochs'] or 0),
       lr_decay_factor=float(f.get('lr_decay_factor', 0.1)))
@@ -196,5 +200,88 @@ def test_momentum_is_tf1_style():
 
 def test_unknown_optimizer_lists_choices():
   s = optimization.Schedule(0.1, 0, (), 0.1, 10, 10)
-  with pytest.raises(utils.UsageError, match='--optimizer.*adam, sgd'):
+  with pytest.raises(utils.UsageError, match='--optimizer.*adam, lars, sgd'):
     optimization.make_optimizer('rmsprop', s)
+
+
+@pytest.mark.parametrize('scaling, reference, expected', [
+    ('linear', 256, 0.3 * 4096 / 256),
+    ('sqrt', None, 0.075 * 64),  # SimCLR's 0.075 * sqrt(4096) = 4.8.
+    ('sqrt', 256, 0.3 * 4),
+    ('linear', None, 0.3),
+])
+def test_learning_rate_scalings(scaling, reference, expected):
+  s = optimization.make_schedule(
+      num_examples=10**6, batch_size=4096, epochs=1,
+      lr=0.075 if reference is None and scaling == 'sqrt' else 0.3,
+      lr_scale_batch_size=reference, decay_epochs=None, warmup_epochs=0,
+      lr_decay_factor=0.1, lr_scaling=scaling)
+  assert s.base_lr == pytest.approx(expected)
+
+
+def test_cosine_decay():
+  s = optimization.make_schedule(
+      num_examples=1000, batch_size=10, epochs=2, lr=1.0,
+      lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0.5,
+      lr_decay_factor=0.1, lr_decay='cosine')
+  keras_schedule = optimization.WarmupPiecewiseDecay(s)
+  assert (s.warmup_steps, s.total_steps, s.boundaries) == (50, 200, ())
+  for step, want in [(25, 0.5), (50, 1.0), (125, 0.5), (200, 0.0),
+                     (50 + 150 // 3, 0.75)]:
+    assert s.value(step) == pytest.approx(want, abs=1e-6)
+    assert float(keras_schedule(step)) == pytest.approx(want, abs=1e-6)
+  with pytest.raises(utils.UsageError, match='drop --decay_epochs'):
+    optimization.make_schedule(
+        num_examples=1000, batch_size=10, epochs=2, lr=1.0,
+        lr_scale_batch_size=None, decay_epochs=[1], warmup_epochs=0,
+        lr_decay_factor=0.1, lr_decay='cosine')
+  with pytest.raises(utils.UsageError, match='--lr_scaling.*linear, sqrt'):
+    optimization.make_schedule(
+        num_examples=1000, batch_size=10, epochs=2, lr=1.0,
+        lr_scale_batch_size=None, decay_epochs=None, warmup_epochs=0,
+        lr_decay_factor=0.1, lr_scaling='cube')
+
+
+def test_lars_follows_its_formula():
+  """Kernels: v <- m v + lr eta |w| / |g + wd w| (g + wd w); w <- w - v.
+
+  Biases and batch norm take plain momentum steps without decay: the
+  layers' penalty covers kernels only and LARS adapts only kernels.
+  """
+  wd, lr, eta, momentum = 0.1, 0.5, optimization.LARS_ETA, 0.9
+  dense = keras.layers.Dense(3, kernel_regularizer=layers.l2_regularizer(wd))
+  norm = layers.FusedBatchNorm()
+  x = tf.constant(np.random.default_rng(0).normal(size=(8, 4)), tf.float32)
+  norm(dense(x), training=True)
+  variables = dense.trainable_variables + norm.trainable_variables
+  s = optimization.Schedule(lr, 0, (), 0.1, 10, 10)
+  opt = optimization.make_optimizer('lars', s)
+  opt.build(variables)
+  expected = {v.path: v.numpy().copy() for v in variables}
+  velocity = {v.path: np.zeros(v.shape) for v in variables}
+  for _ in range(3):
+    with tf.GradientTape() as tape:
+      y = norm(dense(x), training=True)
+      loss = tf.reduce_mean(tf.square(y - 0.3)) + tf.add_n(dense.losses)
+    grads = tape.gradient([loss], variables)
+    with tf.GradientTape() as tape:
+      plain = tf.reduce_mean(tf.square(norm(dense(x), training=True) - 0.3))
+    plain_grads = tape.gradient(plain, variables)
+    for v, g, p in zip(variables, grads, plain_grads):
+      w = expected[v.path]
+      if v.path.endswith('kernel'):
+        decayed = p.numpy() + wd * w  # The penalty's gradient, by hand.
+        np.testing.assert_allclose(g, decayed, rtol=1e-5, atol=1e-7)
+        ratio = eta * np.linalg.norm(w) / np.linalg.norm(decayed)
+        step = lr * ratio * decayed
+      else:
+        np.testing.assert_allclose(g, p, rtol=1e-6)  # No decay.
+        step = lr * p.numpy()
+      velocity[v.path] = momentum * velocity[v.path] + step
+      expected[v.path] = w - velocity[v.path]
+    opt.apply_gradients(zip(grads, variables))
+    for v in variables:
+      np.testing.assert_allclose(v.numpy(), expected[v.path], rtol=1e-5,
+                                 atol=1e-7, err_msg=v.path)
+  assert [optimization.lars_adapted(v) for v in variables] == [
+      True, False, False, False]

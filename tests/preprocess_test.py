@@ -75,9 +75,18 @@ _EXPECTED = {
     'multi_crop': ((48, 64), (5, 24, 24, 3), np.uint8, (0, 255)),
     'crop_inception_patches': ((48, 64), (2, 32, 32, 3), np.float32,
                                (0, 255)),
+    # SimCLR's (their statistics: contrastive_ops_test.py).
+    'views': ((48, 64), (2, 48, 64, 3), np.uint8, (0, 255)),
+    'random_resized_crop': ((48, 64), (32, 32, 3), np.float32, (0, 255)),
+    'color_jitter': ((48, 64), (48, 64, 3), np.float32, (0, 1)),
+    'random_grayscale': ((48, 64), (48, 64, 3), np.float32, (0, 1)),
+    'gaussian_blur': ((48, 64), (48, 64, 3), np.float32, (0, 1)),
 }
 # How the generic test writes an op whose arguments only a call gives.
-_CALLS = {'value_range': 'value_range(-2, 2)'}
+_CALLS = {'value_range': 'value_range(-2, 2)',
+          # The colour ops take [0, 1].
+          **{name: f'0_to_1|{name}' for name in (
+              'color_jitter', 'random_grayscale', 'gaussian_blur')}}
 # Random in evaluation too, as in S4L (SPEC C4.10).
 _RANDOM_IN_EVAL = ('hsvnoise', 'crop_inception_patches')
 

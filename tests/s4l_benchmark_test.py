@@ -37,7 +37,7 @@ driver = testdata.load_script('benchmarks/s4l_fashion_mnist.py',
                               's4l_benchmark_driver')
 experiment = driver.experiment
 
-METRICS = ('logits', 'unrotated', 'classes')
+METRICS = ('logits', 'unrotated', 'classes', 'student')
 # Validation top-1 by learning rate: 0.1 is best for every method.
 LR_BONUS = {'0.01': 0.0, '0.03': 0.01, '0.1': 0.03, '0.3': 0.02}
 
@@ -280,3 +280,36 @@ def test_a_driver_killed_leaves_no_stage_running(tmp_path):
   assert 'Stopped by signal 15' in stderr
   with pytest.raises(ProcessLookupError):
     os.kill(int(pid_file.read_text()), 0)
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_simclrv2_rows_pretrain_fine_tune_and_distil(fake):
+  main, tmp_path = fake
+  commands, report = main('SimCLRv2 fine-tune + distil')
+  # One SimCLR pretraining per seed, shared by every rate and fraction.
+  pretraining = _trainings(commands, os.path.join('simclr',
+                                                  'fashion_mnist.sh'))
+  assert sorted(_flag(c, '--random_seed') for c in pretraining) == [
+      '0', '1', '2']
+  workdirs = {_flag(c, '--random_seed'): _flag(c, '--workdir')
+              for c in pretraining}
+  # Fine-tuning searches the rates from its seed's pretraining...
+  finetune = _trainings(commands, 'simclr_finetune_10p.sh')
+  assert sorted(_flag(c, '--lr') for c in finetune) == sorted(
+      ['0.01', '0.03', '0.1', '0.3', '0.1', '0.1'])
+  for c in finetune:
+    assert _flag(c, '--path_to_initial_ckpt') == workdirs[
+        _flag(c, '--random_seed')]
+  # ...and the distillation takes its rate and its seed's teacher.
+  distil = _trainings(commands, 'simclr_distill_10p.sh')
+  assert [(_flag(c, '--lr'), _flag(c, '--random_seed')) for c in distil] == [
+      ('0.1', '0'), ('0.1', '1'), ('0.1', '2')]
+  for c in distil:
+    teacher = _flag(c, '--hub_module')
+    assert os.path.isdir(teacher)
+    assert f'simclr_finetune_10p{os.sep}lr0.1_seed{_flag(c, "--random_seed")}' \
+        in teacher
+    assert '--label_subset_seed' not in c
+  assert '| SimCLRv2 fine-tune | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, ' \
+      '0.3: 72.0 | 0.1 | 74.00 ± 1.00 |' in report
+  assert '| SimCLRv2 fine-tune + distil | 0.1: 73.0 | 0.1 |' in report

@@ -155,6 +155,9 @@ def task_cases(module_dir=None):
   image_batch = {
       'image': tf.constant(rng.normal(size=(4, 16, 16, 3)), tf.float32),
       'label': tf.constant([0, 1, 2, 4]), 'mask': tf.ones([4])}
+  views_batch = {
+      'image': tf.constant(rng.uniform(size=(3, 2, 16, 16, 3)), tf.float32),
+      'label': tf.zeros([3], tf.int32), 'mask': tf.ones([3])}
   heads = tuple(f'logits_{e}' for e in END_POINTS + ('logits',))
   return {
       'supervised': Case({'num_classes': 5}, image_batch, 5),
@@ -188,6 +191,22 @@ def task_cases(module_dir=None):
            'sup': dict(rotation_batch, copy_label=tf.constant([1, 3]))},
           5, default_key='classes',
           representation=('pre_logits', 'classes', 'rotations')),
+      'simclr': Case(
+          {'temperature': 0.5, 'proj_out_dim': 8}, views_batch, 8,
+          default_key='proj_head_2',
+          representation=('pre_logits', 'block4', 'proj_head_0',
+                          'proj_head_1', 'proj_head_2')),
+      'simclr_finetune': Case(
+          {'num_classes': 5, 'ft_proj_selector': 1, 'proj_out_dim': 8,
+           'zero_init_logits': False}, image_batch, 5,
+          representation=('pre_logits', 'proj_head_1', 'logits')),
+      # The teacher is the tiny module, of 3 classes.
+      'simclr_distill': Case(
+          {'num_classes': 3, 'hub_module': module_dir},
+          {'unsup': image_batch,
+           'sup': dict(image_batch, label=tf.constant([0, 1, 2, 1]))}, 3,
+          default_key='classes',
+          representation=('pre_logits', 'classes', 'classes_unsup')),
       'linear_eval': Case(
           {'hub_module': module_dir, 'num_classes': 5, 'pool_mode': 'max'},
           image_batch, 5, default_key='logits_pre_logits',
@@ -620,7 +639,8 @@ def test_which_tasks_take_bfloat16_from_the_host():
   # VAT computes on the images before its trunk and linear evaluation
   # feeds a module saved with its own policy: they keep float32.
   assert HOST_CAST_TASKS == ['exemplar', 'jigsaw', 'relative_patch_location',
-                             'rotation', 'supervised']
+                             'rotation', 'simclr', 'simclr_finetune',
+                             'supervised']
 
 
 @pytest.mark.parametrize('name', HOST_CAST_TASKS)

@@ -22,6 +22,13 @@ Schedule: linear warm-up from exactly 0, then piecewise-constant decay that
 changes *after* a boundary step (the value at step b is still the old one),
 which is what TF1's `piecewise_constant` did.
 
+The base learning rate scales with the batch size B: linearly, --lr * B /
+--lr_scale_batch_size (the original's, no scaling when that is unset), or
+by its square root, --lr * sqrt(B / --lr_scale_batch_size) with the
+reference 1 when unset (SimCLR's --lr * sqrt(B)). After the warm-up the
+rate decays piecewise (above) or along a half cosine to 0 at the end of
+training (`cosine`, SimCLR's).
+
 SGD is TF1's momentum optimiser: the accumulator sums raw gradients and the
 learning rate multiplies it at update time. Keras' SGD folds the learning rate
 into the velocity instead; the two differ right after every change of the
@@ -49,6 +56,8 @@ class Schedule:
     decay_factor: multiplicative decay per boundary passed.
     total_steps: training length in steps.
     steps_per_epoch: steps in one epoch of the training split.
+    cosine: decay along a half cosine after the warm-up instead of at the
+      boundaries.
   """
   base_lr: float
   warmup_steps: int
@@ -56,26 +65,52 @@ class Schedule:
   decay_factor: float
   total_steps: int
   steps_per_epoch: int
+  cosine: bool = False
 
   def value(self, step: int) -> float:
     """The learning rate used for the update made at `step` (in Python)."""
     if step < self.warmup_steps:
       return step * self.base_lr / self.warmup_steps
+    if self.cosine:
+      span = max(self.total_steps - self.warmup_steps, 1)
+      done = min(step - self.warmup_steps, span) / span
+      return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * done))
     passed = sum(1 for b in self.boundaries if step > b)
     return self.base_lr * self.decay_factor ** passed
+
+
+# --lr_scaling: the power of B / --lr_scale_batch_size that scales --lr.
+LR_SCALINGS = {'linear': 1.0, 'sqrt': 0.5}
+# --lr_decay: the decay after the warm-up.
+LR_DECAYS = ('piecewise', 'cosine')
 
 
 def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
                   lr: float, lr_scale_batch_size: float | None,
                   decay_epochs: Sequence[float] | None,
-                  warmup_epochs: float, lr_decay_factor: float) -> Schedule:
+                  warmup_epochs: float, lr_decay_factor: float,
+                  lr_scaling: str = 'linear',
+                  lr_decay: str = 'piecewise') -> Schedule:
   """Computes the schedule of SPEC A3 from the epoch-based flags.
 
   Raises:
     utils.UsageError: for a non-positive learning rate or length, a
       negative warm-up or one beyond `epochs`, a split smaller than one
-      batch, or decay epochs that decrease or lie beyond `epochs`.
+      batch, decay epochs that decrease or lie beyond `epochs` (or any,
+      with the cosine decay), or an unknown scaling or decay.
   """
+  if lr_scaling not in LR_SCALINGS:
+    raise utils.UsageError(
+        f'Unknown --lr_scaling {lr_scaling!r}. Valid choices: '
+        f'{", ".join(LR_SCALINGS)}.')
+  if lr_decay not in LR_DECAYS:
+    raise utils.UsageError(
+        f'Unknown --lr_decay {lr_decay!r}. Valid choices: '
+        f'{", ".join(LR_DECAYS)}.')
+  cosine = lr_decay == 'cosine'
+  if cosine and decay_epochs:
+    raise utils.UsageError(
+        '--lr_decay cosine decays all along training; drop --decay_epochs.')
   for name, value in (('lr', lr), ('epochs', epochs)):
     if not value > 0:
       raise utils.UsageError(f'--{name} must be positive, got {value:g}.')
@@ -102,16 +137,21 @@ def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
     raise utils.UsageError(
         f'--decay_epochs {decay_epochs[-1]:g} lies beyond --epochs '
         f'{epochs:g}.')
+  reference = lr_scale_batch_size
+  if not reference and lr_scaling == 'sqrt':
+    reference = 1.0
   base_lr = lr
-  if lr_scale_batch_size:
-    base_lr = lr * batch_size / lr_scale_batch_size
+  if reference:
+    base_lr = lr * (batch_size / reference) ** LR_SCALINGS[lr_scaling]
   return Schedule(
       base_lr=base_lr,
       warmup_steps=int(warmup_epochs * steps_per_epoch),
-      boundaries=tuple(int(e * steps_per_epoch) for e in decay_epochs),
+      boundaries=() if cosine else tuple(
+          int(e * steps_per_epoch) for e in decay_epochs),
       decay_factor=lr_decay_factor,
       total_steps=total_steps,
-      steps_per_epoch=steps_per_epoch)
+      steps_per_epoch=steps_per_epoch,
+      cosine=cosine)
 
 
 class WarmupPiecewiseDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -123,11 +163,17 @@ class WarmupPiecewiseDecay(keras.optimizers.schedules.LearningRateSchedule):
   def __call__(self, step):
     s = self.schedule
     step = tf.cast(step, tf.int64)
-    passed = tf.zeros([], tf.int64)
-    for b in s.boundaries:
-      passed += tf.cast(step > b, tf.int64)
-    decayed = s.base_lr * tf.pow(tf.constant(s.decay_factor, tf.float32),
-                                 tf.cast(passed, tf.float32))
+    if s.cosine:
+      span = float(max(s.total_steps - s.warmup_steps, 1))
+      done = tf.minimum(tf.cast(step - s.warmup_steps, tf.float32), span)
+      decayed = s.base_lr * 0.5 * (1.0 + tf.cos(math.pi * done / span))
+    else:
+      passed = tf.zeros([], tf.int64)
+      for b in s.boundaries:
+        passed += tf.cast(step > b, tf.int64)
+      decayed = s.base_lr * tf.pow(
+          tf.constant(s.decay_factor, tf.float32),
+          tf.cast(passed, tf.float32))
     if s.warmup_steps <= 0:
       return decayed
     warm = (tf.cast(step, tf.float32) * s.base_lr /
@@ -184,6 +230,68 @@ class MomentumTF1(keras.optimizers.Optimizer):
     return config
 
 
+# LARS' momentum and trust coefficient eta (SimCLR's values).
+LARS_MOMENTUM = 0.9
+LARS_ETA = 0.001
+
+
+def lars_adapted(variable: tf.Variable) -> bool:
+  """Whether LARS scales the rate of `variable`: kernels, not vectors.
+
+  Biases and batch norm's scales and offsets are the one-dimensional
+  variables; the networks never decay them either (`models/layers.py`).
+  """
+  return variable.shape.rank is not None and variable.shape.rank > 1
+
+
+class LARS(keras.optimizers.Optimizer):
+  """Layer-wise adaptive rate scaling (You et al.), as SimCLR uses it.
+
+  With g the gradient of the loss *including* the weight-decay penalty (so
+  g = dL/dw + wd * w for a decayed kernel), momentum m and coefficient
+  eta, each step does
+
+      r = eta * |w| / |g|  (1 if |w| or |g| is 0; 1 if not `lars_adapted`)
+      v <- m * v + lr * r * g;  w <- w - v
+
+  where |.| is the L2 norm of the whole variable. Excluded variables
+  (biases, batch norm) thus take plain momentum steps, and no weight decay
+  reaches them because the networks' penalty covers kernels only.
+  """
+
+  def __init__(self, learning_rate, momentum: float = LARS_MOMENTUM,
+               eta: float = LARS_ETA, name: str = 'lars', **kwargs):
+    super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+    self.momentum = momentum
+    self.eta = eta
+
+  def build(self, var_list):
+    if self.built:
+      return
+    super().build(var_list)
+    self._velocities = [
+        self.add_variable_from_reference(v, 'velocity') for v in var_list]
+
+  def update_step(self, gradient, variable, learning_rate):
+    lr = tf.cast(learning_rate, variable.dtype)
+    gradient = tf.cast(gradient, variable.dtype)
+    if lars_adapted(variable):
+      w_norm = tf.norm(variable)
+      g_norm = tf.norm(gradient)
+      ratio = tf.where(
+          (w_norm > 0) & (g_norm > 0),
+          self.eta * w_norm / tf.where(g_norm > 0, g_norm, 1.0), 1.0)
+      lr = lr * ratio
+    velocity = self._velocities[self._get_variable_index(variable)]
+    self.assign(velocity, self.momentum * velocity + lr * gradient)
+    self.assign_sub(variable, velocity)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(momentum=self.momentum, eta=self.eta)
+    return config
+
+
 def _sgd(lr) -> keras.optimizers.Optimizer:
   return MomentumTF1(lr, momentum=0.9)
 
@@ -196,10 +304,11 @@ def _adam(lr) -> keras.optimizers.Optimizer:
 OPTIMIZERS = utils.Registry('optimizer', flag='--optimizer')
 OPTIMIZERS.register('sgd')(_sgd)
 OPTIMIZERS.register('adam')(_adam)
+OPTIMIZERS.register('lars')(LARS)
 
 
 def make_optimizer(name: str, schedule: Schedule) -> keras.optimizers.Optimizer:
-  """`sgd` (TF1 momentum 0.9) or `adam` (TF1 defaults) on the schedule.
+  """`sgd` (TF1 momentum 0.9), `adam` (TF1 defaults) or `lars`.
 
   Raises:
     utils.UsageError: for an unknown name, listing the valid ones.
