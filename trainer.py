@@ -145,6 +145,18 @@ class TrainerConfig:
   virtual_replicas: int = 1
 
 
+def _unnamed_input_failure(error: tf.errors.OpError) -> bool:
+  """Whether a step failed on bad input data that its error does not name.
+
+  A decode or parse op of the input pipeline (failed in a read that the
+  reader did not check), surfacing at the iterator's `IteratorGetNext`.
+  """
+  message = getattr(error, 'message', None) or str(error)
+  return isinstance(error, (tf.errors.InvalidArgumentError,
+                            tf.errors.DataLossError)) and (
+                                'IteratorGetNext' in message)
+
+
 class DivergenceError(utils.RunAbortedError):
   """The training loss became NaN or infinite."""
 
@@ -548,7 +560,11 @@ class Trainer:
       kill_points.reached('train_loop')
       with self._translate_errors():
         stop = self.stop.agreed(self.strategy)
-      if cadence.due(step, total) or stop:
+      due = cadence.due(step, total)
+      if stop and not due and self.is_chief:
+        checkpointing.mark_preemption_save(
+            os.path.join(cfg.workdir, f'ckpt-{step}'))
+      if due or stop:
         self.save()
         cadence.saved(step)
       if stop and step < total:
@@ -587,6 +603,12 @@ class Trainer:
       yield
     except tf.errors.OpError as e:
       data_error = datasets.input_data_error(e)
+      if data_error is None and _unnamed_input_failure(e):
+        logging.error('The input pipeline failed without naming a file '
+                      '(%s); reading --train_split %s to find the bad '
+                      'record.', utils.error_summary(e),
+                      self.config.train_split)
+        data_error = self.data.locate_bad_record(self.config.train_split)
       if data_error is not None:
         raise data_error from None
       if distribution.is_multi_worker(self.strategy) and isinstance(e, (
@@ -752,6 +774,11 @@ class Trainer:
                                           for p in skipped))
       recorded = evaluation.recorded_checkpoints(cfg.workdir, cfg.val_split)
       for path in paths:
+        if checkpointing.is_preemption_save(path):
+          logging.info('%s was saved on a preemption, off the save cadence; '
+                       'not evaluated (the resumed run goes on from it).',
+                       path)
+          continue
         if os.path.basename(path) in recorded:
           logging.info('%s was evaluated before; not again.', path)
           last = path

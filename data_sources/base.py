@@ -184,6 +184,16 @@ class DataSource:
     ds = self._examples(split, **kwargs)
     return ds.skip(start) if start else ds
 
+  def locate_bad_record(self, split: str) -> utils.UsageError | None:
+    """The error naming the first bad record of `split`, if one is found.
+
+    Called after an input pipeline failed with an error that names no file;
+    sources whose readers check only some reads override it. This version
+    finds nothing.
+    """
+    del split
+    return None
+
   def _padding_example(self, split: str) -> tf.data.Dataset:
     """One real example of `split` used to pad evaluation batches."""
     return self._examples(

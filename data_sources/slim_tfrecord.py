@@ -37,6 +37,7 @@ from revisiting_ssl.data_sources.base import (
   check_dir_exists,
   check_split_name,
   epoch_orders,
+  input_data_error,
   keep_table,
   shuffle_buffer,
   warn_if,
@@ -320,18 +321,45 @@ class SlimTFRecordSource(DataSource):
     sizes = tf.constant(sizes, tf.int64)
     num_files = len(files)
     if training:
-      # Every epoch reads each file once: the first `num_files` reads are
-      # the first of each file, the ones checked.
-      ds = epoch_orders(num_files, seed).enumerate().map(
-          lambda position, i: (tf.gather(names, i), tf.gather(sizes, i),
-                               position < num_files))
+      ds = self._training_file_order(names, sizes, seed)
     else:
       ds = tf.data.Dataset.from_tensor_slices(
           (names, sizes, tf.ones([num_files], tf.bool)))
     return ds.interleave(
         self._read_file(skip_corrupt),
-        cycle_length=max(1, min(cycle_length, len(files))), block_length=1,
+        cycle_length=max(1, min(cycle_length, num_files)), block_length=1,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+
+  @staticmethod
+  def _training_file_order(names: tf.Tensor, sizes: tf.Tensor,
+                           seed: int | None) -> tf.data.Dataset:
+    """(file, size, check) forever, each epoch in a new order.
+
+    Every epoch reads each file once, so the pipeline's first reads of its
+    files are its first `len(names)`: those are checked. (A pipeline
+    restored from a saved iterator goes on unchecked; should one of its
+    records fail, `locate_bad_record` finds it.)
+    """
+    num_files = int(names.shape[0])
+    return epoch_orders(num_files, seed).enumerate().map(
+        lambda position, i: (tf.gather(names, i), tf.gather(sizes, i),
+                             position < num_files))
+
+  def locate_bad_record(self, split: str) -> utils.UsageError | None:
+    """Reads `split` with every check on; the error of its first bad record.
+
+    For an input pipeline that failed in an unchecked read (see
+    `_training_file_order`): a pass over the split that decodes every
+    record, so it takes as long as an epoch's decoding.
+    """
+    ds = self._examples(split, training=False, seed=None, num_pipelines=1,
+                        pipeline_id=0, skip_corrupt_examples=False)
+    try:
+      for _ in ds.map(lambda example: tf.shape(example['image'])):
+        pass
+    except tf.errors.OpError as e:
+      return input_data_error(e)
+    return None
 
   @staticmethod
   def _record_id(record: tf.Tensor) -> tf.Tensor:

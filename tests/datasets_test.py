@@ -290,6 +290,18 @@ def test_training_stream_starts_at_a_position(tmp_path):
   assert stream(21, 9) == whole[21:]
 
 
+def test_locate_bad_record_names_its_file(tmp_path):
+  directory = _make_tfrecord_dir(tmp_path, [3, 2], [2])
+  source = datasets.get_dataset('tfrecord', directory)
+  assert source.locate_bad_record('train') is None
+  bad_file = tmp_path / 'validation-00000-of-00001'
+  _write(bad_file, [_example(_jpeg(9), 1),
+                    _example(b'\xff\xd8 not really a JPEG', 2)])
+  error = source.locate_bad_record('test')
+  assert isinstance(error, utils.UsageError)
+  assert 'Corrupt record' in str(error) and bad_file.name in str(error)
+
+
 def test_missing_file_names_it(tmp_path):
   directory = _make_tfrecord_dir(tmp_path, [3, 2], [4])
   os.remove(tmp_path / 'validation-00000-of-00001')

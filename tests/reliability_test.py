@@ -182,7 +182,7 @@ def test_chaos_kills_end_like_an_uninterrupted_run(data_dir, tmp_path):
   checkpoint save, and in the evaluator a SIGKILL during an evaluation and
   a SIGTERM inside an export.
   """
-  seed = random.randrange(1 << 30)
+  seed = 20261206
   rng = random.Random(seed)
   args = with_flag(train_args(data_dir, '', '--epochs', '2',
                               '--random_seed', '5',
@@ -201,7 +201,9 @@ def test_chaos_kills_end_like_an_uninterrupted_run(data_dir, tmp_path):
                  str(tmp_path / 'reference_eval.log'))]
   args = with_flag(args, 'workdir', workdir)
   procs = list(reference)
-  loops = rng.choice([1, 3])  # Preempted at step 2 or 6 (no cadence save).
+  # Preempted at step 6, off the cadence of 4: not evaluated, while ckpt-4
+  # is, and is where the evaluator dies.
+  loops = 3
   batch = rng.randint(1, 3)
   context = f'random seed {seed}'
   try:
@@ -258,13 +260,11 @@ def test_chaos_kills_end_like_an_uninterrupted_run(data_dir, tmp_path):
     np.testing.assert_array_equal(actual[name], value,
                                   err_msg=f'{name} ({context})')
   # Every checkpoint of the uninterrupted run evaluated once, with the same
-  # numbers; the only other one is the preemption's.
+  # numbers, and no other (the preemption's save is marked as such).
   expected_rows = eval_rows(reference_dir)
-  actual_rows = eval_rows(workdir)
   assert set(expected_rows) == {'ckpt-4', 'ckpt-8', 'ckpt-12'}
-  for name, row in expected_rows.items():
-    assert actual_rows.get(name) == row, (name, context)
-  assert set(actual_rows) - set(expected_rows) <= {f'ckpt-{2 * loops}'}
+  assert eval_rows(workdir) == expected_rows, context
+  assert os.path.exists(os.path.join(workdir, f'ckpt-{2 * loops}.preempted'))
   assert not uncommitted_exports(workdir), context
   for module_dir in hub_export.list_exports(workdir)[-1:]:
     tf.saved_model.load(module_dir).signatures['representation']
@@ -427,7 +427,7 @@ BAD_INPUT = {
     'zero_virtual_replicas': ({'virtual_replicas': '0'},
                               ['--virtual_replicas must be at least 1']),
     'unknown_optimizer': ({'optimizer': 'rmsprop'},
-                          ['--optimizer', 'adam, sgd']),
+                          ['--optimizer', 'adam, lars, sgd']),
     'unknown_split': ({'val_split': 'validation'},
                       ["'validation'", 'trainval']),
     'required_flag_of_task': ({'task': 'jigsaw',
@@ -501,7 +501,7 @@ BAD_INPUT = {
         {'task': 'rotation', 'preprocessing': 'resize,-1_to_1,rotate',
          'labels_per_class': '2'},
         ['--labels_per_class (read only by the tasks with labelled images (',
-         's4l_rotation, supervised', 'The run uses task rotation']),
+         's4l_rotation, simclr_distill', 'The run uses task rotation']),
     'sup_preprocessing_without_labelled_stream': (
         {'task': 'jigsaw', 'sup_preprocessing': 'resize(32)|-1_to_1'},
         ['--sup_preprocessing (read only by the tasks with labelled images']),
@@ -843,7 +843,7 @@ def test_killed_worker_ends_the_other_and_both_resume(data_dir, tmp_path):
   total = 2 * NUM_TRAIN // 16
   args = train_args(data_dir, workdir, '--epochs', '2',
                     '--iterations_per_loop', '1', '--random_seed', '3')
-  seed = random.randrange(1 << 30)
+  seed = 20261206
   rng = random.Random(seed)
   killed_after, preempted_after = rng.randint(5, 7), rng.randint(1, 4)
 

@@ -151,10 +151,31 @@ def restore_latest(checkpoint: tf.train.Checkpoint,
   return latest
 
 
+# Beside `ckpt-N.index`: the checkpoint was saved only for a preemption.
+PREEMPTION_SAVE_SUFFIX = '.preempted'
+
+
 def write_done_file(workdir: str, step: int) -> None:
   """Marks the workdir's training as complete at `step`."""
   with tf.io.gfile.GFile(os.path.join(workdir, DONE_FILE), 'w') as f:
     f.write(f'{step}\n')
+
+
+def mark_preemption_save(path: str) -> None:
+  """Marks the checkpoint at `path` as one saved only for a preemption.
+
+  Written before the checkpoint is listed, so that an evaluator never sees
+  it unmarked. Such a checkpoint is off the save cadence: the resumed run
+  goes on from it, and it is not evaluated, so that `eval_results.csv`
+  ends as an uninterrupted run's.
+  """
+  with tf.io.gfile.GFile(path + PREEMPTION_SAVE_SUFFIX, 'w') as f:
+    f.write('saved on preemption\n')
+
+
+def is_preemption_save(path: str) -> bool:
+  """Whether `mark_preemption_save` marked the checkpoint at `path`."""
+  return tf.io.gfile.exists(path + PREEMPTION_SAVE_SUFFIX)
 
 
 def is_done(workdir: str) -> bool:
