@@ -229,6 +229,49 @@ def test_rotation_vat_weights_and_cross_replica_batch_norm():
   assert np.isfinite(float(train.loss))
 
 
+def test_rotation_vat_without_vat_is_s4l_rotations_loss_scaled():
+  """VAT and EntMin off: w_c times S4L-Rotation's loss, gradients too.
+
+  (1 - w_c) L_rot + w_c L_cls = w_c (L_cls + (1 - w_c) / w_c L_rot): the
+  control run of MOAM step 1 against S4L-Rotation (a learning rate 1 / w_c
+  times S4L-Rotation's takes the same steps, weight decay aside).
+  """
+  sup_weight = 0.3
+  moam = lib.get_task_class('rotation_vat')(
+      num_classes=5, sup_weight=sup_weight, vat_weight=0.0,
+      entmin_factor=0.0, network=models.Network('vgg19', filters_factor=1))
+  s4l = lib.get_task_class('s4l_rotation')(
+      num_classes=5, rot_loss_weight=(1 - sup_weight) / sup_weight,
+      network=models.Network('vgg19', filters_factor=1,
+                             sync_batch_norm=True))
+  batch = _streams(np.random.default_rng(2), rotated=True)
+  moam.initialize(batch)
+  s4l.initialize(batch)
+  assert [v.path for v in moam.trainable_variables] == [
+      v.path for v in s4l.trainable_variables]
+  def every_variable(task):
+    return [v for module in task.export_items().values()
+            for v in module.variables]
+
+  for ours, theirs in zip(every_variable(moam), every_variable(s4l),
+                          strict=True):
+    theirs.assign(ours)
+
+  def loss_and_grads(task):
+    with tf.GradientTape() as tape:
+      loss = task.compute(batch, training=True).loss
+    return float(loss), tape.gradient(loss, task.trainable_variables)
+
+  moam_loss, moam_grads = loss_and_grads(moam)
+  s4l_loss, s4l_grads = loss_and_grads(s4l)
+  assert moam_loss == pytest.approx(sup_weight * s4l_loss, rel=1e-5)
+  for ours, theirs in zip(moam_grads, s4l_grads):
+    # Float32 sums in another order: agreement to 1e-4 of the largest.
+    expected = sup_weight * theirs.numpy()
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=0,
+                               atol=1e-4 * np.abs(expected).max())
+
+
 @pytest.mark.parametrize('task,kwargs,message', [
     ('rotation_vat', {'sup_weight': 1.2}, r'--sup_weight must lie in \[0, 1\]'),
     ('rotation_vat', {'sup_weight': 0.6, 'vat_weight': 0.6},
