@@ -61,20 +61,35 @@ def steady_rate(log: str) -> float:
   return statistics.median(rates[1:])
 
 
-def measure(row, extra: list[str], steps: int, args) -> float:
-  """Images per second of `row`'s pretraining."""
+def sizing_command(row, extra: list[str], steps: int, dataset_dir: str,
+                   workdir: str) -> list[str]:
+  """The command that trains `row`'s pretraining for about `steps` steps."""
   flags = [*row.flags, *extra]
   batch = config_batch_size(row.config, flags)
   epochs = f'{steps * batch / TRAIN_IMAGES:.6f}'
+  with open(os.path.join(experiment.REPO, row.config)) as f:
+    # A cosine schedule (SimCLR's) has no decay steps to shorten.
+    decay = (['--decay_epochs', epochs] if '--decay_epochs' in f.read()
+             else [])
+  return ['bash', row.config, '--workdir', workdir, '--nouse_tpu',
+          '--dataset_dir', dataset_dir, '--val_split', 'val', *flags,
+          '--epochs', epochs, *decay, '--warmup_epochs', '0',
+          '--iterations_per_loop', str(max(steps // 6, 1)),
+          '--save_checkpoints_steps', '1000000']
+
+
+def measure(row, extra: list[str], steps: int, args) -> float:
+  """Images per second of `row`'s pretraining."""
   with tempfile.TemporaryDirectory() as workdir:
     log = os.path.join(workdir, 'log.txt')
-    experiment.run(
-        ['bash', row.config, '--workdir', os.path.join(workdir, 'run'),
-         '--nouse_tpu', '--dataset_dir', args.dataset_dir, '--val_split',
-         'val', *flags, '--epochs', epochs, '--decay_epochs', epochs,
-         '--warmup_epochs', '0', '--iterations_per_loop',
-         str(max(steps // 6, 1)), '--save_checkpoints_steps', '1000000'],
-        log)
+    try:
+      experiment.run(sizing_command(row, extra, steps, args.dataset_dir,
+                                    os.path.join(workdir, 'run')), log)
+    except Exception:
+      # The log goes with the temporary directory: show its end first.
+      with open(log) as f:
+        print(f.read()[-3000:], file=sys.stderr)
+      raise
     with open(log) as f:
       return steady_rate(f.read())
 

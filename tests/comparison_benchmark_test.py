@@ -641,6 +641,12 @@ def test_sizing_reads_steady_rates_and_batch_sizes():
   assert sizing.config_batch_size(driver.SUPERVISED, []) == 64
   assert sizing.config_batch_size(driver.ROTATION,
                                   ['--batch_size', '128']) == 128
+  # Step schedules are shortened with the run; a cosine one has nothing to
+  # shorten (and refuses --decay_epochs).
+  rows = {r.name: r for r in driver.ROWS}
+  for name, decays in (('rotation', True), ('simclr', False)):
+    command = sizing.sizing_command(rows[name], [], 100, 'data', 'w')
+    assert ('--decay_epochs' in command) == decays, name
 
 
 def test_plateau_of_the_supervised_head():
