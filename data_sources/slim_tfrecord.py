@@ -284,6 +284,10 @@ class SlimTFRecordSource(DataSource):
             'Corrupt record (cannot parse it or decode its JPEG image) in '
             'file', filename
         ])
+      return filename, image, label, ok
+
+    def check_label(filename, image, label, ok):
+      # After any skipping: a wrong label is an error, not a corrupt image.
       tf.debugging.Assert(
           tf.logical_or(tf.logical_not(ok),
                         tf.logical_and(label >= 0, label < num_classes)), [
@@ -291,7 +295,7 @@ class SlimTFRecordSource(DataSource):
               f'the label offset {self._label_offset}:', label, 'in file',
               filename
           ])
-      return filename, image, label, ok
+      return {'image': image, 'label': label}
 
     def count_skipped(skipped, item):
       filename, _, _, ok = item
@@ -308,8 +312,7 @@ class SlimTFRecordSource(DataSource):
         # Later epochs' known-bad records fail in `decode`: dropped here.
         ds = ds.ignore_errors().scan(tf.constant(0, tf.int64), count_skipped)
         ds = ds.filter(lambda filename, image, label, ok: ok)
-      return ds.map(lambda filename, image, label, ok: {
-          'image': image, 'label': label})
+      return ds.map(check_label)
 
     return apply
 

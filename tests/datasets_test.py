@@ -302,6 +302,22 @@ def test_locate_bad_record_names_its_file(tmp_path):
   assert 'Corrupt record' in str(error) and bad_file.name in str(error)
 
 
+@pytest.mark.parametrize('skip', [False, True])
+def test_label_out_of_range_names_the_file(tmp_path, skip):
+  # Two classes; a record labelled 3 (2 after the offset), in training and
+  # evaluation, with or without skipping corrupt records (a label is not).
+  directory = _make_tfrecord_dir(tmp_path, [2, 1], [1], num_classes=2)
+  bad_file = tmp_path / 'train-00000-of-00002'
+  _write(bad_file, [_example(_jpeg(9), 1), _example(_jpeg(9), 3)])
+  source = datasets.get_dataset('tfrecord', directory)
+  for training in (True, False):
+    ds = source.make('train', preprocess_fn=_resize, batch_size=1,
+                     training=training, seed=0, skip_corrupt_examples=skip)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f'Label out of range.*{bad_file.name}'):
+      list(ds.take(4))
+
+
 def test_missing_file_names_it(tmp_path):
   directory = _make_tfrecord_dir(tmp_path, [3, 2], [4])
   os.remove(tmp_path / 'validation-00000-of-00001')
