@@ -47,11 +47,11 @@ import shlex
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags  # noqa: E402
+import input_pipeline  # noqa: E402  (beside this file)
 import tensorflow as tf  # noqa: E402
 
 from revisiting_ssl import (  # noqa: E402
@@ -161,17 +161,6 @@ def pinned(ds: tf.data.Dataset, threads: int) -> tf.data.Dataset:
   return ds.with_options(options)
 
 
-def time_batches(iterator, batch_size: int,
-                 num_batches: int) -> tuple[float, float]:
-  """(images per wall-clock second, per CPU second) of the next batches."""
-  wall, cpu = time.perf_counter(), time.process_time()
-  for _ in range(num_batches):
-    next(iterator)
-  wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-  images = num_batches * batch_size
-  return images / wall, images / cpu
-
-
 def measure(pipelines: dict[str, tuple[object, int, int]], args) -> dict:
   """Median (wall, CPU) rates of every pipeline over interleaved rounds.
 
@@ -187,11 +176,8 @@ def measure(pipelines: dict[str, tuple[object, int, int]], args) -> dict:
   rates = {name: [] for name in pipelines}
   for round_index in range(args.rounds):
     for name, (ds, batch, skip) in pipelines.items():
-      iterator = iter(ds)
-      for _ in range(max(1, skip)):
-        next(iterator)
-      rates[name].append(time_batches(iterator, batch, args.num_batches))
-      del iterator
+      rates[name].append(input_pipeline.images_per_second(
+          ds, batch, max(1, skip), args.num_batches))
     print(f'  round {round_index + 1}/{args.rounds} done', flush=True)
   return {name: (statistics.median(r[0] for r in runs),
                  statistics.median(r[1] for r in runs))
