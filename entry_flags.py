@@ -305,7 +305,7 @@ def define_flags(fv: flags.FlagValues) -> None:
         f'{defaults}).')
 
 
-# --lr_scale_batch_size may be left out: no scaling (SPEC C4.6). --epochs
+# --lr_scale_batch_size may be left out: no scaling. --epochs
 # may come from --schedule.
 REQUIRED = ('workdir', 'dataset', 'task', 'batch_size', 'lr',
              'preprocessing')

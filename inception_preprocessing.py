@@ -15,7 +15,7 @@
 """The "Inception" image preprocessing of TF-slim, fast mode, in TF2.
 
 This is our own implementation of the behaviour the original code base got
-from slim's `inception_preprocessing.py` (SPEC A5.3). Only the path the
+from slim's `inception_preprocessing.py`. Only the path the
 original used is implemented: fast mode (bilinear resizing only; brightness
 then saturation as the only colour distortion), no caller-supplied bounding
 boxes in practice, no image summaries. The public function names follow
@@ -34,7 +34,7 @@ rounding (a test checks this).
 
 import tensorflow as tf
 
-# Slim's defaults for the sampled crop (SPEC A5.3).
+# Slim's defaults for the sampled crop.
 _MIN_OBJECT_COVERED = 0.1
 _ASPECT_RATIO_RANGE = (0.75, 1.33)
 _AREA_RANGE = (0.05, 1.0)
@@ -60,7 +60,7 @@ def resize(images: tf.Tensor, size, method: str = 'bilinear',
   the rotation task could then learn to read the rotation from resampling
   artefacts instead of from the image content. Hence TF2 sampling is the
   default, and TF1 sampling (`legacy_resize`) is kept only to reproduce the
-  original numbers (SPEC C2.1).
+  original numbers.
 
   Args:
     images: the image(s), any real dtype.
@@ -203,7 +203,7 @@ def preprocess_for_train(image: tf.Tensor, height: int, width: int,
                          bbox: tf.Tensor | None = None,
                          legacy_resize: bool = False,
                          seed: tf.Tensor | None = None) -> tf.Tensor:
-  """Slim's Inception training preprocessing, fast mode (SPEC A5.3).
+  """Slim's Inception training preprocessing, fast mode.
 
   Random crop (distorted bounding box), bilinear resize to (height, width)
   ignoring the aspect ratio, random left-right flip, brightness and
@@ -260,7 +260,7 @@ def preprocess_for_eval(image: tf.Tensor, height: int | None,
                         width: int | None,
                         central_fraction: float = _EVAL_CENTRAL_FRACTION,
                         legacy_resize: bool = False) -> tf.Tensor:
-  """Slim's Inception evaluation preprocessing (SPEC A5.3).
+  """Slim's Inception evaluation preprocessing.
 
   Central crop keeping `central_fraction` of each side, bilinear resize to
   (height, width), mapping to [-1, 1].

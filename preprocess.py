@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Preprocessing ops selected by `--preprocessing` (SPEC A5, B4).
+"""Preprocessing ops selected by `--preprocessing`.
 
 `--preprocessing` lists ops applied left to right, in either of the two
 originals' syntaxes: revisiting's comma-separated names, whose arguments
@@ -25,7 +25,7 @@ Each op is registered in `OPS` (the modules of `preprocess_ops/`) as a
 factory that takes `is_training` and the flag values it needs
 (`resize_size`, `crop_size`, ...) and returns a function on a data dict.
 The same list serves training and evaluation; every op decides how it
-behaves in evaluation (SPEC A5.2).
+behaves in evaluation.
 
 `build_pipeline` assembles what one input stream needs before a run starts
 (every op built, every flag checked): the host part of the training and the

@@ -306,7 +306,7 @@ def make_streams(config: Config, task_cls: type[tasks.Task],
         f'{" and ".join(unused)} would have no effect.')
   if config.unsup_batch_mult is not None and not two:
     # S4L's supervised configs set it for the unlabelled stream they never
-    # use; that stream is not built at all (SPEC C4.7).
+    # use; that stream is not built at all.
     logging.info('--task %s reads one stream; --unsup_batch_mult is unused.',
                  task)
   streams = {}

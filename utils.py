@@ -242,7 +242,7 @@ def sorted_items(mapping: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
 
 
 # Linear evaluation pools every end point to about this many features: the
-# budget of the paper's evaluation protocol (SPEC A7.8, A7.9).
+# budget of the paper's evaluation protocol.
 POOLING_TARGET_DIMENSIONS = 9000
 
 POOL_MODES = ('adaptive_max', 'adaptive_avg', 'max', 'avg')

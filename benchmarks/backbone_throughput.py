@@ -39,7 +39,7 @@ script prints the counts, the share for both networks and the CPU's flags
 (machines differ, so compare ratios measured in one run).
 
 The two networks do not have the same cost: ours puts each stage's stride
-in its first unit, as the original code base does (SPEC A6.3), so more
+in its first unit, as the original code base does, so more
 layers run at the higher resolution; Keras' ResNet50V2 puts it in the last
 unit. The profiler counts about 8.2 forward GFLOPs for ours and 7.0 for
 Keras' at 224x224, so equal per-FLOP speed gives a ratio of about 0.85.

@@ -215,7 +215,7 @@ class Stage:
 
 
 class PseudoLabels:
-  """Fashion-MNIST labelled by a final supervised model (SPEC B8)."""
+  """Fashion-MNIST labelled by a final supervised model."""
 
   name = 'pseudo_labels'
 

@@ -15,7 +15,7 @@
 """The data source contract: splits, batching, padding and masking.
 
 Every data set is a `DataSource` with four splits: `train`, `val`, `trainval`
-and `test` (see SPEC A4 for ImageNet's). `DataSource.make` builds the input
+and `test` (docs/data.md lists ImageNet's). `DataSource.make` builds the input
 pipeline for one split and one input pipeline (host) and yields batches of
 dicts `{'image', 'label', 'mask'}`:
 
@@ -125,7 +125,7 @@ class DataSource:
   Every example has an id, unique within the data set: its file name for
   TFRecords (`image/filename`, as S4L's label lists name ImageNet's
   images), `<part>-<index>` for Fashion-MNIST, TFDS's `tfds_id`. A stream
-  can be restricted to a set of ids (a labelled subset, SPEC B3).
+  can be restricted to a set of ids (a labelled subset).
   """
 
   num_classes: int

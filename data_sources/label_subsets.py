@@ -15,7 +15,7 @@
 """Labelled subsets: S4L's published ImageNet lists and a seeded sampler.
 
 A labelled subset is a list of example ids (`DataSource.example_ids`) in
-S4L's file format, one JSON object `{"values": [...]}` (SPEC B9). For
+S4L's file format, one JSON object `{"values": [...]}`. For
 ImageNet, `--filename_list_template label_map_count_{}_index_0` with
 `--num_supervised_examples 128000` (or 13000) names one of the two lists
 the S4L authors published, which this project ships in

@@ -98,11 +98,11 @@ class SlimTFRecordSource(DataSource):
       label_offset: subtracted from the stored labels.
       description: names the data set in error messages.
       pseudo_label_key: records of `tools/generate_pseudo_labels.py`: the
-        label feature of the pseudo labels (S4L, SPEC B3). In `train` and
+        label feature of the pseudo labels (S4L). In `train` and
         `trainval` an example's label is then its `original_label_key`
         where `image/class/label_flag` is 1 (a labelled image) and its
         pseudo label elsewhere; in `val` and `test` the original label,
-        or `image/class/label` in records without one (SPEC C4.11).
+        or `image/class/label` in records without one.
       original_label_key: the feature of the true label.
 
     Raises:

@@ -14,7 +14,7 @@
 
 """Building blocks shared by the backbone networks.
 
-Conventions that every network here follows (SPEC A6, C2.3):
+Conventions that every network here follows:
 * convolutions have no bias and a Glorot-uniform kernel; "fixed padding"
   means explicit zero padding of floor((k-1)/2) before and the rest after,
   then a VALID convolution, so the output size never depends on whether the
@@ -42,7 +42,7 @@ import tensorflow as tf
 from revisiting_ssl import utils
 from revisiting_ssl.models import virtual_replicas
 
-# TF1 `tf.layers.batch_normalization` defaults, which Keras shares (SPEC 0.2).
+# TF1 `tf.layers.batch_normalization` defaults, which Keras shares.
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-3
 
@@ -149,7 +149,7 @@ def frozen_moving_statistics():
   """Within: batch norm in training mode leaves its moving statistics alone.
 
   It still normalises with the statistics of the batch it sees. S4L's VAT
-  runs its perturbed passes so (SPEC C4.4): the perturbed batch's own
+  runs its perturbed passes so: the perturbed batch's own
   statistics, and moving averages that only clean batches move (the
   original set the momentum to 1). It acts when a network's call is traced
   or run inside the context.
@@ -187,7 +187,7 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
   Synchronised (cross-replica) batch norm, masks and other layouts use the
   Keras implementation: its statistics are those of the global batch
   (means of x and x^2 summed over replicas), and the moving variance is
-  the biased one, as S4L's cross-replica batch norm (SPEC B5).
+  the biased one, as S4L's cross-replica batch norm.
   `frozen_moving_statistics` stops the moving averages in both. Within a
   `virtual_replicas.scope`, unsynchronised training statistics are per
   virtual replica.
@@ -361,7 +361,7 @@ def max_pool_fixed_padding(x, pool_size: int = 3, strides: int = 2):
   """Zero padding 1 then a VALID 3x3/2 max pool (the root pool).
 
   The padding is zeros even where activations may be negative (v2 ResNet,
-  RevNet); kept for fidelity with the original (SPEC C3.15).
+  RevNet); kept for fidelity with the original.
   """
   pad_total = pool_size - 1
   pad = [pad_total // 2, pad_total - pad_total // 2]

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Bottleneck ResNets, v1 and v2 (pre-activation), as in SPEC A6.3.
+"""Bottleneck ResNets, v1 and v2 (pre-activation), as in the original code base.
 
 Widths scale with `filters_factor` (ff): root 16ff, stage outputs 64ff,
 128ff, 256ff, 512ff, bottleneck inner width a quarter of the output (ff=4

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""RevNet-50 (reversible residual network), as in SPEC A6.4.
+"""RevNet-50 (reversible residual network), as in the original code base.
 
 Gomez et al., "The Reversible Residual Network", NeurIPS 2017. Activations
 are not recomputed in the backward pass here (neither were they in the

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""VGG19 with batch norm instead of dropout, as in SPEC A6.5.
+"""VGG19 with batch norm instead of dropout, as in the original code base.
 
 Conv widths w, 2w, 4w, 8w, 8w with w = 8 * filters_factor (ff=8 is the
 standard VGG19); fc6 and fc7 are convolutions of width 512ff. fc6's kernel
@@ -111,7 +111,7 @@ class VGG19(layers.Backbone):
       num_classes: width of the logits layer; None or 0 for no head.
       filters_factor: width multiplier; 8 gives the standard widths.
       weight_decay: L2 strength of every kernel. The original VGG
-        function's own default (5e-4) was unreachable (SPEC C3.14).
+        function's own default (5e-4) was unreachable.
       sync_batch_norm: batch statistics over all replicas.
       name: model name, the prefix of variable paths.
 

@@ -16,8 +16,8 @@
 
 Some computations of the original ran per TPU core, on the per-core batch:
 batch-norm statistics (unless synchronised), exemplar's normalisation along
-the batch axis and its triplet loss (SPEC C3.1, C3.2), jigsaw's permutation
-subset (C3.3), S4L-Exemplar's triplet loss. On fewer devices the same global
+the batch axis and its triplet loss, jigsaw's permutation subset,
+S4L-Exemplar's triplet loss. On fewer devices the same global
 batch makes larger groups, which changes results: exemplar's fixed margin,
 for one, is about 8x off relative to the distances with one group of 512
 instead of eight of 64.

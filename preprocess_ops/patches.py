@@ -98,7 +98,7 @@ def crop_inception_patches(is_training: bool, resize_size: Any = None,
   Each crop is drawn like `inception_crop`'s and resized bilinearly; the
   stack `[P, h, w, C]` is float32 in the input's range ([0, 255] for
   decoded images, so `hsvnoise` can follow). As in S4L the crops are random
-  in evaluation too (SPEC C4.10); S4L's evaluation pipelines do not use it.
+  in evaluation too; S4L's evaluation pipelines do not use it.
 
   Args:
     is_training: unused (random in both).
@@ -136,7 +136,7 @@ inline_args('crop_inception_patches', _patches_args)
 @OPS.register('crop_patches')
 def crop_patches(is_training: bool, splits_per_side: Any = None,
                  patch_jitter: Any = 0) -> Op:
-  """Cuts each image into an n x n grid of (jittered) patches (SPEC A5.4).
+  """Cuts each image into an n x n grid of (jittered) patches.
 
   Cells are floor(H / n) x floor(W / n) (the remainder at the bottom and
   right is dropped), listed row-major: patch i * n + k is the cell in row i,
@@ -207,7 +207,7 @@ def crop_patches(is_training: bool, splits_per_side: Any = None,
 @OPS.register('inception_preprocess')
 def inception_preprocess(is_training: bool, resize_size: Any = None,
                          legacy_resize: bool = False) -> Op:
-  """Slim's Inception preprocessing (SPEC A5.3) to `resize_size`.
+  """Slim's Inception preprocessing to `resize_size`.
 
   Args:
     is_training: random crop, flip and colour distortion, or central crop.

@@ -57,10 +57,10 @@ def minus_one_to_one(is_training: bool) -> Op:
 def to_gray(is_training: bool, grayscale_probability: float = 1.0) -> Op:
   """Greyscale with probability p per image, in training *and* evaluation.
 
-  The original has no train/eval switch here (SPEC C3.10), so pretext
+  The original has no train/eval switch here, so pretext
   evaluation is greyscaled too; we keep that. Each pixel becomes the mean of
-  its channels, repeated in every channel. The mean is taken in float32
-  (SPEC C2.6); for integer images it is then floored, which equals the
+  its channels, repeated in every channel. The mean is taken in float32;
+  for integer images it is then floored, which equals the
   integer mean of current TF (mean(1, 1, 2) = 1), and the dtype is kept.
 
   Args:
@@ -111,7 +111,7 @@ def standardization(is_training: bool) -> Op:
   """Per image (per patch of a stack): (x - mean) / max(std, 1/sqrt(N)).
 
   N is the number of values of one image (H * W * C); the result is float32
-  with zero mean and unit variance per image (SPEC C3.17).
+  with zero mean and unit variance per image.
   """
   del is_training
   return map_image(lambda x: tf.image.per_image_standardization(
@@ -153,8 +153,8 @@ inline_args('value_range', _value_range_args, only=('vmin', 'vmax'))
 def standardize(is_training: bool) -> Op:
   """S4L's name of `standardization`, with the same result.
 
-  S4L applied TensorFlow's per-image standardisation to the whole tensor
-  (SPEC B4, C4.10); the op standardises each image of a stack over its own
+  S4L applied TensorFlow's per-image standardisation to the whole tensor;
+  the op standardises each image of a stack over its own
   last three axes, so this equals `standardization`.
   """
   return standardization(is_training)
@@ -198,7 +198,7 @@ def _copy_label_args(args, kwargs):
 inline_args('copy_label', _copy_label_args, only=('label_key',))
 
 
-# S4L's ranges of the HSV noise, as in the Exemplar paper (SPEC B4).
+# S4L's ranges of the HSV noise, as in the Exemplar paper.
 _HUE_SHIFT = (-0.1, 0.1)
 _SV_POWER = (-2.0, 2.0)
 _SV_SCALE = (-0.5, 0.5)

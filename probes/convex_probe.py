@@ -14,7 +14,7 @@
 
 """An exact linear probe: L2-regularised multinomial logistic regression.
 
-The paper's probe (SPEC A7, `linear_eval.py`) trains the linear head with
+The paper's probe (`linear_eval.py`) trains the linear head with
 SGD for a fixed schedule, so a probe's number mixes the representation's
 quality with how far that schedule got. This probe solves the convex
 problem itself to convergence, on stored features

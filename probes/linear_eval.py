@@ -18,7 +18,7 @@ The task loads `--hub_module` (one of our exports, or any TF2 SavedModel with
 a signature whose single input takes the images, whatever its name), calls
 its `--signature` (default `representation`) in inference mode, pools every
 end point to about 9000 features (`module_features.py`) and trains one head
-per end point, all jointly (SPEC A7.8):
+per end point, all jointly:
 
   * images `[N, H, W, 3]` go through the module as they are;
   * patches `[N, P, H, W, 3]` go through it as `N * P` images; every end

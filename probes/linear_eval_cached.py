@@ -57,7 +57,7 @@ a few shards and shuffle windows while training, one block of kNN queries
 
 Protocol: the heads see fixed views, the features of the evaluation
 preprocessing and of `--cached_augment_passes` fixed augmented passes,
-reused every epoch. The paper's protocol (SPEC C3.21), which the
+reused every epoch. The paper's protocol, which the
 end-to-end mode follows, draws a fresh random crop every step; with a
 deterministic preprocessing the two are the same.
 
@@ -336,7 +336,7 @@ def evaluate(trainer: trainer_lib.Trainer,
   stored = get_features(trainer, split, 'eval', options)
   limit = None
   if cfg.eval_drop_remainder:
-    # As the original: whole evaluation batches only (SPEC C3.11).
+    # As the original: whole evaluation batches only.
     limit = stored.num_examples // cfg.eval_batch_size * cfg.eval_batch_size
   metrics = evaluate_heads(task, stored, limit, options)
   knn_names = linear_eval.parse_knn_end_points(task.knn_end_points,

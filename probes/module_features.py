@@ -15,10 +15,10 @@
 """A frozen hub module's end points as features for probes.
 
 Linear evaluation (`linear_eval.py`) calls the `--signature` of a module in
-inference mode and pools every end point to about 9000 features (SPEC A7.8,
-A7.9). A module is one of our TF2 exports or an original TF1 hub module (its
-inference graph, the empty tag set); patches `[N, P, H, W, 3]` go through the
-module as `N * P` images and their pooled features are combined per example
+inference mode and pools every end point to about 9000 features. A module
+is one of our TF2 exports or an original TF1 hub module (its inference
+graph, the empty tag set); patches `[N, P, H, W, 3]` go through the module
+as `N * P` images and their pooled features are combined per example
 (`combine_patches`).
 """
 
@@ -75,7 +75,7 @@ def load_module(path: str | None, signature: str):
                            f'<timestamp>/module).')
   hub_export.check_committed(path)
   if is_tf1_hub_module(path):
-    # An original TF1 hub module (SPEC A7.1): a SavedModel with one graph per
+    # An original TF1 hub module: a SavedModel with one graph per
     # tag set, of which the empty set is the inference graph (batch norm on
     # its moving averages). Imported here because nothing else needs it and
     # it costs a second.

@@ -13,14 +13,14 @@
 # limitations under the License.
 
 
-"""Exemplar (SPEC A7.7): crops of one image are one class.
+"""Exemplar: crops of one image are one class.
 
 Every image arrives as P independently augmented crops `[B, P, H, W, 3]`.
 The trunk embeds all P * B crops; crops of the same image are positives,
 crops of other images negatives, and a semi-hard triplet loss on squared
 Euclidean distances pulls positives together.
 
-Two behaviours of the original are kept by default (SPEC C3.1, C3.2):
+Two behaviours of the original are kept by default:
   * the embeddings are L2-normalised along the *batch* axis (every embedding
     dimension has unit norm over the per-replica batch), not per embedding;
     `embedding_normalization='embedding'` gives the conventional variant;
@@ -57,7 +57,7 @@ def pairwise_squared_distances(embeddings: tf.Tensor) -> tf.Tensor:
 def triplet_semihard_loss(labels: tf.Tensor, embeddings: tf.Tensor,
                           margin: float,
                           weights: tf.Tensor | None = None) -> tf.Tensor:
-  """Semi-hard triplet loss on squared Euclidean distances (SPEC A7.7).
+  """Semi-hard triplet loss on squared Euclidean distances.
 
   For every ordered pair (a, p), a != p, of equal labels, the negative n*
   is the closest negative farther from a than p (D[a, n] > D[a, p]); if

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""Jigsaw puzzles (SPEC A7.6): which permutation shuffled the 9 tiles?
+"""Jigsaw puzzles: which permutation shuffled the 9 tiles?
 
 Row m of the permutation file says which grid tile (row-major) sits in
 puzzle slot k. The 9 tiles are embedded once; each puzzle concatenates the

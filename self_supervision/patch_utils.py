@@ -12,23 +12,22 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What jigsaw and relative patch location share (SPEC A7.4).
+"""What jigsaw and relative patch location share.
 
 Both tasks embed the 9 grid patches of an image with one trunk, then, for
 each row of a permutation matrix P `[M, K]`, concatenate the embeddings of the
 K listed patches and classify the result with an AlexNet-style FC head.
 
 * `combine_patch_embeddings`: the concatenation step, vectorised with one
-  gather, so any batch size works (the original looped over a static batch,
-  SPEC C3.5).
+  gather, so any batch size works (the original looped over a static batch).
 * `PatchHead`: the fc7/fc8 head with its fixed initialisers and L2.
 * `PatchTask`: the task skeleton (trunk with the patch strides, loss,
   accuracy, serving of the per-patch trunk, summary images).
-* The binary permutation file format (SPEC Appendix D):
+* The binary permutation file format:
   `load_permutations`, `write_permutations`.
 
 Concatenation order. By default the K embeddings are concatenated as blocks,
-`[patch_1 | patch_2 | ... | patch_K]` (SPEC C3.4). The original interleaved
+`[patch_1 | patch_2 | ... | patch_K]`. The original interleaved
 them (feature `c * K + k` is channel c of the k-th listed patch); the two
 differ only by a fixed permutation of the first FC layer's inputs, so
 `--interleave_embeddings` matters only for loading original weights.
@@ -50,12 +49,12 @@ from revisiting_ssl.self_supervision import self_supervision_lib as lib
 GRID_SIZE = 3
 NUM_PATCHES = GRID_SIZE * GRID_SIZE
 # The patch trunks keep more resolution: no root-conv stride, no stride in
-# the last stage (SPEC A6.1). The networks know nothing of tasks; the tasks
+# the last stage. The networks know nothing of tasks; the tasks
 # pass these.
 PATCH_NET_OVERRIDES = {'root_conv_stride': 1, 'strides': (2, 2, 1)}
 DEFAULT_EMBED_DIM = 1000
 
-# The FC head's fixed settings (SPEC A7.4); its L2 ignores --weight_decay.
+# The FC head's fixed settings; its L2 ignores --weight_decay.
 HEAD_HIDDEN_UNITS = 4096
 HEAD_WEIGHT_DECAY = 5e-4
 HEAD_INIT_STDDEV = 0.005
@@ -80,7 +79,7 @@ def _bad_file(path: str, problem: str) -> utils.UsageError:
 def load_permutations(path: str) -> np.ndarray:
   """Reads a permutation file in the original's binary format.
 
-  Format (SPEC Appendix D): little-endian int32 header (count, length), then
+  Format: little-endian int32 header (count, length), then
   count * length little-endian int32 values, row-major, 1-based.
 
   Args:
@@ -183,7 +182,7 @@ def combine_patch_embeddings(embeddings: tf.Tensor,
 
 
 class PatchHead(keras.layers.Layer):
-  """The fc7/fc8 head of the patch tasks (SPEC A7.4, step 4).
+  """The fc7/fc8 head of the patch tasks.
 
   dense(4096, truncated normal std 0.005, bias 0.1, L2 5e-4) -> batch norm
   (momentum 0.997, epsilon 1e-5) -> ReLU -> dropout 0.5 (training only) ->
@@ -373,8 +372,7 @@ class PatchTask(lib.Task):
   def serve(self, images: tf.Tensor, training: bool = False):
     """The per-patch trunk: `[N, h, w, 3]` -> (embedding, end points).
 
-    The combination step and the FC head are not part of the module
-    (SPEC A7.1).
+    The combination step and the FC head are not part of the module.
     """
     embeddings, end_points = self.net(images, training=training)
     return tf.reshape(embeddings, [-1, self.embed_dim]), end_points

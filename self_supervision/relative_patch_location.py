@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""Relative patch location (SPEC A7.5): where is a patch relative to the centre?
+"""Relative patch location: where is a patch relative to the centre?
 
 Each of the 8 neighbours of the centre tile of a 3x3 grid is paired with the
 centre tile (neighbour first); the FC head classifies the pair into 8

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""Rotation prediction (SPEC A7.3): by how much was the image rotated?
+"""Rotation prediction: by how much was the image rotated?
 
 The `rotate` preprocessing op turns every image into its 0, 90, 180 and
 270 degree counter-clockwise rotations with labels 0..3; all four share one

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""MOAM step 1 (SPEC B7, B12): S4L-Rotation with VAT and EntMin.
+"""MOAM step 1: S4L-Rotation with VAT and EntMin.
 
 As S4L-Rotation (both streams rotated, the labelled one with `copy_label`),
 with the trunk on cross-replica batch norm (statistics of the global batch,

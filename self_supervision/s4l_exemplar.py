@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""S4L-Exemplar (SPEC B7): crops of one image are one identity.
+"""S4L-Exemplar: crops of one image are one identity.
 
 Both streams give every image as V augmented crops (`crop_inception_patches
 (8, 224)|hsvnoise|flip_lr|-1_to_1`, `[B, V, H, W, 3]`; evaluation pipelines
@@ -31,7 +31,7 @@ sqrt(max(d^2, 1e-12)); the anchor's loss is softplus(d_pos - d_neg); the
 term is the mean over anchors (an anchor without a positive contributes 0,
 as in the original). Identities are the images (`--triplet_labels
 intended`, the default); `--triplet_labels original` reproduces the
-original's swapped arguments (SPEC C4.1): groups of B consecutive crops
+original's swapped arguments: groups of B consecutive crops
 (B / V images, the per-replica batch B) are one identity, which equals the
 intended labels only for B = V.
 

@@ -14,7 +14,7 @@
 
 """What S4L's tasks share: one trunk over both streams, named linear heads.
 
-S4L (SPEC B5, B7) trains one network on the unlabelled stream (`unsup`,
+S4L trains one network on the unlabelled stream (`unsup`,
 every image of the split) and the labelled stream (`sup`, the labelled
 subset) at once. Both go through the trunk in one call, concatenated along
 the batch (unlabelled first), so batch norm sees their statistics together.
@@ -25,7 +25,7 @@ point is also available split by stream: `<name>_unsup`, `<name>_sup`.
 The hub module (`serve`) runs the trunk on the unlabelled input alone, as
 S4L's did: `default` is the `classes` logits, and `representation` holds
 every end point twice, plain and with the suffix `_unsup`, with
-`pre_logits` `[N, 1, 1, C]` (SPEC C4.12: downstream tools, such as the
+`pre_logits` `[N, 1, 1, C]` (downstream tools, such as the
 pseudo-label generator, read these names).
 """
 

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""S4L-Rotation (SPEC B7): rotation prediction on all images, classes on some.
+"""S4L-Rotation: rotation prediction on all images, classes on some.
 
 Both streams end their preprocessing with `rotate`, and the labelled one
 starts with `copy_label`, so its batches carry the class under

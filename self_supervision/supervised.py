@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The fully supervised baseline (SPEC A7.2).
+"""The fully supervised baseline.
 
 The trunk classifies the data set's classes with softmax cross-entropy; the
 metrics are top-1 and top-5 accuracy of the logits. Its hub module's

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""VAT and VAT + EntMin (SPEC B7): S4L's semi-supervised baselines.
+"""VAT and VAT + EntMin: S4L's semi-supervised baselines.
 
 Virtual adversarial training (Miyato et al., 2018) makes the class
 prediction smooth around every unlabelled image: it finds the direction in
@@ -38,7 +38,7 @@ over X = the unlabelled images (and the labelled ones with
 
 The perturbed passes run the trunk in training mode on the perturbed batch
 alone, with its batch statistics, leaving the moving statistics unchanged
-(`models.layers.frozen_moving_statistics`, SPEC C4.4). Evaluation reports
+(`models.layers.frozen_moving_statistics`). Evaluation reports
 the classification loss and accuracy.
 """
 
@@ -55,7 +55,7 @@ from revisiting_ssl.self_supervision import self_supervision_lib as lib
 
 XI = 1e-6
 # Defaults of both VAT tasks (`vat`, `rotation_vat`). The VAT weight is
-# S4L's flag default: its code's fallback 0.3 was never reached (SPEC B2).
+# S4L's flag default: its code's fallback 0.3 was never reached.
 DEFAULT_VAT_EPS = 1.0
 DEFAULT_VAT_ITERATIONS = 1
 DEFAULT_VAT_WEIGHT = 0.0
@@ -82,7 +82,7 @@ def normalize(d: tf.Tensor) -> tf.Tensor:
   normalised with an epsilon of 1e-12 on the squared norm, which shrinks
   any vector shorter than 1e-6, and the gradient of a batch-mean KL at a
   step of xi = 1e-6 usually is that short: its perturbations were then
-  smaller than `--vat_eps`. Here they have exactly that norm (SPEC B7).
+  smaller than `--vat_eps`. Here they have exactly that norm.
   """
   axes = list(range(1, d.shape.rank))
   scale = tf.reduce_max(tf.abs(d), axis=axes, keepdims=True)
@@ -215,7 +215,7 @@ class VATTask(s4l_lib.S4LTask):
       entmin_factor: weight of L_ent.
       apply_vat_to_labeled: perturb the labelled images too.
       sup_weight: not used by VAT; given, it is an error (S4L ignored it
-        silently, SPEC C4.5).
+        silently).
       random_seed: seeds the VAT noise (`--random_seed`).
       network: the trunk's architecture and options (`models.Network`).
 

@@ -154,7 +154,7 @@ def _read_results(workdir):
     return list(csv.DictReader(f))
 
 
-# -- Pooling: the sizes of SPEC Appendix B -----------------------------------
+# -- Pooling: the feature sizes of the paper's linear evaluation -------------
 
 # (h, w, c) -> (side with `max`, side with `adaptive_max`); the `avg` modes
 # give the sizes of their `max` counterparts.
@@ -371,7 +371,7 @@ def test_two_replicas(module_dir, tmp_path):
 def test_eval_drop_remainder_counts_whole_batches_only(module_dir,
                                                        tmp_path):
   # 30 test examples in global batches of 16: the original's evaluation
-  # saw one batch (SPEC C3.11); both evaluation paths can reproduce that.
+  # saw one batch; both evaluation paths can reproduce that.
   strategy = mirrored_strategy(['/cpu:0', '/cpu:1'])
   trainer = make_trainer(tmp_path / 'e2e', module_dir, epochs=1,
                          strategy=strategy, eval_drop_remainder=True)

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of the backbone networks (SPEC A6, Appendix A)."""
+"""Tests of the backbone networks: sizes, end points, parameter counts."""
 
 import gc
 from unittest import mock
@@ -66,8 +66,9 @@ def cheap_init():
 
 
 # (architecture, num_classes, kwargs, input size, trainable, BN moving),
-# numbers from SPEC Appendix A. Counts do not depend on the input size except
-# for VGG, whose fc6 kernel covers the final 7x7 map of a 224 input.
+# counted from the original architectures. Counts do not depend on the input
+# size except for VGG, whose fc6 kernel covers the final 7x7 map of a 224
+# input.
 PARAM_COUNTS = [
     ('resnet50', 1000, {'mode': 'v1'}, None, 25_557_032, 53_120),
     ('resnet50', 1000, {'mode': 'v2'}, None, 25_549_352, 45_440),
@@ -78,10 +79,10 @@ PARAM_COUNTS = [
     ('revnet50', 1000, {}, None, 7_457_640, 26_752),
     ('revnet50', 4, {'filters_factor': 16}, None, 85_798_404, 107_008),
     ('vgg19', 1000, {}, 224, 143_680_936, 27_392),
-    # Head-less trunks (Appendix A "trunk trainable").
+    # Head-less trunks: the trainable weights without the classifier.
     ('resnet50', None, {'mode': 'v2'}, None, 23_500_352, 45_440),
     ('revnet50', None, {}, None, 5_408_640, 26_752),
-    # No spec numbers: slim's resnet_v2_101/152 (with conv biases and
+    # No exact counts: slim's resnet_v2_101/152 (with conv biases and
     # without v1.5 strides) have about 44.6M and 60.2M parameters.
     ('resnet101', 1000, {}, None, (44_000_000, 45_000_000), None),
     ('resnet152', 1000, {}, None, (59_500_000, 60_500_000), None),
@@ -111,8 +112,8 @@ def _shapes(end_points):
   return {k: tuple(v.shape[1:]) for k, v in end_points.items()}
 
 
-# Expected end points at filters_factor 1 (widths ff/4 of SPEC A6's tables
-# for ResNet; root and stage widths 64ff for RevNet; w = 8ff for VGG).
+# Expected end points at filters_factor 1 (a quarter of the standard ResNet
+# widths; root and stage widths 64ff for RevNet; w = 8ff for VGG).
 RESNET_32 = {  # 32x32 input, default strides: 32/4 = 8 after the root.
     'after_root': (8, 8, 16), 'block1': (8, 8, 64), 'block2': (4, 4, 128),
     'block3': (2, 2, 256), 'block4': (1, 1, 512), 'pre_logits': (512,),

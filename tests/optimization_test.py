@@ -26,7 +26,7 @@ from revisiting_ssl import train_and_eval, utils
 from revisiting_ssl.models import layers
 from revisiting_ssl.training import optimization
 
-# Split sizes of the paper's ImageNet splits (SPEC A4) and Fashion-MNIST.
+# Split sizes of the paper's ImageNet splits and Fashion-MNIST.
 COUNTS = {
     'imagenet': {'train': 1_231_121, 'val': 50_046, 'trainval': 1_281_167,
                  'test': 50_000},
@@ -37,7 +37,7 @@ COUNTS = {
 # config/s4l_fashion_mnist/generate_pseudo_dataset.sh writes: same splits.
 COUNTS['tfrecord'] = COUNTS['fashion_mnist']
 
-# SPEC A3's table: steps per epoch, total steps, base lr, warm-up steps and
+# Steps per epoch, total steps, base lr, warm-up steps and
 # decay boundaries of the original's configs.
 EXPECTED = {
     'supervised/imagenet.sh': (5004, 450_360, 0.1, 25_020,
@@ -53,7 +53,7 @@ EXPECTED = {
                                            (75_060, 125_100)),
     'evaluation/jigsaw_or_relative_patch_location.sh': (
         2502, 175_140, 0.2, 0, (75_060, 125_100)),
-    # S4L's (SPEC B10): epochs are passes over the labelled subset.
+    # S4L's configs: epochs are passes over the labelled subset.
     'supervised_imagenet_10p.sh': (500, 100_000, 0.1, 2_500,
                                    (70_000, 80_000, 90_000)),
     'supervised_imagenet_1p.sh': (50, 50_000, 0.01, 250,

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of the preprocessing ops (SPEC A5) and slim's Inception path."""
+"""Tests of the preprocessing ops and slim's Inception path."""
 
 import numpy as np
 import pytest
@@ -65,7 +65,7 @@ _EXPECTED = {
     'standardization': ((48, 64), (48, 64, 3), np.float32, (-10, 10)),
     'rotate': ((40, 40), (4, 40, 40, 3), np.uint8, (0, 255)),
     'inception_preprocess': ((48, 64), (32, 32, 3), np.float32, (-1, 1)),
-    # S4L's ops (SPEC B4).
+    # S4L's ops.
     'value_range': ((48, 64), (48, 64, 3), np.float32, (-2, 2)),
     'standardize': ((48, 64), (48, 64, 3), np.float32, (-10, 10)),
     # The multi-task model's input: 0..255 minus the RGB mean.
@@ -87,7 +87,7 @@ _CALLS = {'value_range': 'value_range(-2, 2)',
           # The colour ops take [0, 1].
           **{name: f'0_to_1|{name}' for name in (
               'color_jitter', 'random_grayscale', 'gaussian_blur')}}
-# Random in evaluation too, as in S4L (SPEC C4.10).
+# Random in evaluation too, as in S4L.
 _RANDOM_IN_EVAL = ('hsvnoise', 'crop_inception_patches')
 
 
@@ -210,7 +210,7 @@ def test_legacy_resize_does_not_commute_with_rotation():
 
 
 def test_resize_sampling_conventions():
-  # SPEC C2.1: a 4x4 ramp 0..15 resized to 3x3.
+  # TF1 and TF2 bilinear sampling differ: a 4x4 ramp 0..15 resized to 3x3.
   ramp = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
   tf2 = _run('resize', False, ramp, resize_size=3)['image'][0, :, 0]
   tf1 = _run('resize', False, ramp, resize_size=3,
@@ -581,7 +581,7 @@ def test_split_pipeline_equals_whole_pipeline():
     np.testing.assert_array_equal(split['label'][i].numpy(), whole['label'])
 
 
-# -- S4L's syntax and ops (SPEC B4) -------------------------------------------
+# -- S4L's syntax and ops -----------------------------------------------------
 
 
 def test_parse_both_syntaxes():

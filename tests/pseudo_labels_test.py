@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The pseudo-label tool and training on its records (SPEC B3, B8, C4.2)."""
+"""The pseudo-label tool and training on its records."""
 
 import json
 import os

@@ -481,7 +481,7 @@ def test_jigsaw_rejects_bad_options(fake_nets, tmp_path):
 
 
 def reference_triplet_loss(labels, embeddings, margin):
-  """Brute force over anchors, positives and negatives (SPEC A7.7)."""
+  """Brute force over anchors, positives and negatives."""
   e = np.asarray(embeddings, np.float64)
   n = len(labels)
   d = ((e[:, None, :] - e[None, :, :]) ** 2).sum(-1)

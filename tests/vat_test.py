@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""VAT, EntMin, MOAM step 1 and the batch norm they need (SPEC B5, B7, C4.4).
+"""VAT, EntMin, MOAM step 1 and the batch norm they need.
 
 The adversarial direction is checked on a linear model, whose KL Hessian
 is known in closed form: H = W^T (diag(p) - p p^T) W per example.

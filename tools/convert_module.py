@@ -250,7 +250,7 @@ def make_serve_fn(net, heads, default_end_point: str | None = None
 
   With S4L heads it is S4L's module: `default` is the `classes` logits and
   every end point also appears with the suffix `_unsup`, `pre_logits` as
-  `[N, 1, 1, C]` (SPEC B5, C4.12). `default_end_point` makes that end
+  `[N, 1, 1, C]`. `default_end_point` makes that end
   point the default output instead (what `hub.KerasLayer(path,
   trainable=True)` returns): fine-tuning wants `pre_logits`, not the
   pretext task's logits.

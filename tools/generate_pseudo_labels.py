@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-r"""Pseudo-labels a data set with a hub module (S4L, SPEC B8).
+r"""Pseudo-labels a data set with a hub module (S4L).
 
 Every image is seen as 5 crops (centre and corners of `resize_small`) x 4
 rotations; the module's `--representation_name` output (`classes`) on the
@@ -40,9 +40,10 @@ names; a `dataset_info.json` beside the inputs is copied), or
 `--input_file` with `--output_file`, in the slim/t2t layout or TFDS's
 (`--data_format tfds`), or any data set of this project (`--dataset`,
 `--dataset_dir`: its splits are written as TFRecords with a
-`dataset_info.json`, which `--dataset tfrecord` reads). The original's fixes
-(SPEC C4.2): file names are compared as text through a set, and the tool
-runs on the CPU, one GPU or a TPU (`--tpu_name`).
+`dataset_info.json`, which `--dataset tfrecord` reads). Unlike the
+original, which matched no file name under Python 3 and needed a TPU, file
+names are compared as text through a set, and the tool runs on the CPU,
+one GPU or a TPU (`--tpu_name`).
 
   python tools/generate_pseudo_labels.py --hub_module M \
     --labels_file label_map_count_128000_index_0 \

@@ -25,7 +25,7 @@ reproduces the published file's mean pairwise distance of 8.08).
 random; everything is drawn from a generator seeded with `--seed`, so a run
 is reproducible. The identity is never chosen (as in the published file).
 
-The file has the original binary format (SPEC Appendix D), so it is a
+The file has the original binary format, so it is a
 drop-in for `permutations_100_max.bin`:
 
   python tools/make_permutations.py --output permutations_100_max.bin

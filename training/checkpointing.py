@@ -24,7 +24,7 @@
   half-way leave `ckpt-N_temp` files that nothing reads, and they are
   removed before training resumes (`remove_incomplete_checkpoints`).
 * Warm start: a fresh run can take the task's weights from another
-  checkpoint (`--path_to_initial_ckpt`, `--vars_to_restore`, SPEC B1).
+  checkpoint (`--path_to_initial_ckpt`, `--vars_to_restore`).
 * End: when training reaches its last step the chief writes
   `TRAINING_IS_DONE` (the original's evaluator waited for this file, which
   nothing wrote), so `--run_eval` knows when to stop.

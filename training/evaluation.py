@@ -101,7 +101,7 @@ class SplitEvaluator:
       jit_compile: compile the replica step with XLA.
       skip_corrupt_examples: as `DataSource.make`.
       drop_remainder: evaluate only the whole global batches, as the
-        original did (49,984 of 50,000 examples with batch 32, SPEC C3.11),
+        original did (49,984 of 50,000 examples with batch 32),
         for comparisons with published numbers; by default every example.
       virtual_replicas: groups per replica of the per-replica computations
         (`virtual_replicas`).

@@ -19,7 +19,7 @@ Every task reads one or more named streams of the same split (its
 `sup`, the labelled images (the supervised baseline, linear evaluation,
 and S4L's labelled half). Each stream has its own preprocessing, its own
 share of the per-replica batch and, in training, optionally a labelled
-subset it is restricted to (SPEC B3). One stream's batches are the usual
+subset it is restricted to. One stream's batches are the usual
 dicts `{'image', 'label', 'mask'}`; several streams' are a dict of them by
 stream name, zipped so that every step sees one batch of each. In
 evaluation every stream reads the whole split in the same order, so the
@@ -80,7 +80,7 @@ def epoch_size(data: Any, streams: Mapping[str, InputStream],
                split: str) -> int:
   """Examples per epoch: the labelled subset's, or else the split's.
 
-  S4L's epochs are passes over the labelled images (SPEC B1).
+  S4L's epochs are passes over the labelled images.
   """
   for stream in streams.values():
     if stream.keep_ids is not None:

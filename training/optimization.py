@@ -14,7 +14,7 @@
 
 """Learning-rate schedule, step counts and optimisers of the original.
 
-Step counts (SPEC A2/A3): steps per epoch = floor(examples / global batch);
+Step counts: steps per epoch = floor(examples / global batch);
 total steps = ceil(epochs * steps per epoch). Fractional epochs are allowed
 everywhere; boundaries are rounded down to whole steps.
 
@@ -91,7 +91,7 @@ def make_schedule(*, num_examples: int, batch_size: int, epochs: float,
                   warmup_epochs: float, lr_decay_factor: float,
                   lr_scaling: str = 'linear',
                   lr_decay: str = 'piecewise') -> Schedule:
-  """Computes the schedule of SPEC A3 from the epoch-based flags.
+  """Computes the original's schedule from the epoch-based flags.
 
   Raises:
     utils.UsageError: for a non-positive learning rate or length, a

@@ -14,7 +14,7 @@
 
 """Polyak averaging of the trainable weights (`--polyak_averaging`).
 
-S4L (SPEC B6) keeps an exponential moving average of every trainable
+S4L keeps an exponential moving average of every trainable
 variable, updated after each optimiser step with decay 0.5^(1 / steps per
 epoch): a half-life of one epoch (0.999307 for MOAM's 1,000 steps per
 epoch). The averages start at the initial weights, as TF1's moving average
@@ -22,9 +22,9 @@ of a variable did (its zero-debiasing applies to tensors only), and are
 saved in every checkpoint under `polyak/<variable's name>`.
 
 The original meant evaluation and export to use the averages but assigned
-them through a racy control dependency and exported the raw weights (SPEC
-C4.3). Here `swapped_in` puts the averages into the variables for exactly
-as long as evaluation or an export runs.
+them through a racy control dependency and exported the raw weights. Here
+`swapped_in` puts the averages into the variables for exactly as long as
+evaluation or an export runs.
 """
 
 from collections.abc import Mapping, Sequence
