@@ -26,6 +26,7 @@ resume and report without the stages' directories.
 import argparse
 import csv
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -196,14 +197,8 @@ class Model:
       with open(pinned) as f:
         return f.read().strip()
     base = os.path.join(self.pretrain_dir, 'export', 'hub')
-    if self.row.train and not os.path.exists(
-        os.path.join(self.pretrain_dir, 'TRAINING_IS_DONE')):
-      # Numbers in the ledger without the network: it went with its
-      # machine, and this one (same seed) serves the stages still to run.
-      retrained = bool(self.ledger.get(self.key))
-      self._stage('pretrain', self.pretrain)
-      if retrained:
-        self.ledger.put(self.key, retrained=True)
+    if self.row.train:
+      self.pretrained()
     if not os.path.isdir(base):
       self._stage('export', self.pretrain + ['--export_only'])
     stamps = sorted(int(d) for d in os.listdir(base) if d.isdigit())
@@ -211,6 +206,27 @@ class Model:
     with open(pinned, 'w') as f:
       f.write(module)
     return module
+
+  def pretrained(self) -> str:
+    """Pretrains (once); returns the workdir with the network's checkpoints.
+
+    Other benchmarks start from it too (SimCLRv2's fine-tuning in
+    benchmarks/s4l_fashion_mnist.py), so one network serves every protocol.
+    """
+    os.makedirs(self.directory, exist_ok=True)
+    with open(os.path.join(self.directory, 'pretrain.lock'), 'a') as lock:
+      # Drivers running side by side may want the same network: the second
+      # waits for the first's (released when the file closes).
+      fcntl.flock(lock, fcntl.LOCK_EX)
+      if not os.path.exists(os.path.join(self.pretrain_dir,
+                                         'TRAINING_IS_DONE')):
+        # Numbers in the ledger without the network: it went with its
+        # machine, and this one (same seed) serves the stages still to run.
+        retrained = bool(self.ledger.get(self.key))
+        self._stage('pretrain', self.pretrain)
+        self.ledger.put(self.key, times=self.seconds(),
+                        **({'retrained': True} if retrained else {}))
+    return self.pretrain_dir
 
   def own_accuracy(self) -> dict[str, Any] | None:
     """A classifier's own head: top-1 per checkpoint on `val`, then test."""

@@ -17,14 +17,15 @@ r"""S4L's comparison at Fashion-MNIST scale: few labels, many images.
 At 1% and 10% of the labels of the 50,000 training images (50 and 500 per
 class, drawn by the class-balanced sampler), trains every row of the S4L
 README's table (the supervised baseline, S4L-Rotation, S4L-Exemplar,
-pseudo-labels, VAT, VAT + EntMin, MOAM step 1) with its
-`config/s4l_fashion_mnist/*.sh` script and measures top-1 accuracy of the
-class head:
+pseudo-labels, VAT, VAT + EntMin, MOAM step 1) and SimCLRv2's recipe
+(fine-tune, fine-tune + distil) with its `config/s4l_fashion_mnist/*.sh`
+script and measures top-1 accuracy of the class head:
 
 1. Selection: the learning rate of each method and fraction among LRS
    (seed 0), measured on the validation split (the last 10,000 of the
    60,000 training images, which no run trains on, labelled or not);
-   the methods of LR_FROM take their relative's. Nothing else is chosen.
+   the methods of LR_FROM take their relative's, SimCLRv2's fine-tuning
+   at 10% takes its 1% rate. Nothing else is chosen.
 2. Finals: the chosen learning rate with seeds 0, 1, 2 (the seed draws the
    labelled subset too, so the spread includes the subset's), each read
    once on the test split (`--run_eval --test_split test`).
@@ -42,9 +43,14 @@ the same seed and labelled subset, and the report names it.
 
   .venv/bin/python benchmarks/s4l_fashion_mnist.py
 
-The fractions are independent, so two drivers may share the work and the
-ledger (each its own --workdir), then one more run writes the report from
-the ledger alone:
+SimCLRv2's rows fine-tune the SimCLR networks of benchmarks/fashion_mnist.py
+(its `simclr` row's chosen length, seeds 0 to 2, in its --workdir, given
+here as --comparison_workdir; trained there when missing): run
+`benchmarks/fashion_mnist.py --rows simclr` first.
+
+The fractions are independent (but for SimCLRv2's 1% rate, which 10%
+takes), so two drivers may share the work and the ledger (each its own
+--workdir), then one more run writes the report from the ledger alone:
 
   .venv/bin/python benchmarks/s4l_fashion_mnist.py --fractions 1p \
       --workdir workdirs/s4l_1p --results /tmp/S4L_1p.md &
@@ -58,9 +64,12 @@ import datetime
 import os
 import statistics
 import sys
+import textwrap
 
+import comparison_network
 import experiment
 from experiment import REPO
+import fashion_mnist
 
 # 0.3 was added after the first selection runs: S4L-Rotation's best rate was
 # the grid's largest (0.1) at both fractions, so the optimum could lie beyond.
@@ -90,15 +99,51 @@ PAPER_TOP5 = {('supervised', '1p'): 48.43, ('supervised', '10p'): 80.43,
               ('S4L-Rotation', '10p'): 83.82, ('S4L-Exemplar', '10p'): 83.72,
               ('Pseudo-labels', '10p'): 82.41, ('VAT', '10p'): 82.78,
               ('VAT + EntMin', '10p'): 83.39, ('MOAM step 1', '10p'): 88.80}
+# SimCLRv2's ResNet-50 (1x) fine-tuned from the head's first layer (top-1;
+# google-research/simclr's README), for reference.
+PAPER_TOP1 = {('SimCLRv2 fine-tune', '1p'): 57.9,
+              ('SimCLRv2 fine-tune', '10p'): 68.4}
 PSEUDO = 'Pseudo-labels'
 FINETUNE = 'SimCLRv2 fine-tune'
 DISTIL = 'SimCLRv2 fine-tune + distil'
-SIMCLR = os.path.join('config', 'simclr', 'fashion_mnist.sh')
+(SIMCLR_ROW,) = [r for r in fashion_mnist.ROWS if r.name == 'simclr']
 # Methods that take the learning rate another method chose on the
 # validation split, instead of a search of their own (two CPU cores cannot
 # afford one for each): their closest relative's.
 LR_FROM = {'Pseudo-labels': 'supervised', 'VAT + EntMin': 'VAT',
            'MOAM step 1': 'S4L-Rotation', DISTIL: FINETUNE}
+# SimCLRv2 fine-tunes both fractions at one rate (LARS, 0.16 at batch 1024):
+# ours is searched on 1% and taken for 10%.
+FRACTION_FROM = {FINETUNE: '1p'}
+
+
+def rate_source(method, fraction):
+  """The (method, fraction) whose chosen rate this one takes; None: its own."""
+  if method in LR_FROM:
+    return LR_FROM[method], fraction
+  source = FRACTION_FROM.get(method, fraction)
+  return (method, source) if source != fraction else None
+
+
+def choose(args, method, fraction, stages):
+  """The learning rate of `method` at `fraction`, chosen once.
+
+  Its own search (every rate of LRS, seed 0, validation split), or its
+  source's choice (`rate_source`), searched first if it has not been;
+  `args.selection` keeps the validation scores for the report.
+  """
+  if (method, fraction) not in args.chosen:
+    source = rate_source(method, fraction)
+    rates = [choose(args, *source, stages)] if source else LRS
+    scores = {}
+    for lr in rates:
+      stage = Stage(args, method, fraction, lr, 0)
+      scores[lr] = stage.validation()
+      stages[stage.key] = stage
+    best = max(scores, key=scores.get)
+    args.selection[method, fraction] = (scores, best)
+    args.chosen[method, fraction] = best
+  return args.chosen[method, fraction]
 
 
 def read_results(workdir):
@@ -110,6 +155,28 @@ def read_results(workdir):
       for row in csv.DictReader(f):
         rows[row['split']] = row
   return rows
+
+
+def simclr_networks(args):
+  """The comparison's arguments and its simclr row's chosen setting.
+
+  Exits, before any work, when the comparison has not chosen the length
+  yet: its search (seed 0, validation split) comes first.
+  """
+  comparison = argparse.Namespace(
+      workdir=args.comparison_workdir, dataset_dir=args.dataset_dir,
+      ledger=experiment.Ledger(args.comparison_ledger), convex_l2='',
+      read_only=True)
+  try:
+    selection = fashion_mnist.select(comparison, [SIMCLR_ROW])[
+        SIMCLR_ROW.name]
+  except comparison_network.NotDoneError as e:
+    sys.exit(f'SimCLRv2 starts from the SimCLR networks of '
+             f'benchmarks/fashion_mnist.py, whose length search has not run '
+             f'({e}; ledger {args.comparison_ledger}): run '
+             f'`benchmarks/fashion_mnist.py --rows simclr` first.')
+  comparison.read_only = False
+  return comparison, selection.setting
 
 
 class Stage:
@@ -249,28 +316,32 @@ class PseudoLabels:
 
 
 class SimCLRPretraining:
-  """SimCLR on every training image, once per seed (for both fractions)."""
+  """The comparison's SimCLR network of a seed, shared by both fractions.
+
+  benchmarks/fashion_mnist.py's `simclr` row chooses SimCLR's pretraining
+  length on the validation split and trains seeds 0, 1 and 2 on the same
+  50,000 training images; SimCLRv2's rows fine-tune those networks (trained
+  here, in the comparison's workdir, when they are missing), so the linear
+  probe and the fine-tuning read one pretraining.
+  """
 
   name = 'simclr_pretraining'
 
   def __init__(self, args, seed):
-    self.args = args
-    self.seed = seed
-    self.workdir = os.path.join(args.workdir, 'simclr_pretraining',
-                                f'seed{seed}')
+    self.model = comparison_network.Model(
+        args.comparison, SIMCLR_ROW, args.simclr_setting, seed)
 
   def make(self):
-    """Trains once; returns the seconds it took (0: done)."""
-    if os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
-      return 0.0
-    return experiment.run(
-        ['bash', SIMCLR, '--nouse_tpu', '--dataset_dir',
-         self.args.dataset_dir, '--workdir', self.workdir, '--val_split',
-         'val', '--random_seed', str(self.seed)],
-        os.path.join(self.args.workdir, 'log.txt'))
+    """Trains once (or waits for the comparison's driver training it).
+
+    Returns 0: the time is the comparison's, in its ledger, and the report
+    gives it apart.
+    """
+    self.model.pretrained()
+    return 0.0
 
   def flags(self):
-    return ['--path_to_initial_ckpt', self.workdir]
+    return ['--path_to_initial_ckpt', self.model.pretrain_dir]
 
 
 class Teacher:
@@ -310,6 +381,16 @@ def main():
                       'stages are reused; the report has every method with '
                       'finished finals).')
   experiment.Ledger.add_flag(parser, 's4l_fashion_mnist')
+  parser.add_argument(
+      '--comparison_workdir',
+      default=os.path.join(REPO, 'workdirs', 'comparison'),
+      help="benchmarks/fashion_mnist.py's --workdir: SimCLRv2's rows "
+      "fine-tune its simclr row's networks (trained there if missing)")
+  parser.add_argument(
+      '--comparison_ledger',
+      default=os.path.join(REPO, 'benchmarks', 'fashion_mnist_ledger.json'),
+      help="benchmarks/fashion_mnist.py's ledger, where its simclr row's "
+      'length choice is read')
   args = parser.parse_args()
   fractions = args.fractions.split(',')
   wanted = args.methods.split(',')
@@ -321,27 +402,21 @@ def main():
     sys.exit(f'Unknown fractions {sorted(bad)}; valid: {list(FRACTIONS)}.')
   os.makedirs(args.workdir, exist_ok=True)
   args.ledger = experiment.Ledger(args.ledger)
+  if FINETUNE in wanted or DISTIL in wanted:
+    args.comparison, args.simclr_setting = simclr_networks(args)
   # Every claim is against the supervised baseline (whose models the
   # pseudo-labels also come from); the methods of LR_FROM need their
   # relative's choice.
   wanted = {'supervised', *wanted, *(LR_FROM[m] for m in wanted
                                      if m in LR_FROM)}
-  args.chosen = {}
-  selection, finals, stages, commands = {}, {}, {}, []
+  args.chosen, args.selection = {}, {}
+  finals, stages, commands = {}, {}, []
   # Method by method (relatives first, as METHODS lists them): the choice,
   # then the finals and their test reads, so that a model is seldom lost
   # between its validation and its test read.
   for fraction in fractions:
     for method in [m for m in METHODS if m in wanted]:
-      scores = {}
-      for lr in ([args.chosen[LR_FROM[method], fraction]]
-                 if method in LR_FROM else LRS):
-        stage = Stage(args, method, fraction, lr, 0)
-        scores[lr] = stage.validation()
-        stages[stage.key] = stage
-      best = max(scores, key=scores.get)
-      selection[method, fraction] = (scores, best)
-      args.chosen[method, fraction] = best
+      best = choose(args, method, fraction, stages)
       results = []
       for seed in SEEDS:
         stage = Stage(args, method, fraction, best, seed)
@@ -352,7 +427,8 @@ def main():
   minutes = sum(stage.minutes() for stage in stages.values())
   retrained = sorted(key for key in stages
                      if args.ledger.get(key).get('retrained'))
-  write(args, fractions, selection, finals, minutes, commands, retrained)
+  write(args, fractions, args.selection, finals, minutes, commands,
+        retrained)
 
 
 def rankings(fractions, finals):
@@ -377,6 +453,27 @@ def rankings(fractions, finals):
   return lines
 
 
+def simclr_paragraph(args):
+  """What SimCLRv2's rows start from and how they train."""
+  epochs = args.simclr_setting['--epochs']
+  minutes = [SimCLRPretraining(args, seed).model.seconds().get('pretrain', 0)
+             / 60 for seed in SEEDS]
+  return textwrap.fill(
+      "SimCLRv2's rows start from the SimCLR networks of "
+      "benchmarks/fashion_mnist.py's `simclr` row (ResNet-50 v1 at "
+      f'`filters_factor` 1; seeds 0, 1, 2; {epochs} epochs of the 50,000 '
+      'training images, the length that benchmark chose on the validation '
+      f'split; {statistics.mean(minutes):.0f} minutes each, not counted in '
+      'the total above): each is fine-tuned from its projection head\'s '
+      'first layer on the labelled subset with LARS and no weight decay (60 '
+      'passes at 1%, 30 at 10%, as SimCLRv2), at the rate chosen on 1% '
+      '(SimCLRv2 uses one rate for both); the distilled student, the same '
+      'network from random weights, trains one epoch on all 50,000 images to '
+      "match the fine-tuned model's predictions (temperature 1) at the "
+      "fine-tuning's rate. Their ImageNet column is top-1 (SimCLRv2's "
+      'ResNet-50, fine-tuned).', 79)
+
+
 def write(args, fractions, selection, finals, minutes, commands, retrained):
   lines = []
   for fraction in fractions:
@@ -385,20 +482,23 @@ def write(args, fractions, selection, finals, minutes, commands, retrained):
     lines += [f'### {label} of the labels', '',
               '| method | val top-1 per lr (seed 0) | chosen lr | test top-1 '
               '(mean ± std, 3 seeds) | test top-5 | training (min per run) '
-              '| ImageNet top-5 (paper) |',
+              '| ImageNet (paper) |',
               '| --- | --- | --- | --- | --- | --- | --- |']
     for method in [m for m in METHODS if (m, fraction) in finals]:
       scores, best = selection[method, fraction]
       top1 = experiment.mean_std([r[0] for r in finals[method, fraction]])
       top5 = experiment.mean_std([r[1] for r in finals[method, fraction]])
       train_minutes = statistics.mean(r[2] for r in finals[method, fraction])
-      paper = PAPER_TOP5.get((method, fraction))
+      paper = ('-' if (method, fraction) not in {**PAPER_TOP5, **PAPER_TOP1}
+               else f'top-5 {PAPER_TOP5[method, fraction]}'
+               if (method, fraction) in PAPER_TOP5
+               else f'top-1 {PAPER_TOP1[method, fraction]}')
       lines.append(
           f'| {method} | ' + ', '.join(f'{lr}: {v:.1f}'
                                        for lr, v in scores.items()) +
           f' | {best} | {top1[0]:.2f} ± {top1[1]:.2f} | '
           f'{top5[0]:.2f} ± {top5[1]:.2f} | {train_minutes:.1f} | '
-          f'{paper if paper else "-"} |')
+          f'{paper} |')
     lines.append('')
   claims = []
   for fraction in fractions:
@@ -425,13 +525,17 @@ def write(args, fractions, selection, finals, minutes, commands, retrained):
         'first model went with its machine before its test read or its '
         f'pseudo-labels: {", ".join(retrained)}.')
   today = datetime.date.today().isoformat()
+  simclr_text = ''
+  if any(method in (FINETUNE, DISTIL) for method, _ in finals):
+    simclr_text = '\n\n' + simclr_paragraph(args)
   text = f"""# S4L at Fashion-MNIST scale
 
 Written by `benchmarks/s4l_fashion_mnist.py` on {today}; the stages took
 {minutes:.0f} minutes in all.{retrained_text}
 {experiment.versions()}
 
-Every model is ResNet-50 v2 at `filters_factor` 1 on 32x32 images, trained
+Every model but SimCLRv2's is ResNet-50 v2 at `filters_factor` 1 on 32x32
+images, trained
 with its `config/s4l_fashion_mnist/<method>_<fraction>.sh`: a labelled batch
 of 32 (and, for the semi-supervised methods, 32 unlabelled images from all
 50,000 training images), weight decay 1e-3, S4L's schedule in proportion.
@@ -442,7 +546,7 @@ epochs. VAT's perturbation norm is S4L's per pixel (5.7 for VAT, 4.6 for
 MOAM at 32x32x3); MOAM step 1 keeps width 1 (MOAM's own network is 4x as
 wide as S4L-Rotation's). Numbers are the top-1 (and top-5) accuracy (%) of
 the class head: on the unrotated image for S4L-Rotation and MOAM, on the
-central crop otherwise.
+central crop otherwise.{simclr_text}
 
 The learning rate is the only choice, made on the validation split (the
 last 10,000 training images, seed 0) among {", ".join(LRS)}; Pseudo-labels,

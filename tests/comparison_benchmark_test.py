@@ -22,12 +22,15 @@ is read, what a second invocation reruns. The report's findings are
 checked on hand-made numbers on both sides of the seeds' spread.
 """
 
+import argparse
 import dataclasses
 import json
 import os
 import re
 import shutil
 import sys
+import threading
+import time
 
 import pytest
 import testdata
@@ -753,3 +756,35 @@ def test_simclr_row_runs_through_the_same_protocol(fake):
   assert len(convex) == 3  # With its low-shot subsets.
   text = (tmp_path / 'RESULTS.md').read_text()
   assert '| simclr | 85.8 ± 0.3 |' in text
+
+
+def test_two_drivers_wanting_one_network_train_it_once(monkeypatch, tmp_path):
+  # benchmarks/s4l_fashion_mnist.py fine-tunes this benchmark's SimCLR
+  # networks and trains one that is missing: a driver that asks while the
+  # other trains it waits, then uses it.
+  started = threading.Event()
+
+  class SlowPretraining(FakeStages):
+
+    def stage(self, cmd):
+      started.set()
+      time.sleep(0.5)
+      return super().stage(cmd)
+
+  runs = SlowPretraining()
+  runs.install(monkeypatch, experiment)
+  args = argparse.Namespace(
+      workdir=str(tmp_path), dataset_dir=str(tmp_path / 'data'),
+      ledger=experiment.Ledger(str(tmp_path / 'ledger.json')), convex_l2='',
+      read_only=False)
+  (row,) = [r for r in driver.ROWS if r.name == 'simclr']
+  first, second = (driver.comparison_network.Model(args, row,
+                                                   {'--epochs': '1'}, 0)
+                   for _ in range(2))
+  training = threading.Thread(target=first.pretrained)
+  training.start()
+  assert started.wait(10)
+  assert second.pretrained() == first.pretrain_dir
+  training.join()
+  assert len(runs.commands) == 1
+  assert os.path.exists(os.path.join(first.pretrain_dir, 'TRAINING_IS_DONE'))

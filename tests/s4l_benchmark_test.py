@@ -21,6 +21,7 @@ known. The ledger must let a second machine, without the first one's
 workdir, finish the benchmark without training again what was measured.
 """
 
+import json
 import os
 import re
 import shutil
@@ -88,14 +89,29 @@ def fake(monkeypatch, tmp_path):
   runs = FakeRuns()
   runs.install(monkeypatch, experiment)
 
-  def main(methods, workdir='work'):
+  def main(methods, workdir='work', fractions='10p'):
     commands = runs.main(monkeypatch, driver, [
         's4l_fashion_mnist.py', '--workdir', str(tmp_path / workdir),
         # A results folder that does not exist yet is made.
-        '--results', str(tmp_path / 'out' / 'S4L.md'), '--fractions', '10p',
-        '--methods', methods, '--ledger', str(tmp_path / 'ledger.json')])
+        '--results', str(tmp_path / 'out' / 'S4L.md'), '--fractions',
+        fractions, '--methods', methods,
+        '--ledger', str(tmp_path / 'ledger.json'),
+        '--comparison_workdir', str(tmp_path / 'comparison'),
+        '--comparison_ledger', str(tmp_path / 'comparison_ledger.json')])
     return commands, (tmp_path / 'out' / 'S4L.md').read_text()
   return main, tmp_path
+
+
+def _comparison_search(path):
+  """The comparison's simclr search in its ledger: 1 epoch is chosen.
+
+  4 epochs does no better than 1, so the search stops there and chooses 1,
+  as benchmarks/fashion_mnist.py's would.
+  """
+  best = {'0.25': 80.0, '1': 85.0, '4': 84.9}
+  entries = {f'simclr/epochs{e}_seed0': {'probe': {'val': {
+      'block1': top1, 'pre_logits': top1 - 5}}} for e, top1 in best.items()}
+  path.write_text(json.dumps(entries))
 
 
 def _trainings(commands, config):
@@ -285,18 +301,29 @@ def test_a_driver_killed_leaves_no_stage_running(tmp_path):
 @pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
 def test_simclrv2_rows_pretrain_fine_tune_and_distil(fake):
   main, tmp_path = fake
-  commands, report = main('SimCLRv2 fine-tune + distil')
-  # One SimCLR pretraining per seed, shared by every rate and fraction.
+  _comparison_search(tmp_path / 'comparison_ledger.json')
+  commands, report = main('SimCLRv2 fine-tune + distil', fractions='1p,10p')
+  # The comparison's SimCLR networks: its chosen length, one per seed in its
+  # workdir, shared by every rate and fraction.
   pretraining = _trainings(commands, os.path.join('simclr',
                                                   'fashion_mnist.sh'))
   assert sorted(_flag(c, '--random_seed') for c in pretraining) == [
       '0', '1', '2']
+  assert {_flag(c, '--epochs') for c in pretraining} == {'1'}
   workdirs = {_flag(c, '--random_seed'): _flag(c, '--workdir')
               for c in pretraining}
-  # Fine-tuning searches the rates from its seed's pretraining...
+  assert workdirs['0'] == str(
+      tmp_path / 'comparison' / 'simclr' / 'epochs1_seed0' / 'pretrain')
+  # Its pretraining time is in the comparison's ledger.
+  comparison = json.loads((tmp_path / 'comparison_ledger.json').read_text())
+  assert comparison['simclr/epochs1_seed2']['times']['pretrain'] == 60.0
+  # Fine-tuning searches the rates on 1% from its seed's pretraining and
+  # takes 1%'s for 10%...
+  assert sorted(_flag(c, '--lr') for c in _trainings(
+      commands, 'simclr_finetune_1p.sh')) == sorted(
+          ['0.01', '0.03', '0.1', '0.3', '0.1', '0.1'])
   finetune = _trainings(commands, 'simclr_finetune_10p.sh')
-  assert sorted(_flag(c, '--lr') for c in finetune) == sorted(
-      ['0.01', '0.03', '0.1', '0.3', '0.1', '0.1'])
+  assert sorted(_flag(c, '--lr') for c in finetune) == ['0.1'] * 3
   for c in finetune:
     assert _flag(c, '--path_to_initial_ckpt') == workdirs[
         _flag(c, '--random_seed')]
@@ -312,4 +339,13 @@ def test_simclrv2_rows_pretrain_fine_tune_and_distil(fake):
     assert '--label_subset_seed' not in c
   assert '| SimCLRv2 fine-tune | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, ' \
       '0.3: 72.0 | 0.1 | 74.00 ± 1.00 |' in report
+  assert '| SimCLRv2 fine-tune | 0.1: 73.0 | 0.1 | 74.00 ± 1.00 |' in report
   assert '| SimCLRv2 fine-tune + distil | 0.1: 73.0 | 0.1 |' in report
+  assert '| top-1 68.4 |' in report
+  assert '1 epochs of the 50,000' in ' '.join(report.split())
+
+
+def test_simclrv2_rows_need_the_comparisons_length_search(fake):
+  main, _ = fake
+  with pytest.raises(SystemExit, match='fashion_mnist.py --rows simclr'):
+    main('SimCLRv2 fine-tune')
