@@ -34,6 +34,10 @@ ORDER = ('after_root', 'block1', 'block2', 'block3', 'block4', 'block5',
 # paper (Table 4: RevNet-50 x16, ResNet-50 v1 x2 / x3 / x2).
 PAPER_IMAGENET = {'rotation': 55.4, 'relative patch location': 51.4,
                   'exemplar': 46.0, 'jigsaw': 44.6}
+# SimCLR's linear probe on ImageNet (top-1, ResNet-50 at width 1; Chen et
+# al., 2020): a reference from the paper that followed, not one of the
+# revisiting paper's findings.
+SIMCLR_IMAGENET = 69.3
 # The patch tasks are probed on patches, so their random-weights reference
 # is probed that way too (benchmarks/fashion_mnist.py, `ROWS`).
 _PATCH_METHODS = ('relative patch location', 'jigsaw')
@@ -316,6 +320,7 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
     lines.append(f'- **{name}** (best end point, "≈": within the spread): '
                  f'here {order}; the paper on ImageNet: {paper}. Same '
                  f'order: {"yes" if ours == methods else "no"}.')
+  lines += contrastive(finals)
   for row, selection in chosen.items():
     if len(selection.scores) > 1 and selection.still_improving:
       lines.append(f'- **{row}**: the longest setting tried was the best on '
@@ -325,6 +330,44 @@ def findings(finals: Finals, chosen: dict[str, Selection]) -> list[str]:
   if owned:
     lines.append(plateau(owned))
   return lines + untested(finals)
+
+
+def contrastive(finals: Finals) -> list[str]:
+  """SimCLR against random weights and each pretext task run so far.
+
+  Returns:
+    One line (none without the simclr row): each probe's test top-1 at the
+    best end point with the verdict against every other row, then whether
+    SimCLR is ahead of every pretext task here, as on ImageNet.
+  """
+  if 'simclr' not in finals:
+    return []
+  others = [m for m in ('random init', *PAPER_IMAGENET) if m in finals]
+  if not others:
+    return []
+  measures = [('paper probe', best_layer)]
+  if all(f.convex for m in ('simclr', *others) for f in finals[m]):
+    measures += [('convex', convex('best')),
+                 ('convex, 10 labels per class', convex('best', '10'))]
+  parts = []
+  for name, measure in measures:
+    ours = values(finals, 'simclr', measure)
+    parts.append(f'{name}: {cell(ours)} against ' + ', '.join(
+        f'{m} {cell(values(finals, m, measure))} '
+        f'({verdict(ours, values(finals, m, measure))})' for m in others))
+  pretext = [m for m in others if m in PAPER_IMAGENET]
+  ahead = all(experiment.compare(values(finals, 'simclr', best_layer),
+                                 values(finals, m, best_layer)) > 0
+              for m in pretext)
+  best = max(PAPER_IMAGENET, key=PAPER_IMAGENET.get)
+  return ['- **SimCLR against the pretext tasks** (best end point; '
+          '"higher": SimCLR is ahead beyond the spread): '
+          + '; '.join(parts) +
+          f'. On ImageNet its ResNet-50 reached {SIMCLR_IMAGENET} (linear '
+          f'probe, top-1) against the best pretext task\'s '
+          f'{PAPER_IMAGENET[best]} ({best}). Ahead of every pretext task run '
+          f'here ({", ".join(pretext) or "none yet"}), paper probe: '
+          f'{"yes" if ahead and pretext else "no"}.']
 
 
 def untested(finals: Finals) -> list[str]:

@@ -788,3 +788,21 @@ def test_two_drivers_wanting_one_network_train_it_once(monkeypatch, tmp_path):
   training.join()
   assert len(runs.commands) == 1
   assert os.path.exists(os.path.join(first.pretrain_dir, 'TRAINING_IS_DONE'))
+
+
+def test_simclr_against_the_pretext_tasks():
+  finals = {'random init': _row(80.0, 70.0), 'rotation': _row(85.0, 75.0),
+            'exemplar': _row(86.0, 75.0), 'simclr': _row(85.1, 78.0)}
+  (line,) = [x for x in report.findings(finals, {}) if 'SimCLR' in x]
+  assert line.startswith('- **SimCLR against the pretext tasks**')
+  assert ('paper probe: 85.1 ± 0.2 against random init 80.0 ± 0.2 (higher), '
+          'rotation 85.0 ± 0.2 (within the spread), exemplar 86.0 ± 0.2 '
+          '(lower)') in line
+  assert 'convex, 10 labels per class: 80.0 ± 0.0 against' in line
+  assert '69.3 (linear probe, top-1)' in line
+  assert line.endswith('(rotation, exemplar), paper probe: no.')
+  finals['simclr'] = _row(87.0, 78.0)
+  (line,) = [x for x in report.findings(finals, {}) if 'SimCLR' in x]
+  assert line.endswith('(rotation, exemplar), paper probe: yes.')
+  assert not [x for x in report.findings({'rotation': _row(85.0, 75.0)}, {})
+              if 'SimCLR' in x]
