@@ -349,3 +349,17 @@ def test_simclrv2_rows_need_the_comparisons_length_search(fake):
   main, _ = fake
   with pytest.raises(SystemExit, match='fashion_mnist.py --rows simclr'):
     main('SimCLRv2 fine-tune')
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_a_search_best_at_its_largest_rate_goes_on_up(fake, monkeypatch):
+  main, _ = fake
+  # Validation top-1 rises up to 1, then falls.
+  for lr, bonus in (('0.3', 0.05), ('1', 0.06), ('3', 0.04)):
+    monkeypatch.setitem(LR_BONUS, lr, bonus)
+  commands, report = main('supervised')
+  searched = [_flag(c, '--lr') for c in _trainings(
+      commands, 'supervised_10p.sh') if _flag(c, '--random_seed') == '0']
+  assert searched == ['0.01', '0.03', '0.1', '0.3', '1', '3']
+  assert ('| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 75.0, '
+          '1: 76.0, 3: 74.0 | 1 |') in report
