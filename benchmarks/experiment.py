@@ -68,7 +68,10 @@ def run(cmd: Sequence[str], log_path: str,
   with open(log_path, 'a') as log:
     log.write('$ ' + ' '.join(cmd) + '\n')
     log.flush()
-    proc = subprocess.Popen(list(cmd), cwd=REPO, stdout=log, stderr=log)
+    # Its own session, so that stopping it reaches what it started: a config
+    # script's Python runs as a child of its bash.
+    proc = subprocess.Popen(list(cmd), cwd=REPO, stdout=log, stderr=log,
+                            start_new_session=True)
     try:
       while True:
         try:
@@ -80,14 +83,41 @@ def run(cmd: Sequence[str], log_path: str,
     except BaseException:
       # As subprocess.run does: a driver that stops (Ctrl-C, `kill`, a full
       # disk under `progress`) leaves no stage running on without it.
-      proc.kill()
-      proc.wait()
+      stop_session(proc)
       raise
     finally:
       signal.signal(signal.SIGTERM, previous)
   if proc.returncode:
     sys.exit(f'Failed ({proc.returncode}); see {log_path}')
   return time.time() - start
+
+
+def stop_session(proc: subprocess.Popen, grace: float = 30.0) -> None:
+  """Stops a command started in its own session, and all it started.
+
+  SIGTERM first, so that a training run saves its step (it exits after a
+  checkpoint, as on a preemption) and resumes there; SIGKILL for whatever
+  is left after `grace` seconds.
+  """
+  try:
+    os.killpg(proc.pid, signal.SIGTERM)
+  except ProcessLookupError:
+    proc.wait()
+    return
+  deadline = time.time() + grace
+  while time.time() < deadline:
+    proc.poll()  # Reaps the leader, whose zombie would keep the group.
+    try:
+      os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+      break
+    time.sleep(0.1)
+  else:
+    try:
+      os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+  proc.wait()
 
 
 class StageTimes:

@@ -274,25 +274,35 @@ def test_a_driver_that_stops_leaves_no_stage_running(tmp_path):
 
 
 def test_a_driver_killed_leaves_no_stage_running(tmp_path):
-  pid_file = tmp_path / 'pid'
-  stage = textwrap.dedent(f"""
-      import os, pathlib, time
+  # The stage is a config script: bash running Python as its child, which
+  # saves its step on SIGTERM, as training does.
+  pid_file, saved = tmp_path / 'pid', tmp_path / 'saved'
+  training = tmp_path / 'training.py'
+  training.write_text(textwrap.dedent(f"""
+      import os, pathlib, signal, sys, time
+      def save(signum, frame):
+        pathlib.Path({str(saved)!r}).write_text('step')
+        sys.exit(75)
+      signal.signal(signal.SIGTERM, save)
       pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
       time.sleep(60)
-  """)
+  """))
+  script = tmp_path / 'stage.sh'
+  script.write_text(f'#!/bin/bash\n"{sys.executable}" "{training}"\n'
+                    'echo done\n')
   driver = subprocess.Popen([sys.executable, '-c', textwrap.dedent(f"""
       import sys
       sys.path.insert(0, {str(testdata.REPO / 'benchmarks')!r})
       import experiment
-      experiment.run([sys.executable, '-c', {stage!r}],
-                     {str(tmp_path / 'log.txt')!r})
+      experiment.run(['bash', {str(script)!r}], {str(tmp_path / 'log.txt')!r})
   """)], stderr=subprocess.PIPE, text=True)
   for _ in range(300):
     if pid_file.exists() and pid_file.read_text():
       break
     time.sleep(0.1)
   driver.terminate()  # SIGTERM, as `kill` sends.
-  _, stderr = driver.communicate(timeout=30)
+  _, stderr = driver.communicate(timeout=60)
+  assert saved.read_text() == 'step'
   assert 'Stopped by signal 15' in stderr
   with pytest.raises(ProcessLookupError):
     os.kill(int(pid_file.read_text()), 0)
