@@ -90,7 +90,8 @@ ENTRY_GROUPS = {
     'optimisation': ('lr', 'lr_scale_batch_size', 'lr_scaling', 'epochs',
                      'decay_epochs', 'lr_decay', 'lr_decay_factor',
                      'warmup_epochs', 'optimizer',
-                     'schedule', 'polyak_averaging', 'path_to_initial_ckpt',
+                     'schedule', 'polyak_averaging', 'polyak_half_life',
+                     'path_to_initial_ckpt',
                      'vars_to_restore'),
     'checkpoints and evaluation': (
         'keep_checkpoint_max', 'keep_checkpoint_every_n_hours',
@@ -181,6 +182,10 @@ def define_flags(fv: flags.FlagValues) -> None:
   boolean('polyak_averaging', None, 'Evaluate and export a moving '
           'average of the weights with a half-life of one epoch '
           '(S4L; the raw weights are exported too, as module_raw).')
+  real('polyak_half_life', None, 'With --polyak_averaging: the '
+       'averages\' half-life as a fraction of the training steps, '
+       'in (0, 1]; S4L\'s one epoch was 0.005 of MOAM\'s 200 '
+       '(default: one epoch, whatever the length).')
   string('path_to_initial_ckpt', None, 'Warm start: take the '
          'weights of a fresh run from this checkpoint (or the '
          'latest one of this directory).')

@@ -138,6 +138,9 @@ class TrainerConfig:
   # None: float32, as preprocessed.
   host_dtype: str | None = None
   polyak_averaging: bool = False
+  # The averages' half-life as a fraction of the training steps; None: one
+  # epoch, as S4L (1/200 of MOAM's 200 epochs).
+  polyak_half_life: float | None = None
   path_to_initial_ckpt: str | None = None
   vars_to_restore: str = '.*'
   test_split: str | None = None
@@ -225,6 +228,7 @@ class Trainer:
         decay_epochs=config.decay_epochs,
         warmup_epochs=config.warmup_epochs,
         lr_decay_factor=config.lr_decay_factor)
+    polyak.check_half_life(config.polyak_half_life, config.polyak_averaging)
     self.train_batches = input_streams.per_replica_batches(
         self.streams, config.batch_size // self.num_replicas)
     for name, size in self.train_batches.items():
@@ -267,7 +271,10 @@ class Trainer:
         self.averages = polyak.Averages(
             self.task.trainable_variables,
             {id(v): n for n, v in self.checkpoint_names.items()},
-            decay=0.5 ** (1.0 / self.schedule.steps_per_epoch))
+            decay=polyak.decay(polyak.half_life_steps(
+                self.config.polyak_half_life,
+                steps_per_epoch=self.schedule.steps_per_epoch,
+                total_steps=self.schedule.total_steps)))
         self.checkpoint_names.update(self.averages.checkpoint_names)
       self.checkpoint = tf.train.Checkpoint(**self.checkpoint_names)
     self.stop = preemption.StopRequest(
