@@ -97,7 +97,7 @@ ENTRY_GROUPS = {
         'keep_checkpoint_max', 'keep_checkpoint_every_n_hours',
         'save_checkpoints_secs', 'save_checkpoints_steps',
         'eval_timeout_secs', 'eval_timeout_mins', 'eval_every_checkpoint',
-        'summary_images'),
+        'eval_raw_weights', 'summary_images'),
     'linear evaluation': ('linear_eval_mode',),
     'export': ('serving_input_key', 'serving_input_shape', 'keep_exports'),
 }
@@ -170,6 +170,11 @@ def define_flags(fv: flags.FlagValues) -> None:
           'evaluated, oldest first (after training: every kept '
           'checkpoint, a whole validation curve); by default only '
           'the newest, as the original.')
+  boolean('eval_raw_weights', None, 'With --polyak_averaging: '
+          'evaluate the trained weights instead of their averages, '
+          'recording the rows of eval_results.csv under the split\'s '
+          f'name + {trainer_lib.RAW_SUFFIX} (e.g. val'
+          f'{trainer_lib.RAW_SUFFIX}), beside the averages\' rows.')
   integer('keep_exports', None, 'Hub modules kept under '
           f'<workdir>/export/hub {_trainer("keep_exports")}.')
   integer('summary_images', None, 'Input images per task view '
