@@ -90,13 +90,14 @@ ENTRY_GROUPS = {
     'optimisation': ('lr', 'lr_scale_batch_size', 'lr_scaling', 'epochs',
                      'decay_epochs', 'lr_decay', 'lr_decay_factor',
                      'warmup_epochs', 'optimizer',
-                     'schedule', 'polyak_averaging', 'path_to_initial_ckpt',
+                     'schedule', 'polyak_averaging', 'polyak_half_life',
+                     'path_to_initial_ckpt',
                      'vars_to_restore'),
     'checkpoints and evaluation': (
         'keep_checkpoint_max', 'keep_checkpoint_every_n_hours',
         'save_checkpoints_secs', 'save_checkpoints_steps',
         'eval_timeout_secs', 'eval_timeout_mins', 'eval_every_checkpoint',
-        'summary_images'),
+        'eval_raw_weights', 'summary_images'),
     'linear evaluation': ('linear_eval_mode',),
     'export': ('serving_input_key', 'serving_input_shape', 'keep_exports'),
 }
@@ -169,6 +170,11 @@ def define_flags(fv: flags.FlagValues) -> None:
           'evaluated, oldest first (after training: every kept '
           'checkpoint, a whole validation curve); by default only '
           'the newest, as the original.')
+  boolean('eval_raw_weights', None, 'With --polyak_averaging: '
+          'evaluate the trained weights instead of their averages, '
+          'recording the rows of eval_results.csv under the split\'s '
+          f'name + {trainer_lib.RAW_SUFFIX} (e.g. val'
+          f'{trainer_lib.RAW_SUFFIX}), beside the averages\' rows.')
   integer('keep_exports', None, 'Hub modules kept under '
           f'<workdir>/export/hub {_trainer("keep_exports")}.')
   integer('summary_images', None, 'Input images per task view '
@@ -181,6 +187,10 @@ def define_flags(fv: flags.FlagValues) -> None:
   boolean('polyak_averaging', None, 'Evaluate and export a moving '
           'average of the weights with a half-life of one epoch '
           '(S4L; the raw weights are exported too, as module_raw).')
+  real('polyak_half_life', None, 'With --polyak_averaging: the '
+       'averages\' half-life as a fraction of the training steps, '
+       'in (0, 1]; S4L\'s one epoch was 0.005 of MOAM\'s 200 '
+       '(default: one epoch, whatever the length).')
   string('path_to_initial_ckpt', None, 'Warm start: take the '
          'weights of a fresh run from this checkpoint (or the '
          'latest one of this directory).')

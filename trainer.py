@@ -46,8 +46,9 @@ every worker after the same step, which is saved (`training/preemption.py`);
 `train` then raises `preemption.Preempted`.
 
 With Polyak averaging (`training/polyak.py`) evaluation uses the averaged
-weights, and every export writes `module` with them and `module_raw` with
-the trained ones.
+weights (the trained ones with `eval_raw_weights`, recorded as
+`<split>_raw`), and every export writes `module` with the averages and
+`module_raw` with the trained weights.
 
 Other loops (the heads of cached linear evaluation,
 `probes/linear_eval_cached.py`)
@@ -88,6 +89,11 @@ from revisiting_ssl.training import (
   polyak,
   preemption,
 )
+
+# Appended to the split's name in the records of an evaluation of the raw
+# weights of a Polyak-averaged run (`eval_raw_weights`), so that those rows
+# and the averages' rows of the same checkpoints are told apart.
+RAW_SUFFIX = '_raw'
 
 # Runs `n` training steps: (mean loss, mean weight-decay penalty, steps
 # done, step of the first non-finite loss or -1), as tensors or numbers.
@@ -138,6 +144,12 @@ class TrainerConfig:
   # None: float32, as preprocessed.
   host_dtype: str | None = None
   polyak_averaging: bool = False
+  # The averages' half-life as a fraction of the training steps; None: one
+  # epoch, as S4L (1/200 of MOAM's 200 epochs).
+  polyak_half_life: float | None = None
+  # Evaluate the trained weights of a Polyak-averaged run instead of the
+  # averages; rows are recorded under the split's name + RAW_SUFFIX.
+  eval_raw_weights: bool = False
   path_to_initial_ckpt: str | None = None
   vars_to_restore: str = '.*'
   test_split: str | None = None
@@ -225,6 +237,12 @@ class Trainer:
         decay_epochs=config.decay_epochs,
         warmup_epochs=config.warmup_epochs,
         lr_decay_factor=config.lr_decay_factor)
+    polyak.check_half_life(config.polyak_half_life, config.polyak_averaging)
+    if config.eval_raw_weights and not config.polyak_averaging:
+      raise utils.UsageError(
+          '--eval_raw_weights evaluates the trained weights instead of their '
+          'Polyak averages; it needs --polyak_averaging (without it, the '
+          'trained weights are what is evaluated).')
     self.train_batches = input_streams.per_replica_batches(
         self.streams, config.batch_size // self.num_replicas)
     for name, size in self.train_batches.items():
@@ -267,7 +285,10 @@ class Trainer:
         self.averages = polyak.Averages(
             self.task.trainable_variables,
             {id(v): n for n, v in self.checkpoint_names.items()},
-            decay=0.5 ** (1.0 / self.schedule.steps_per_epoch))
+            decay=polyak.decay(polyak.half_life_steps(
+                self.config.polyak_half_life,
+                steps_per_epoch=self.schedule.steps_per_epoch,
+                total_steps=self.schedule.total_steps)))
         self.checkpoint_names.update(self.averages.checkpoint_names)
       self.checkpoint = tf.train.Checkpoint(**self.checkpoint_names)
     self.stop = preemption.StopRequest(
@@ -291,9 +312,13 @@ class Trainer:
           check_names=not tf.train.latest_checkpoint(self.config.workdir))
     self._built = True
 
+  def recorded_split(self, split: str) -> str:
+    """The name under which an evaluation on `split` is recorded."""
+    return split + RAW_SUFFIX if self.config.eval_raw_weights else split
+
   @contextlib.contextmanager
   def averaged_weights(self):
-    """Within: the weights evaluated and exported (Polyak's, if on)."""
+    """Within: the weights exported (Polyak's, if on)."""
     if self.averages is None:
       yield
     else:
@@ -653,6 +678,7 @@ class Trainer:
   def evaluate(self, split: str | None = None) -> dict[str, float]:
     """Evaluates the weights (the averages, if on) on every example once.
 
+    With `eval_raw_weights`, the trained weights even when averaging is on.
     See `evaluation.SplitEvaluator`: padded, masked, exact means.
     """
     self.build()
@@ -666,7 +692,9 @@ class Trainer:
           virtual_replicas=self.config.virtual_replicas,
           image_dtype=self.image_dtype,
           translate_errors=self._translate_errors)
-    with self.averaged_weights():
+    weights = (contextlib.nullcontext() if self.config.eval_raw_weights
+               else self.averaged_weights())
+    with weights:
       return self._evaluator(split or self.config.val_split)
 
   def record_evaluation(self, metrics: Mapping[str, float], *, split: str,
@@ -715,7 +743,8 @@ class Trainer:
     self.checkpoint.restore(path).expect_partial()
     metrics = self.evaluate()
     self.export()
-    self.record_evaluation(metrics, split=self.config.val_split,
+    self.record_evaluation(metrics,
+                           split=self.recorded_split(self.config.val_split),
                            checkpoint=path)
     return metrics
 
@@ -772,7 +801,8 @@ class Trainer:
           logging.warning('Skipped checkpoints written while evaluating: '
                           '%s', ', '.join(os.path.basename(p)
                                           for p in skipped))
-      recorded = evaluation.recorded_checkpoints(cfg.workdir, cfg.val_split)
+      recorded = evaluation.recorded_checkpoints(
+          cfg.workdir, self.recorded_split(cfg.val_split))
       for path in paths:
         if checkpointing.is_preemption_save(path):
           logging.info('%s was saved on a preemption, off the save cadence; '
@@ -794,12 +824,12 @@ class Trainer:
             raise
           logging.warning('Skipped checkpoint %s, which is gone or '
                           'unreadable: %s', path, utils.error_summary(e))
+    test_name = cfg.test_split and self.recorded_split(cfg.test_split)
     if cfg.test_split and last and os.path.basename(
-        last) not in evaluation.recorded_checkpoints(cfg.workdir,
-                                                     cfg.test_split):
+        last) not in evaluation.recorded_checkpoints(cfg.workdir, test_name):
       # As S4L: the last checkpoint once more, on the test split.
       self.checkpoint.restore(last).expect_partial()
-      self.record_evaluation(self.evaluate(cfg.test_split),
-                             split=cfg.test_split, checkpoint=last)
+      self.record_evaluation(self.evaluate(cfg.test_split), split=test_name,
+                             checkpoint=last)
     return metrics
 

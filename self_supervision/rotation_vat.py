@@ -51,6 +51,7 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
                vat_eps: float = vat.DEFAULT_VAT_EPS,
                vat_num_power_method_iters: int = vat.DEFAULT_VAT_ITERATIONS,
                apply_vat_to_labeled: bool = False,
+               vat_xi: float = vat.XI,
                random_seed: int | None = None,
                network: models.Network | None = None):
     """Builds the trunk (cross-replica batch norm) and the heads.
@@ -64,6 +65,10 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
       vat_num_power_method_iters: power iterations for its direction.
       apply_vat_to_labeled: ignored with a warning, as S4L ignored it here
         (MOAM's config sets it).
+      vat_xi: the power iteration's finite-difference step, the L2 norm
+        per example of its probe (S4L's and the VAT paper's 1e-6). In
+        float32, most pixels of [-1, 1] images plus a probe of 1e-6 round
+        back to themselves; 1e-3 keeps the probe (a difference from S4L).
       random_seed: seeds the VAT noise (`--random_seed`).
       network: the trunk's architecture and options (`models.Network`);
         its batch norm is always cross-replica.
@@ -73,7 +78,7 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
         negative rotation weight) or other values out of range.
     """
     vat.check_vat_flags(vat_eps, vat_num_power_method_iters, entmin_factor,
-                        vat_weight)
+                        vat_weight, vat_xi)
     if not 0.0 <= sup_weight <= 1.0:
       raise utils.UsageError(
           f'--sup_weight must lie in [0, 1], got {sup_weight:g}.')
@@ -93,7 +98,8 @@ class RotationVATTask(s4l_rotation.S4LRotationTask):
     seed, self.random_state = vat.random_state(random_seed)
     self.vat = vat.VATLoss(vat_eps=float(vat_eps),
                            iterations=int(vat_num_power_method_iters),
-                           seed=seed, draws=self.random_state.vat_draws)
+                           seed=seed, draws=self.random_state.vat_draws,
+                           xi=float(vat_xi))
 
   def checkpoint_items(self):
     """The trunk, the heads and the VAT noise's counter."""

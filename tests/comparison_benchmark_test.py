@@ -674,9 +674,10 @@ def test_s4l_report_orders_the_methods():
   finals = {('supervised', '10p'): [(80.0, 99, 1), (80.5, 99, 1)],
             ('VAT', '10p'): [(82.0, 99, 1), (82.2, 99, 1)],
             ('MOAM step 1', '10p'): [(82.1, 99, 1), (82.5, 99, 1)]}
-  here, paper = s4l.rankings(['10p'], finals)
+  here, paper = s4l.s4l_report.rankings(['10p'], finals)
   assert here == '- 10p, here: MOAM step 1 ≈ VAT > supervised.'
-  assert paper.startswith('- 10%, the paper (top-5): MOAM step 1 88.8 > '
+  assert paper.startswith('- 10%, the paper (top-5): MOAM step 3 91.23 > '
+                          'MOAM step 2 89.96 > MOAM step 1 88.8 > '
                           'S4L-Rotation 83.82 >')
 
 

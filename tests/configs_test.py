@@ -16,6 +16,7 @@
 
 import json
 import os
+import re
 import subprocess
 
 from conftest import REPO
@@ -29,11 +30,20 @@ CONFIGS = sorted(p.relative_to(REPO / 'config').as_posix()
                  if p.name not in ('common.sh', 'generate_pseudo_dataset.sh'))
 
 
+def config_text(name):
+  """A config's text, followed by the texts of the configs it calls."""
+  path = REPO / 'config' / name
+  text = path.read_text()
+  for called in re.findall(r'"\$\(dirname "\$0"\)/([\w.]+\.sh)"', text):
+    text += config_text((path.parent / called).relative_to(
+        REPO / 'config').as_posix())
+  return text
+
+
 def reads_pseudo_labels(name):
   """Whether a config reads pseudo-labelled TFRecords (itself or through
   the config it calls)."""
-  text = (REPO / 'config' / name).read_text()
-  return '--pseudo_label_key' in text or 'pseudo_labels.sh' in text
+  return '--pseudo_label_key' in config_text(name)
 
 
 @pytest.fixture(scope='module')
@@ -94,7 +104,7 @@ def test_dry_run(name, data_dir, hub_module, teacher, tfrecords, tmp_path):
     args += ['--hub_module', hub_module]
   if '--task simclr_distill' in (REPO / 'config' / name).read_text():
     args += ['--hub_module', teacher]
-  if '--labels_per_class' in (REPO / 'config' / name).read_text():
+  if '--labels_per_class' in config_text(name):
     # The stand-in has 52 images per class.
     args += ['--labels_per_class', '5']
   if reads_pseudo_labels(name):

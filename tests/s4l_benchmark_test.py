@@ -37,10 +37,14 @@ sys.path.insert(0, str(testdata.REPO / 'benchmarks'))
 driver = testdata.load_script('benchmarks/s4l_fashion_mnist.py',
                               's4l_benchmark_driver')
 experiment = driver.experiment
+SEEDS = driver.SEEDS
 
 METRICS = ('logits', 'unrotated', 'classes', 'student')
-# Validation top-1 by learning rate: 0.1 is best for every method.
-LR_BONUS = {'0.01': 0.0, '0.03': 0.01, '0.1': 0.03, '0.3': 0.02}
+# Validation top-1 by learning rate: 0.1 is best for every method, 0.001
+# among the fine-tuning rates; a perturbation norm of 2 is VAT's best.
+LR_BONUS = {'0.01': 0.0, '0.03': 0.01, '0.1': 0.03, '0.3': 0.02,
+            '0.0003': 0.0, '0.001': 0.03, '0.003': 0.01}
+EPS_BONUS = {'1': 0.0, '2': 0.04, '4': 0.02}
 
 
 def _flag(cmd, name):
@@ -52,7 +56,11 @@ class FakeRuns(testdata.StandInRun):
 
   def stage(self, cmd):
     if cmd[1].endswith('generate_pseudo_dataset.sh'):
-      assert os.path.isdir(_flag(cmd, '--hub_module'))
+      module = _flag(cmd, '--hub_module')
+      assert os.path.isdir(module)
+      # MOAM's module gives its class logits as `classes`.
+      assert _flag(cmd, '--representation_name') == (
+          'classes' if 'moam_step_1' in module else 'logits')
       assert os.path.exists(_flag(cmd, '--labels_file'))
       output = _flag(cmd, '--output_folder')
       os.makedirs(output)
@@ -60,6 +68,9 @@ class FakeRuns(testdata.StandInRun):
       return 30.0
     workdir = _flag(cmd, '--workdir')
     if '--run_eval' not in cmd:
+      if '--path_to_initial_ckpt' in cmd:
+        assert os.path.exists(os.path.join(
+            _flag(cmd, '--path_to_initial_ckpt'), 'TRAINING_IS_DONE'))
       os.makedirs(workdir, exist_ok=True)
       for name in ('TRAINING_IS_DONE', 'label_map_count_500_train_seed_0'):
         open(os.path.join(workdir, name), 'w').close()
@@ -69,9 +80,14 @@ class FakeRuns(testdata.StandInRun):
     stamp = len(os.listdir(exports)) + 1 if os.path.isdir(exports) else 1
     os.makedirs(os.path.join(exports, str(stamp), 'module'))
     split = 'test' if '--test_split' in cmd else 'val'
-    top1 = (0.7 + LR_BONUS[_flag(cmd, '--lr')] +
+    if '--eval_raw_weights' in cmd:
+      split += '_raw'
+    top1 = (0.7 + LR_BONUS.get(_flag(cmd, '--lr'), 0.0) +
             0.01 * int(_flag(cmd, '--random_seed')) +
-            (0.05 if 'moam' in cmd[1] else 0.0))
+            (0.05 if 'moam' in cmd[1] else 0.0) -
+            (0.02 if '--eval_raw_weights' in cmd else 0.0) +
+            (EPS_BONUS[_flag(cmd, '--vat_eps')] if '--vat_eps' in cmd
+             else 0.0))
     path = os.path.join(workdir, 'eval_results.csv')
     new = not os.path.exists(path)
     with open(path, 'a') as f:
@@ -116,7 +132,8 @@ def _comparison_search(path):
 
 def _trainings(commands, config):
   return [c for c in commands if c[1].endswith(config) and
-          '--run_eval' not in c]
+          '--run_eval' not in c and '--workdir' in c and
+          'control_' not in _flag(c, '--workdir')]
 
 
 # MOAM's stand-in gain is the same on every seed: SciPy's t-test warns.
@@ -128,17 +145,21 @@ def test_choices_on_validation_then_finals_read_once(fake):
   rotation = _trainings(commands, 's4l_rotation_10p.sh')
   assert sorted(_flag(c, '--lr') for c in rotation) == sorted(
       ['0.01', '0.03', '0.1', '0.3', '0.1', '0.1'])
+  # MOAM: the original's ratio to S4L-Rotation's rate (0.1 / 0.03).
   moam = _trainings(commands, 'moam_step_1_10p.sh')
   assert [(_flag(c, '--lr'), _flag(c, '--random_seed')) for c in moam] == [
-      ('0.1', '0'), ('0.1', '1'), ('0.1', '2')]
+      ('0.333', '0'), ('0.333', '1'), ('0.333', '2')]
+  assert all('moam_step_1_rescaled_10p' in _flag(c, '--workdir')
+             for c in moam)
   tests = [c for c in commands if '--test_split' in c]
   assert len(tests) == 9  # Three methods, three seeds, once each.
-  assert all(_flag(c, '--lr') == '0.1' for c in tests)
-  # The seeds score 80, 81 and 82; MOAM 5 points more.
+  assert sorted({_flag(c, '--lr') for c in tests}) == ['0.1', '0.333']
+  # The seeds score 80, 81 and 82; MOAM 5 points more, at a rate the
+  # stand-in gives no bonus.
   assert '| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0 |' \
       ' 0.1 | 74.00 ± 1.00 |' in report
-  assert '| MOAM step 1 | 0.1: 78.0 | 0.1 | 79.00 ± 1.00 |' in report
-  assert 'MOAM step 1 79.00 vs supervised 74.00: +5.00 points' in report
+  assert '| MOAM step 1 | 0.333: 75.0 | 0.333 | 76.00 ± 1.00 |' in report
+  assert 'MOAM step 1 76.00 vs supervised 74.00: +2.00 points' in report
   assert 'Trained a second time' not in report
 
 
@@ -359,6 +380,166 @@ def test_simclrv2_rows_need_the_comparisons_length_search(fake):
   main, _ = fake
   with pytest.raises(SystemExit, match='fashion_mnist.py --rows simclr'):
     main('SimCLRv2 fine-tune')
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_moam_steps_2_and_3_start_from_their_seeds_models(fake):
+  main, tmp_path = fake
+  commands, report = main('MOAM step 3')
+  work = str(tmp_path / 'work')
+  # Step 2's data: labelled by the final step 1 model of each seed.
+  labelled = {_flag(c, '--output_folder'): _flag(c, '--hub_module')
+              for c in commands if 'generate_pseudo_dataset.sh' in c[1]
+              and _flag(c, '--representation_name') == 'classes'}
+  assert len(labelled) == 3
+  for seed in SEEDS:
+    output = os.path.join(work, 'pseudo_dataset_moam_step_1_rescaled_10p',
+                          f'seed{seed}')
+    assert os.path.join(work, 'moam_step_1_rescaled_10p',
+                        f'lr0.333_seed{seed}') in labelled[output]
+  # Step 2 trains on them at Pseudo-labels' rate, its subset step 1's.
+  step_2 = _trainings(commands, 'moam_step_2_10p.sh')
+  assert [(_flag(c, '--lr'), _flag(c, '--random_seed')) for c in step_2] == [
+      ('0.1', '0'), ('0.1', '1'), ('0.1', '2')]
+  for c in step_2:
+    assert _flag(c, '--dataset_dir') == os.path.join(
+        work, 'pseudo_dataset_moam_step_1_rescaled_10p',
+        f'seed{_flag(c, "--random_seed")}')
+    assert '--label_subset_seed' not in c
+  # Step 3 searches its rates on seed 0, then fine-tunes every seed's step
+  # 2 model at the best.
+  step_3 = _trainings(commands, 'moam_step_3_10p.sh')
+  assert [(_flag(c, '--lr'), _flag(c, '--random_seed')) for c in step_3] == [
+      ('0.0003', '0'), ('0.001', '0'), ('0.003', '0'), ('0.01', '0'),
+      ('0.001', '1'), ('0.001', '2')]
+  for c in step_3:
+    seed = _flag(c, '--random_seed')
+    assert _flag(c, '--path_to_initial_ckpt') == os.path.join(
+        work, 'moam_step_2_10p', f'lr0.1_seed{seed}')
+    assert _flag(c, '--label_subset_seed') == seed
+  assert '| MOAM step 2 | 0.1: 78.0 | 0.1 | 79.00 ± 1.00 |' in report
+  assert '| MOAM step 3 | 0.0003: 75.0, 0.001: 78.0, 0.003: 76.0, 0.01: ' \
+      '75.0 | 0.001 | 79.00 ± 1.00 | 99.00 ± 0.00 |' in report
+  assert '| top-5 91.23 |' in report
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_vat_norm_is_searched_on_seed_0_validation(fake):
+  main, _ = fake
+  commands, report = main('VAT + EntMin')
+  # (VAT at weight 0 is a control.)
+  vat = [c for c in _trainings(commands, 'vat_10p.sh')
+         if '--vat_weight' not in c]
+  # The rates at the config's norm, then the norms at the best rate (the
+  # config's own, 5.7, is the rate search's stage), all seed 0; the final
+  # of seed 0 is the search's stage.
+  search = [(_flag(c, '--lr'), _flag(c, '--vat_eps') if '--vat_eps' in c
+             else None) for c in vat if _flag(c, '--random_seed') == '0']
+  assert search == [('0.01', None), ('0.03', None), ('0.1', None),
+                    ('0.3', None), ('0.1', '1'), ('0.1', '2'), ('0.1', '4')]
+  assert not [c for c in commands if '--test_split' in c and
+              '--vat_eps' in c and _flag(c, '--vat_eps') in ('1', '4')]
+  # The finals and VAT + EntMin take the rate and the norm.
+  finals = [c for c in vat if _flag(c, '--random_seed') != '0']
+  assert {(_flag(c, '--lr'), _flag(c, '--vat_eps')) for c in finals} == {
+      ('0.1', '2')}
+  entmin = _trainings(commands, 'vat_entmin_10p.sh')
+  assert {(_flag(c, '--lr'), _flag(c, '--vat_eps')) for c in entmin} == {
+      ('0.1', '2')}
+  assert '| VAT | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0, 0.1, ' \
+      'vat_eps 1: 73.0, 0.1, vat_eps 2: 77.0, 0.1, vat_eps 4: 75.0 | 0.1, ' \
+      'vat_eps 2 | 78.00 ± 1.00 |' in report
+  assert '| VAT + EntMin | 0.1, vat_eps 2: 77.0 | 0.1, vat_eps 2 |' in report
+
+
+def _control_rows(report):
+  return [line for line in report.split('## Controls')[1].split('\n')
+          if line.startswith('| ') and not line.startswith(
+              ('| control', '| ---'))]
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_controls_are_reported_and_resumed_from_the_ledger(fake):
+  main, tmp_path = fake
+  commands, report = main('MOAM step 1,VAT')
+  work = str(tmp_path / 'work')
+  # MOAM's seed-0 model read again with its trained weights.
+  (raw,) = [c for c in commands if '--eval_raw_weights' in c and
+            'control_' not in _flag(c, '--workdir')]
+  assert _flag(raw, '--workdir') == os.path.join(
+      work, 'moam_step_1_rescaled_10p', 'lr0.333_seed0')
+  # rotation_vat made S4L-Rotation: its batch, schedule, half its weight
+  # decay at twice its rate, no VAT, no EntMin.
+  (control,) = [c for c in commands if 'control_' in c[c.index(
+      '--workdir') + 1] and '--run_eval' not in c]
+  assert control[1].endswith('moam_step_1_10p.sh')
+  for flag, value in (('--lr', '0.2'), ('--sup_weight', '0.5'),
+                      ('--vat_weight', '0'), ('--entmin_factor', '0'),
+                      ('--batch_size', '32'), ('--weight_decay', '0.0005'),
+                      ('--schedule', '0.5,7,8,9,10'), ('--random_seed', '0')):
+    assert _flag(control, flag) == value
+  # VAT at weight 0, at the baseline's rate.
+  (weightless,) = [c for c in _trainings(commands, 'vat_10p.sh')
+                   if '--vat_weight' in c]
+  assert (_flag(weightless, '--vat_weight'), _flag(weightless, '--lr')) == (
+      '0', '0.1')
+  rows = _control_rows(report)
+  assert rows[0].startswith('| MOAM step 1, trained weights (the averages: '
+                            'its row) | 73.0 | MOAM step 1, Polyak averages '
+                            '| 75.0 | -2.0 |')
+  assert rows[1].startswith("| rotation_vat with S4L-Rotation's loss "
+                            '(halved), at twice its rate (0.2) | 73.0 | '
+                            'S4L-Rotation | 73.0 | +0.0 |')
+  assert rows[2].startswith("| VAT with --vat_weight 0, at the baseline's "
+                            'rate (0.1) | 73.0 | supervised | 73.0 |')
+  shutil.rmtree(tmp_path / 'work')
+  again, report_again = main('MOAM step 1,VAT', workdir='elsewhere')
+  assert again == []
+  assert _control_rows(report_again) == rows
+
+
+def _old_stages(prefix, metric, val_by_lr, chosen, tests):
+  """Ledger entries of a method's stages as an earlier config left them."""
+  def row(top1):
+    return {f'top{k}_accuracy_{metric}': str(top1 if k == 1 else 0.99)
+            for k in (1, 5)}
+  entries = {f'{prefix}/lr{lr}_seed0': {'rows': {'val': row(v)},
+                                         'times': {'train': 60.0}}
+             for lr, v in val_by_lr.items()}
+  for seed, top1 in enumerate(tests):
+    entry = entries.setdefault(f'{prefix}/lr{chosen}_seed{seed}', {
+        'rows': {'val': row(0.5)}, 'times': {'train': 60.0}})
+    entry['rows']['test'] = row(top1)
+  return entries
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_old_rows_are_kept_apart_and_reported_before(fake):
+  main, tmp_path = fake
+  old = {**_old_stages('moam_step_1_10p', 'unrotated', {'0.1': 0.794},
+                       '0.1', [0.79, 0.80, 0.81]),
+         **_old_stages('s4l_exemplar_10p', 'classes',
+                       {'0.01': 0.78, '0.03': 0.795, '0.1': 0.777,
+                        '0.3': 0.759}, '0.03', [0.77, 0.78, 0.79])}
+  (tmp_path / 'ledger.json').write_text(json.dumps(old))
+  variant = 'S4L-Exemplar (exemplar crops on labels)'
+  commands, report = main(f'MOAM step 1,{variant}')
+  # The variant's settings are the old S4L-Exemplar's: nothing runs for it.
+  assert not [c for c in commands if 's4l_exemplar' in c[1]]
+  assert f'| {variant} | 0.01: 78.0, 0.03: 79.5, 0.1: 77.7, 0.3: 75.9 | ' \
+      '0.03 | 78.00 ± 1.00 |' in report
+  # The rescaled MOAM is trained afresh under its own keys.
+  moam = _trainings(commands, 'moam_step_1_10p.sh')
+  assert len(moam) == 3
+  ledger = json.loads((tmp_path / 'ledger.json').read_text())
+  assert ledger['moam_step_1_10p/lr0.1_seed0'] == old[
+      'moam_step_1_10p/lr0.1_seed0']
+  assert 'moam_step_1_rescaled_10p/lr0.333_seed0' in ledger
+  before = report.split('## Before the rescaling')[1].split('## Cost')[0]
+  assert '| MOAM step 1 | 10p | 0.1: 79.4 | 0.1 | 80.00 ± 1.00 | ' \
+      '76.00 ± 1.00 |' in before
+  assert '| S4L-Exemplar | 10p | 0.01: 78.0, 0.03: 79.5, 0.1: 77.7, 0.3: ' \
+      '75.9 | 0.03 | 78.00 ± 1.00 | - |' in before
 
 
 @pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')

@@ -20,12 +20,14 @@ lists select real records.
 """
 
 import collections
+import csv
 import dataclasses
 import json
 import os
 import subprocess
 import sys
 
+from absl import flags
 from conftest import REPO
 import numpy as np
 from PIL import Image
@@ -33,7 +35,14 @@ import pytest
 import tensorflow as tf
 import testdata
 
-from revisiting_ssl import datasets, models, preprocess, utils
+from revisiting_ssl import (
+  datasets,
+  entry_flags,
+  models,
+  preprocess,
+  train_and_eval,
+  utils,
+)
 from revisiting_ssl import trainer as trainer_lib
 from revisiting_ssl.data_sources import label_subsets
 from revisiting_ssl.self_supervision import s4l_exemplar, s4l_lib
@@ -179,7 +188,8 @@ def test_malformed_list_files(tmp_path, content, message):
 
 def s4l_rotation_trainer(data_dir, workdir, strategy, *, batch_size=8,
                          unsup_batch_mult=2.0, polyak_averaging=False,
-                         labels_per_class=2):
+                         labels_per_class=2, polyak_half_life=None,
+                         eval_raw_weights=False):
   """S4L-Rotation with VGG-19 (fast to trace) on 32x32 images."""
   data = datasets.get_dataset('fashion_mnist', data_dir)
   subset = label_subsets.choose(data, 'trainval', workdir=workdir,
@@ -197,6 +207,7 @@ def s4l_rotation_trainer(data_dir, workdir, strategy, *, batch_size=8,
       batch_size=batch_size, eval_batch_size=8, epochs=2, lr=0.01,
       iterations_per_loop=1, random_seed=3, summary_images=0,
       save_checkpoints_secs=None, polyak_averaging=polyak_averaging,
+      polyak_half_life=polyak_half_life, eval_raw_weights=eval_raw_weights,
       serving_input_shape=(None, 32, 32, 3))
   task_cls = lib.get_task_class('s4l_rotation')
   return trainer_lib.Trainer(
@@ -271,6 +282,82 @@ def test_polyak_averages_are_evaluated_and_exported(data_dir, tmp_path):
     np.testing.assert_array_equal(variable.numpy(), value)
   names = [n for n, _ in tf.train.list_variables(trainer.manager.save())]
   assert sum(n.startswith('polyak') for n in names) == len(variables)
+
+
+@pytest.mark.parametrize('fraction', [None, 0.005, 0.5])
+def test_polyak_half_life_is_a_fraction_of_training(data_dir, tmp_path,
+                                                     fraction):
+  trainer = s4l_rotation_trainer(data_dir, str(tmp_path),
+                                 tf.distribute.get_strategy(),
+                                 polyak_averaging=True, labels_per_class=8,
+                                 polyak_half_life=fraction)
+  trainer.build()
+  schedule = trainer.schedule
+  # 80 labelled images in batches of 8 for 2 epochs: 10 steps per epoch.
+  assert (schedule.steps_per_epoch, schedule.total_steps) == (10, 20)
+  # Unset, the half-life stays S4L's epoch.
+  half_life = (schedule.steps_per_epoch if fraction is None
+               else fraction * schedule.total_steps)
+  assert trainer.averages.decay == pytest.approx(0.5 ** (1 / half_life))
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    ({'polyak_averaging': True, 'polyak_half_life': 0.0}, r'in \(0, 1\]'),
+    ({'polyak_averaging': True, 'polyak_half_life': 156.0}, 'got 156'),
+    ({'polyak_half_life': 0.005}, 'needs --polyak_averaging'),
+])
+def test_polyak_half_life_errors_name_the_flag(data_dir, tmp_path, kwargs,
+                                               message):
+  with pytest.raises(utils.UsageError,
+                     match='--polyak_half_life.*' + message):
+    s4l_rotation_trainer(data_dir, str(tmp_path),
+                         tf.distribute.get_strategy(), **kwargs)
+
+
+def test_polyak_half_life_flag_reaches_the_trainer(data_dir, tmp_path):
+  fv = flags.FlagValues()
+  entry_flags.define_flags(fv)
+  fv(['train_and_eval.py', '--task', 'rotation_vat', '--dataset',
+      'fashion_mnist', '--dataset_dir', data_dir, '--workdir',
+      str(tmp_path), '--architecture', 'resnet50v2', '--batch_size', '8',
+      '--lr', '0.1', '--epochs', '1', '--preprocessing', 'rotate',
+      '--polyak_averaging', '--polyak_half_life', '0.005'])
+  config = train_and_eval.make_config(*train_and_eval.flag_values(fv))
+  assert train_and_eval.trainer_config(config).polyak_half_life == 0.005
+
+
+def test_raw_weights_are_evaluated_on_request(data_dir, tmp_path):
+  workdir = str(tmp_path)
+  trainer = s4l_rotation_trainer(data_dir, workdir,
+                                 tf.distribute.get_strategy(),
+                                 polyak_averaging=True)
+  trainer.train()
+  path = trainer.manager.latest_checkpoint
+  averaged = trainer.evaluate_checkpoint(path)
+  raw_trainer = s4l_rotation_trainer(data_dir, workdir,
+                                     tf.distribute.get_strategy(),
+                                     polyak_averaging=True,
+                                     eval_raw_weights=True)
+  raw = raw_trainer.evaluate_checkpoint(path)
+  # After four steps the averages (half-life one epoch, two steps) are
+  # still far from the trained weights.
+  assert raw['loss'] != pytest.approx(averaged['loss'], rel=1e-4)
+  # Averages equal to the trained weights: the two evaluations agree, and
+  # the raw one's trained weights are those of the checkpoint.
+  trainer.averages.reset()
+  assert trainer.evaluate()['loss'] == pytest.approx(raw['loss'], rel=1e-5)
+  with open(os.path.join(workdir, 'eval_results.csv')) as f:
+    rows = list(csv.DictReader(f))
+  assert [(r['split'], r['checkpoint']) for r in rows] == [
+      ('test', os.path.basename(path)), ('test_raw', os.path.basename(path))]
+  assert float(rows[1]['loss']) == pytest.approx(raw['loss'])
+
+
+def test_raw_weights_need_polyak_averaging(data_dir, tmp_path):
+  with pytest.raises(utils.UsageError,
+                     match='--eval_raw_weights .* needs --polyak_averaging'):
+    s4l_rotation_trainer(data_dir, str(tmp_path),
+                         tf.distribute.get_strategy(), eval_raw_weights=True)
 
 
 # -- Losses against references written here ---------------------------------

@@ -57,6 +57,53 @@ def test_normalize_is_exact_for_short_vectors():
   assert np.linalg.norm(short.numpy()[0]) == pytest.approx(0.01, rel=1e-3)
 
 
+def _fashion_mnist_like(seed):
+  """32x32x3 images in [-1, 1] whose background (half) is exactly -1."""
+  rng = np.random.default_rng(seed)
+  x = rng.uniform(-1, 1, size=(4, 32, 32, 3)).astype(np.float32)
+  x[:, :, :16] = -1.0
+  return tf.constant(x)
+
+
+def test_the_original_xi_mostly_rounds_away_in_float32():
+  x = _fashion_mnist_like(0)
+  noise = tf.random.stateless_normal(x.shape, [0, 1])
+  unchanged = {}
+  for xi in (vat.XI, 1e-3):
+    d = xi * vat.normalize(noise)
+    probe = (x + d) - x
+    unchanged[xi] = float(tf.reduce_mean(tf.cast(probe == 0, tf.float32)))
+    if xi != vat.XI:
+      # The step taken is the step meant, to a percent on average.
+      error = tf.abs(probe - d) / tf.abs(d)
+      assert float(tf.reduce_mean(error)) < 0.01
+  # S4L's step leaves most pixels as they were (x + d == x); 1e-3 almost
+  # none (only where the Gaussian start is nearly 0).
+  assert unchanged[vat.XI] > 0.7
+  assert unchanged[1e-3] < 0.01
+
+
+@pytest.mark.parametrize('task', ['vat', 'rotation_vat'])
+def test_vat_xi_reaches_the_power_iteration(task):
+  network = models.Network('vgg19', filters_factor=1)
+  default = lib.get_task_class(task)(num_classes=5, network=network)
+  assert default.vat.xi == vat.XI
+  chosen = lib.get_task_class(task)(num_classes=5, network=network,
+                                    vat_xi=1e-3)
+  assert chosen.vat.xi == 1e-3
+  x, _, net, logits, _ = _linear_problem(seed=5)
+  seen = []
+
+  def recording_net(inputs):
+    seen.append(inputs)
+    return net(inputs)
+
+  chosen.vat(tf.constant(x), tf.constant(logits), recording_net)
+  # The first pass is the power iteration's probe: norm xi per example.
+  probe = (seen[0] - x).numpy().reshape(len(x), -1)
+  np.testing.assert_allclose(np.linalg.norm(probe, axis=1), 1e-3, rtol=1e-2)
+
+
 def _linear_problem(seed=0):
   rng = np.random.default_rng(seed)
   w = rng.normal(size=(6, 4)).astype(np.float32)
@@ -279,6 +326,8 @@ def test_rotation_vat_without_vat_is_s4l_rotations_loss_scaled():
     ('vat', {'vat_weight': -0.1}, r'--vat_weight must lie in \[0, 1\]'),
     ('vat', {'entmin_factor': 2.0}, r'--entmin_factor must lie'),
     ('vat', {'vat_eps': 0.0}, '--vat_eps must be positive'),
+    ('vat', {'vat_xi': 0.0}, '--vat_xi must be positive'),
+    ('rotation_vat', {'vat_xi': -1e-3}, '--vat_xi must be positive'),
     ('vat', {'vat_num_power_method_iters': 0}, 'at least 1'),
     ('vat', {'sup_weight': 0.3}, '--sup_weight weighs classification'),
 ])

@@ -17,9 +17,13 @@
 S4L keeps an exponential moving average of every trainable
 variable, updated after each optimiser step with decay 0.5^(1 / steps per
 epoch): a half-life of one epoch (0.999307 for MOAM's 1,000 steps per
-epoch). The averages start at the initial weights, as TF1's moving average
-of a variable did (its zero-debiasing applies to tensors only), and are
-saved in every checkpoint under `polyak/<variable's name>`.
+epoch), 1/200 of MOAM's 200 epochs. A half-life in epochs does not carry
+over to a schedule of another length: `--polyak_half_life` gives it as a
+fraction of the training steps instead, decay 0.5^(1 / (fraction * total
+steps)); 0.005 is MOAM's. The averages start at the initial weights, as
+TF1's moving average of a variable did (its zero-debiasing applies to
+tensors only), and are saved in every checkpoint under
+`polyak/<variable's name>`.
 
 The original meant evaluation and export to use the averages but assigned
 them through a racy control dependency and exported the raw weights. Here
@@ -31,6 +35,50 @@ from collections.abc import Mapping, Sequence
 import contextlib
 
 import tensorflow as tf
+
+from revisiting_ssl import utils
+
+
+def check_half_life(fraction: float | None, averaging: bool) -> None:
+  """Raises a UsageError for a `--polyak_half_life` no run can use.
+
+  Args:
+    fraction: the half-life as a fraction of the training steps, or None.
+    averaging: whether `--polyak_averaging` is on.
+  """
+  if fraction is None:
+    return
+  if not averaging:
+    raise utils.UsageError(
+        '--polyak_half_life sets the half-life of the Polyak averages; it '
+        'needs --polyak_averaging.')
+  if not 0.0 < fraction <= 1.0:
+    raise utils.UsageError(
+        f'--polyak_half_life is a fraction of the training steps, in (0, 1] '
+        f'(MOAM: 0.005, one of its 200 epochs), got {fraction:g}.')
+
+
+def half_life_steps(fraction: float | None, *, steps_per_epoch: int,
+                    total_steps: int) -> float:
+  """The averages' half-life in steps.
+
+  Args:
+    fraction: the half-life as a fraction of `total_steps`; None: one epoch,
+      as S4L.
+    steps_per_epoch: the schedule's steps per epoch.
+    total_steps: the schedule's training length.
+
+  Returns:
+    The half-life in (possibly fractional) steps.
+  """
+  if fraction is None:
+    return float(steps_per_epoch)
+  return fraction * total_steps
+
+
+def decay(half_life: float) -> float:
+  """The decay per update that halves an old value's weight in `half_life`."""
+  return 0.5 ** (1.0 / half_life)
 
 
 class Averages:

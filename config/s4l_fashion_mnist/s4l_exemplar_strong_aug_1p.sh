@@ -1,0 +1,41 @@
+#!/bin/bash
+# S4L-Exemplar with its strong augmentation on the labelled images too, on
+# Fashion-MNIST with 1% of the training labels (50 per class of the 50,000
+# training images, drawn with --label_subset_seed): s4l_exemplar_1p.sh but the
+# classifier trains on the exemplar crops (4 Inception crops of 5-100% of the
+# image with hsvnoise) instead of the supervised baseline's, a variant kept
+# beside S4L-Exemplar's row (benchmarks/s4l_fashion_mnist.py). ResNet-50 v2 at
+# filters_factor 1 on 32x32 images, a labelled batch of 32. Epochs are passes
+# over the labelled subset (15 steps each); the schedule is S4L's in
+# proportion (warm-up 5%, decays at 70, 80 and 90%). The learning rate was
+# chosen on the validation split.
+#   ./config/s4l_fashion_mnist/s4l_exemplar_strong_aug_1p.sh --workdir W \
+#     --nouse_tpu
+# then the same command with --run_eval (add --test_split test for the
+# final number).
+source "$(dirname "$0")/../common.sh"
+
+"$PYTHON" "$TRAIN_AND_EVAL" \
+  --nouse_tpu \
+  --task exemplar \
+  --dataset fashion_mnist \
+  --train_split train \
+  --val_split val \
+  --batch_size 32 \
+  --eval_batch_size 500 \
+  --architecture resnet50v2 \
+  --filters_factor 1 \
+  --weight_decay 1e-3 \
+  --labels_per_class 50 \
+  --preprocessing 'crop_inception_patches(4,32)|hsvnoise|flip_lr|-1_to_1' \
+  --preprocessing_eval 'resize(36)|crop(32)|-1_to_1' \
+  --sup_preprocessing 'crop_inception_patches(4,32)|hsvnoise|flip_lr|-1_to_1' \
+  --sup_preprocessing_eval 'resize(36)|crop(32)|-1_to_1' \
+  --unsup_batch_mult 1 \
+  --triplet_embed_dim 128 \
+  --triplet_loss_weight 1.0 \
+  --lr 0.03 \
+  --lr_scale_batch_size 0 \
+  --schedule '5,70,80,90,100' \
+  --serving_input_shape None,32,32,3 \
+  "$@"
