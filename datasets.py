@@ -50,11 +50,13 @@ from revisiting_ssl.data_sources.base import (
   SPLITS,
   DataSource,
   input_data_error,
+  unnamed_input_failure,
 )
 
 __all__ = ['SPLITS', 'DataSource', 'DATASET_INFO_FILE', 'DATASETS',
            'default_dataset_dir', 'get_dataset', 'input_data_error',
-           'make_dataset_info', 'names', 'register', 'shard_name']
+           'make_dataset_info', 'names', 'register', 'shard_name',
+           'unnamed_input_failure']
 
 DATASET_INFO_FILE = dataset_info.FILE_NAME
 make_dataset_info = dataset_info.make_dataset_info

@@ -88,6 +88,7 @@ from revisiting_ssl.training import (
   optimization,
   polyak,
   preemption,
+  step_errors,
 )
 
 # Appended to the split's name in the records of an evaluation of the raw
@@ -157,24 +158,12 @@ class TrainerConfig:
   virtual_replicas: int = 1
 
 
-def _unnamed_input_failure(error: tf.errors.OpError) -> bool:
-  """Whether a step failed on bad input data that its error does not name.
-
-  A decode or parse op of the input pipeline (failed in a read that the
-  reader did not check), surfacing at the iterator's `IteratorGetNext`.
-  """
-  message = getattr(error, 'message', None) or str(error)
-  return isinstance(error, (tf.errors.InvalidArgumentError,
-                            tf.errors.DataLossError)) and (
-                                'IteratorGetNext' in message)
-
-
 class DivergenceError(utils.RunAbortedError):
   """The training loss became NaN or infinite."""
 
 
-class ClusterError(utils.RunAbortedError):
-  """Another worker of a multi-worker job failed or cannot be reached."""
+# Raised by a step when another worker of a multi-worker job is lost.
+ClusterError = step_errors.ClusterError
 
 
 class Trainer:
@@ -615,37 +604,12 @@ class Trainer:
     if self.is_chief:
       checkpointing.write_done_file(self.config.workdir, self.step)
 
-  @contextlib.contextmanager
   def _translate_errors(self):
-    """Turns data and cluster failures inside a step into clear errors.
-
-    Raises:
-      utils.UsageError: for a corrupt or truncated input file (named).
-      ClusterError: when a collective fails because another worker of a
-        multi-worker job died or cannot be reached.
-    """
-    try:
-      yield
-    except tf.errors.OpError as e:
-      data_error = datasets.input_data_error(e)
-      if data_error is None and _unnamed_input_failure(e):
-        logging.error('The input pipeline failed without naming a file '
-                      '(%s); reading --train_split %s to find the bad '
-                      'record.', utils.error_summary(e),
-                      self.config.train_split)
-        data_error = self.data.locate_bad_record(self.config.train_split)
-      if data_error is not None:
-        raise data_error from None
-      if distribution.is_multi_worker(self.strategy) and isinstance(e, (
-          tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-          tf.errors.CancelledError, tf.errors.AbortedError,
-          tf.errors.FailedPreconditionError)):
-        raise ClusterError(
-            f'Lost contact with another worker at step {self.step} '
-            f'({type(e).__name__}: {utils.error_summary(e)}). Restart all '
-            f'workers to resume from the last checkpoint '
-            f'{tf.train.latest_checkpoint(self.config.workdir)}.') from None
-      raise
+    """`step_errors.translated` for this run: clear errors from a step's."""
+    return step_errors.translated(
+        data=self.data, train_split=self.config.train_split,
+        strategy=self.strategy, step=lambda: self.step,
+        workdir=self.config.workdir)
 
   def _write_input_images(self, writer, dataset) -> None:
     """Writes a few images of what the task feeds the network."""
@@ -769,61 +733,19 @@ class Trainer:
 
     Stops when the final checkpoint has been evaluated and training wrote
     `TRAINING_IS_DONE`, or when no new checkpoint appears within the
-    timeout (`evaluation.follow_checkpoints`). Checkpoints written while
-    another was being evaluated are skipped unless
-    `eval_every_checkpoint`. With `--test_split`, the last evaluated
-    checkpoint is then evaluated on it too.
+    timeout (`evaluation.evaluate_checkpoints`, which says what is
+    skipped). With `--test_split`, the last evaluated checkpoint is then
+    evaluated on it too.
 
     Returns:
       The metrics of the last checkpoint on `--val_split`.
     """
     cfg = self.config
-
-    def read_state():
-      state = tf.train.get_checkpoint_state(cfg.workdir)
-      if not state:
-        return None, []
-      return (state.model_checkpoint_path or None,
-              list(state.all_model_checkpoint_paths))
-
-    metrics: dict[str, float] = {}
-    last = None
-    for newest, skipped in evaluation.follow_checkpoints(
-        read_state=read_state,
-        training_done=lambda: checkpointing.is_done(cfg.workdir),
+    metrics, last = evaluation.evaluate_checkpoints(
+        cfg.workdir, self.evaluate_checkpoint,
+        split=self.recorded_split(cfg.val_split),
         timeout_secs=cfg.eval_timeout_secs,
-        poll_secs=min(max(cfg.eval_timeout_secs / 10, 0.1), 1.0)):
-      if cfg.eval_every_checkpoint:
-        paths = [*skipped, newest]
-      else:
-        paths = [newest]
-        if skipped:
-          logging.warning('Skipped checkpoints written while evaluating: '
-                          '%s', ', '.join(os.path.basename(p)
-                                          for p in skipped))
-      recorded = evaluation.recorded_checkpoints(
-          cfg.workdir, self.recorded_split(cfg.val_split))
-      for path in paths:
-        if checkpointing.is_preemption_save(path):
-          logging.info('%s was saved on a preemption, off the save cadence; '
-                       'not evaluated (the resumed run goes on from it).',
-                       path)
-          continue
-        if os.path.basename(path) in recorded:
-          logging.info('%s was evaluated before; not again.', path)
-          last = path
-          continue
-        try:
-          metrics = self.evaluate_checkpoint(path)
-          last = path
-        except tf.errors.OpError as e:
-          # Training's `keep` may delete a checkpoint while it is read.
-          if not isinstance(e, (tf.errors.NotFoundError,
-                                tf.errors.DataLossError)) and (
-                                    checkpointing.files_present(path)):
-            raise
-          logging.warning('Skipped checkpoint %s, which is gone or '
-                          'unreadable: %s', path, utils.error_summary(e))
+        every_checkpoint=cfg.eval_every_checkpoint)
     test_name = cfg.test_split and self.recorded_split(cfg.test_split)
     if cfg.test_split and last and os.path.basename(
         last) not in evaluation.recorded_checkpoints(cfg.workdir, test_name):

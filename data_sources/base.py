@@ -67,6 +67,20 @@ def input_data_error(error: tf.errors.OpError) -> utils.UsageError | None:
       f'records).')
 
 
+def unnamed_input_failure(error: tf.errors.OpError) -> bool:
+  """Whether a step failed on bad input data that its error does not name.
+
+  A decode or parse op of the input pipeline (failed in a read that the
+  reader did not check: a pipeline restored from a saved iterator, a file
+  damaged mid-run), surfacing at the iterator's `IteratorGetNext`;
+  `DataSource.locate_bad_record` then finds the file.
+  """
+  message = getattr(error, 'message', None) or str(error)
+  return isinstance(error, (tf.errors.InvalidArgumentError,
+                            tf.errors.DataLossError)) and (
+                                'IteratorGetNext' in message)
+
+
 def check_dir_exists(dataset_dir: str, dataset: str, hint: str = '') -> None:
   """Raises a UsageError naming --dataset_dir if it is not a directory."""
   if not tf.io.gfile.isdir(dataset_dir):

@@ -17,7 +17,8 @@
 `distribution` picks the `tf.distribute` strategy, `input_streams` feeds it,
 `optimization` and `polyak` hold the optimiser, its schedule and the moving
 average of the weights, `checkpointing` saves and resumes, `evaluation`
-follows the checkpoints of a working directory and `hub_export` writes each
-evaluated checkpoint as a TF-Hub module. None of them imports the trainer,
+follows the checkpoints of a working directory, `hub_export` writes each
+evaluated checkpoint as a TF-Hub module and `step_errors` turns a failed
+step's error into one a user can act on. None of them imports the trainer,
 the tasks or the probes.
 """

@@ -27,7 +27,7 @@
 * `follow_checkpoints` is the `--run_eval` loop's schedule: which checkpoint
   to evaluate next, which ones were replaced before their turn, and when to
   stop. It is a pure generator over injected I/O, so it is tested without a
-  trainer.
+  trainer. `evaluate_checkpoints` runs that loop over a working directory.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,7 +44,12 @@ import tensorflow as tf
 from revisiting_ssl import utils
 from revisiting_ssl.models import layers as net_layers
 from revisiting_ssl.models import virtual_replicas as virtual_replicas_lib
-from revisiting_ssl.training import distribution, input_streams, kill_points
+from revisiting_ssl.training import (
+  checkpointing,
+  distribution,
+  input_streams,
+  kill_points,
+)
 from revisiting_ssl.training.checkpointing import checkpoint_step
 
 EVAL_RESULTS = 'eval_results.csv'
@@ -349,3 +354,73 @@ def follow_checkpoints(*, read_state: Callable[[], tuple[str | None,
       logging.info('No new checkpoint for %g s; stopping.', timeout_secs)
       return
     sleep(poll_secs)
+
+
+def evaluate_checkpoints(workdir: str,
+                         evaluate: Callable[[str], dict[str, float]], *,
+                         split: str, timeout_secs: float,
+                         every_checkpoint: bool
+                         ) -> tuple[dict[str, float], str | None]:
+  """Evaluates a working directory's checkpoints as they appear.
+
+  `--run_eval`'s loop (`follow_checkpoints`): a checkpoint recorded under
+  `split` before is not evaluated again (but counts as the last one), a
+  preemption's off-cadence save is not evaluated (the resumed run goes on
+  from it), and one that training's `keep` deleted while it was read is
+  skipped. Checkpoints written while another was being evaluated are
+  skipped unless `every_checkpoint`.
+
+  Args:
+    workdir: the training's working directory.
+    evaluate: evaluates (and records) one checkpoint; returns its metrics.
+    split: the name its records have in `EVAL_RESULTS`.
+    timeout_secs: how long to wait for a new checkpoint.
+    every_checkpoint: evaluate the skipped ones too, oldest first.
+
+  Returns:
+    (the metrics of the last checkpoint evaluated, or {}; the last
+    checkpoint evaluated or recorded before, or None).
+  """
+
+  def read_state():
+    state = tf.train.get_checkpoint_state(workdir)
+    if not state:
+      return None, []
+    return (state.model_checkpoint_path or None,
+            list(state.all_model_checkpoint_paths))
+
+  metrics: dict[str, float] = {}
+  last = None
+  for newest, skipped in follow_checkpoints(
+      read_state=read_state,
+      training_done=lambda: checkpointing.is_done(workdir),
+      timeout_secs=timeout_secs,
+      poll_secs=min(max(timeout_secs / 10, 0.1), 1.0)):
+    paths = [newest]
+    if every_checkpoint:
+      paths = [*skipped, newest]
+    elif skipped:
+      logging.warning('Skipped checkpoints written while evaluating: %s',
+                      ', '.join(os.path.basename(p) for p in skipped))
+    recorded = recorded_checkpoints(workdir, split)
+    for path in paths:
+      if checkpointing.is_preemption_save(path):
+        logging.info('%s was saved on a preemption, off the save cadence; '
+                     'not evaluated (the resumed run goes on from it).', path)
+        continue
+      if os.path.basename(path) in recorded:
+        logging.info('%s was evaluated before; not again.', path)
+        last = path
+        continue
+      try:
+        metrics = evaluate(path)
+        last = path
+      except tf.errors.OpError as e:
+        # Training's `keep` may delete a checkpoint while it is read.
+        if not isinstance(e, (tf.errors.NotFoundError,
+                              tf.errors.DataLossError)) and (
+                                  checkpointing.files_present(path)):
+          raise
+        logging.warning('Skipped checkpoint %s, which is gone or '
+                        'unreadable: %s', path, utils.error_summary(e))
+  return metrics, last
