@@ -324,10 +324,8 @@ class PseudoLabels:
     return []
 
 
-class InitialCheckpoint:
-  """The final checkpoint of another method's model of the same seed."""
-
-  name = 'initial_checkpoint'
+class _SameSeedModel:
+  """Another method's final model of the same seed and fraction."""
 
   def __init__(self, args, fraction, seed, method):
     self.args = args
@@ -337,6 +335,12 @@ class InitialCheckpoint:
 
   def _stage(self):
     return chosen_stage(self.args, self.method, self.fraction, self.seed)
+
+
+class InitialCheckpoint(_SameSeedModel):
+  """The final checkpoint of another method's model of the same seed."""
+
+  name = 'initial_checkpoint'
 
   def make(self):
     """Trains that model again if it went; its time is its own stage's."""
@@ -376,19 +380,10 @@ class SimCLRPretraining:
     return ['--path_to_initial_ckpt', self.model.pretrain_dir]
 
 
-class Teacher:
+class Teacher(_SameSeedModel):
   """The fine-tuned model of a seed (its chosen rate), exported."""
 
   name = 'teacher'
-
-  def __init__(self, args, fraction, seed, method):
-    self.args = args
-    self.fraction = fraction
-    self.seed = seed
-    self.method = method
-
-  def _stage(self):
-    return chosen_stage(self.args, self.method, self.fraction, self.seed)
 
   def make(self):
     """Exports the teacher if needed; its time is the fine-tuning's."""
