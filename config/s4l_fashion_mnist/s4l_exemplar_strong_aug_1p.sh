@@ -15,27 +15,6 @@
 # final number).
 source "$(dirname "$0")/../common.sh"
 
-"$PYTHON" "$TRAIN_AND_EVAL" \
-  --nouse_tpu \
-  --task exemplar \
-  --dataset fashion_mnist \
-  --train_split train \
-  --val_split val \
-  --batch_size 32 \
-  --eval_batch_size 500 \
-  --architecture resnet50v2 \
-  --filters_factor 1 \
-  --weight_decay 1e-3 \
-  --labels_per_class 50 \
-  --preprocessing 'crop_inception_patches(4,32)|hsvnoise|flip_lr|-1_to_1' \
-  --preprocessing_eval 'resize(36)|crop(32)|-1_to_1' \
+"$(dirname "$0")/s4l_exemplar_1p.sh" \
   --sup_preprocessing 'crop_inception_patches(4,32)|hsvnoise|flip_lr|-1_to_1' \
-  --sup_preprocessing_eval 'resize(36)|crop(32)|-1_to_1' \
-  --unsup_batch_mult 1 \
-  --triplet_embed_dim 128 \
-  --triplet_loss_weight 1.0 \
-  --lr 0.03 \
-  --lr_scale_batch_size 0 \
-  --schedule '5,70,80,90,100' \
-  --serving_input_shape None,32,32,3 \
   "$@"
