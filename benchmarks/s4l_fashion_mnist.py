@@ -65,6 +65,11 @@ takes), so two drivers may share the work and the ledger (each its own
       --workdir workdirs/s4l_1p --results /tmp/S4L_1p.md &
   .venv/bin/python benchmarks/s4l_fashion_mnist.py --fractions 10p \
       --workdir workdirs/s4l_10p --results /tmp/S4L_10p.md
+  .venv/bin/python benchmarks/s4l_fashion_mnist.py --report_only
+
+The page has every method whose stages the ledger holds, whichever run
+measured them, and names each row still missing with the first stage it
+lacks; `--report_only` writes it without training anything.
 """
 
 import argparse
@@ -193,42 +198,63 @@ def controls(args, wanted, stages):
   weight decay give S4L-Rotation's updates, at its batch and schedule; its
   trained weights are read) against S4L-Rotation; VAT at weight 0 (the
   supervised loss with the unlabelled images in the batch norm's batch),
-  at the supervised baseline's rate, against the baseline.
+  at the supervised baseline's rate, against the baseline. When only
+  reading, a control whose stages have not run is left out.
 
   Returns:
     [(what, top-1, what it is compared with, its top-1, stage key)].
   """
-  fraction = CONTROL_FRACTION
-  found = []
+  checks = []
   if MOAM_1 in wanted:
-    moam = chosen_stage(args, MOAM_1, fraction, 0)
-    found.append(('MOAM step 1, trained weights (the averages: its row)',
-                  moam.validation(raw_weights=True),
-                  'MOAM step 1, Polyak averages', moam.validation(),
-                  moam.key))
-    rotation = chosen_stage(args, 'S4L-Rotation', fraction, 0)
-    lr = f'{2 * float(args.chosen["S4L-Rotation", fraction][0]):g}'
-    settings = [('sup_weight', '0.5'), ('vat_weight', '0'),
-                ('entmin_factor', '0')]
-    settings += [(flag, config_value('S4L-Rotation', fraction, flag))
-                 for flag in ('batch_size', 'schedule')]
-    wd = float(config_value('S4L-Rotation', fraction, 'weight_decay'))
-    settings.append(('weight_decay', f'{wd / 2:g}'))
-    stage = Stage(args, MOAM_1, fraction, lr, 0, settings,
-                  key=f'control_rotation_vat_as_s4l_rotation_{fraction}/'
-                  f'lr{lr}_seed0')
-    stages[stage.key] = stage
-    found.append(('rotation_vat with S4L-Rotation\'s loss (halved), at '
-                  f'twice its rate ({lr})', stage.validation(raw_weights=True),
-                  'S4L-Rotation', rotation.validation(), stage.key))
+    checks += [_moam_raw_weights, _rotation_vat_as_s4l_rotation]
   if 'VAT' in wanted:
-    lr, _ = args.chosen['supervised', fraction]
-    stage = Stage(args, 'VAT', fraction, lr, 0, (('vat_weight', '0'),))
-    stages[stage.key] = stage
-    found.append((f'VAT with --vat_weight 0, at the baseline\'s rate ({lr})',
-                  stage.validation(), 'supervised',
-                  chosen_stage(args, 'supervised', fraction, 0).validation(),
-                  stage.key))
+    checks.append(_vat_at_weight_0)
+  found = []
+  for check in checks:
+    try:
+      found.append(check(args, CONTROL_FRACTION, stages))
+    except comparison_network.NotDoneError as e:
+      print(f'Not in the report: the control {check.__name__} ({e}).')
+  return found
+
+
+def _moam_raw_weights(args, fraction, stages):
+  choose(args, MOAM_1, fraction, stages)
+  moam = chosen_stage(args, MOAM_1, fraction, 0)
+  return ('MOAM step 1, trained weights (the averages: its row)',
+          moam.validation(raw_weights=True), 'MOAM step 1, Polyak averages',
+          moam.validation(), moam.key)
+
+
+def _rotation_vat_as_s4l_rotation(args, fraction, stages):
+  choose(args, 'S4L-Rotation', fraction, stages)
+  rotation = chosen_stage(args, 'S4L-Rotation', fraction, 0)
+  lr = f'{2 * float(args.chosen["S4L-Rotation", fraction][0]):g}'
+  settings = [('sup_weight', '0.5'), ('vat_weight', '0'),
+              ('entmin_factor', '0')]
+  settings += [(flag, config_value('S4L-Rotation', fraction, flag))
+               for flag in ('batch_size', 'schedule')]
+  wd = float(config_value('S4L-Rotation', fraction, 'weight_decay'))
+  settings.append(('weight_decay', f'{wd / 2:g}'))
+  stage = Stage(args, MOAM_1, fraction, lr, 0, settings,
+                key=f'control_rotation_vat_as_s4l_rotation_{fraction}/'
+                f'lr{lr}_seed0')
+  found = ("rotation_vat with S4L-Rotation's loss (halved), at twice its "
+           f'rate ({lr})', stage.validation(raw_weights=True),
+           'S4L-Rotation', rotation.validation(), stage.key)
+  stages[stage.key] = stage
+  return found
+
+
+def _vat_at_weight_0(args, fraction, stages):
+  choose(args, 'supervised', fraction, stages)
+  lr, _ = args.chosen['supervised', fraction]
+  stage = Stage(args, 'VAT', fraction, lr, 0, (('vat_weight', '0'),))
+  found = (f"VAT with --vat_weight 0, at the baseline's rate ({lr})",
+           stage.validation(), 'supervised',
+           chosen_stage(args, 'supervised', fraction, 0).validation(),
+           stage.key)
+  stages[stage.key] = stage
   return found
 
 
@@ -268,23 +294,85 @@ def before(args, fractions):
 def simclr_networks(args):
   """The comparison's arguments and its simclr row's chosen setting.
 
-  Exits, before any work, when the comparison has not chosen the length
-  yet: its search (seed 0, validation split) comes first.
+  Raises:
+    comparison_network.NotDoneError: the comparison has not chosen the
+      length yet (its search, seed 0, validation split, comes first).
   """
   comparison = argparse.Namespace(
       workdir=args.comparison_workdir, dataset_dir=args.dataset_dir,
       ledger=experiment.Ledger(args.comparison_ledger), convex_l2='',
       read_only=True)
-  try:
-    selection = fashion_mnist.select(comparison, [SIMCLR_ROW])[
-        SIMCLR_ROW.name]
-  except comparison_network.NotDoneError as e:
-    sys.exit(f'SimCLRv2 starts from the SimCLR networks of '
-             f'benchmarks/fashion_mnist.py, whose length search has not run '
-             f'({e}; ledger {args.comparison_ledger}): run '
-             f'`benchmarks/fashion_mnist.py --rows simclr` first.')
-  comparison.read_only = False
+  selection = fashion_mnist.select(comparison, [SIMCLR_ROW])[SIMCLR_ROW.name]
+  comparison.read_only = args.read_only
   return comparison, selection.setting
+
+
+def finals_of(args, method, fraction, stages, commands):
+  """[(test top-1, top-5, training minutes)] of a method's three seeds.
+
+  Makes its choice first (`choose`), then trains and reads each seed's
+  final model, method by method so that a model is seldom lost between its
+  validation and its test read.
+  """
+  choose(args, method, fraction, stages)
+  results = []
+  for seed in SEEDS:
+    stage = chosen_stage(args, method, fraction, seed)
+    results.append((*stage.test(), stage.seconds().get('train', 0) / 60))
+    stages[stage.key] = stage
+    commands.append(' '.join(stage.commands[0]))
+  return results
+
+
+def run(args, fractions, wanted):
+  """Trains what `wanted` needs (what a method needs first)."""
+  if FINETUNE in wanted or DISTIL in wanted:
+    try:
+      args.comparison, args.simclr_setting = simclr_networks(args)
+    except comparison_network.NotDoneError as e:
+      sys.exit(f'SimCLRv2 starts from the SimCLR networks of '
+               f'benchmarks/fashion_mnist.py, whose length search has not '
+               f'run ({e}; ledger {args.comparison_ledger}): run '
+               f'`benchmarks/fashion_mnist.py --rows simclr` first.')
+  # Every claim is against the supervised baseline; the methods of LR_FROM
+  # need their relative's choice, those of STARTS_FROM its models.
+  wanted = needed(wanted)
+  for fraction in fractions:
+    for method in [m for m in METHODS if m in wanted]:
+      finals_of(args, method, fraction, {}, [])
+  if CONTROL_FRACTION in fractions:
+    controls(args, wanted, {})
+
+
+def report(args, fractions):
+  """The page of every method whose stages the ledger has, run or not."""
+  args.read_only = True
+  args.chosen, args.selection = {}, {}
+  finals, stages, commands, missing = {}, {}, [], []
+  try:
+    args.comparison, args.simclr_setting = simclr_networks(args)
+  except comparison_network.NotDoneError as e:
+    why = f"benchmarks/fashion_mnist.py's SimCLR length search ({e})"
+    missing += [(m, f, why) for f in fractions for m in (FINETUNE, DISTIL)]
+  for fraction in fractions:
+    for method in METHODS:
+      if (method, fraction) in {(m, f) for m, f, _ in missing}:
+        continue
+      try:
+        finals[method, fraction] = finals_of(args, method, fraction, stages,
+                                             commands)
+      except comparison_network.NotDoneError as e:
+        missing.append((method, fraction, str(e)))
+  missing.sort(key=lambda m: (fractions.index(m[1]), list(METHODS).index(
+      m[0])))
+  checks = (controls(args, METHODS, stages)
+            if CONTROL_FRACTION in fractions else [])
+  retrained = sorted(key for key in stages
+                     if args.ledger.get(key).get('retrained'))
+  s4l_report.write(args, s4l_report.Results(
+      fractions=fractions, selection=args.selection, finals=finals,
+      stages=stages, commands=commands, retrained=retrained,
+      controls=checks, before=before(args, fractions), missing=missing))
 
 
 def main():
@@ -300,6 +388,9 @@ def main():
                       help='Comma-separated methods to run (their finished '
                       'stages are reused; the report has every method with '
                       'finished finals).')
+  parser.add_argument('--report_only', action='store_true',
+                      help='run no stage: write the report of what the '
+                      'ledger has')
   experiment.Ledger.add_flag(parser, 's4l_fashion_mnist')
   parser.add_argument(
       '--comparison_workdir',
@@ -322,34 +413,11 @@ def main():
     sys.exit(f'Unknown fractions {sorted(bad)}; valid: {list(FRACTIONS)}.')
   os.makedirs(args.workdir, exist_ok=True)
   args.ledger = experiment.Ledger(args.ledger)
-  if FINETUNE in wanted or DISTIL in wanted:
-    args.comparison, args.simclr_setting = simclr_networks(args)
-  # Every claim is against the supervised baseline; the methods of LR_FROM
-  # need their relative's choice, those of STARTS_FROM its models.
-  wanted = needed(wanted)
+  args.read_only = False
   args.chosen, args.selection = {}, {}
-  finals, stages, commands = {}, {}, []
-  # Method by method (what a method needs first, as METHODS lists them):
-  # the choice, then the finals and their test reads, so that a model is
-  # seldom lost between its validation and its test read.
-  for fraction in fractions:
-    for method in [m for m in METHODS if m in wanted]:
-      choose(args, method, fraction, stages)
-      results = []
-      for seed in SEEDS:
-        stage = chosen_stage(args, method, fraction, seed)
-        results.append((*stage.test(), stage.seconds().get('train', 0) / 60))
-        stages[stage.key] = stage
-        commands.append(' '.join(stage.commands[0]))
-      finals[method, fraction] = results
-  checks = (controls(args, wanted, stages)
-            if CONTROL_FRACTION in fractions else [])
-  retrained = sorted(key for key in stages
-                     if args.ledger.get(key).get('retrained'))
-  s4l_report.write(args, s4l_report.Results(
-      fractions=fractions, selection=args.selection, finals=finals,
-      stages=stages, commands=commands, retrained=retrained,
-      controls=checks, before=before(args, fractions)))
+  if not args.report_only:
+    run(args, fractions, wanted)
+  report(args, fractions)
 
 
 if __name__ == '__main__':

@@ -60,6 +60,8 @@ class Results:
     controls: [(what, top-1, compared with, its top-1, stage key)].
     before: (method, fraction) -> (val top-1 per lr, chosen lr, test
       top-1s) of the stages before the rescaling.
+    missing: [(method, fraction, the first stage it lacks)] of the rows not
+      measured yet.
   """
   fractions: list[str]
   selection: dict[Any, Any]
@@ -69,6 +71,7 @@ class Results:
   retrained: list[str]
   controls: list[Any]
   before: dict[Any, Any]
+  missing: list[Any] = dataclasses.field(default_factory=list)
 
 
 def choice_text(lr, settings):
@@ -86,6 +89,8 @@ def rankings(fractions, finals):
   for fraction in fractions:
     top1 = {m: [r[0] for r in finals[m, fraction]] for m in METHODS
             if (m, fraction) in finals}
+    if not top1:
+      continue
     order = sorted(top1, key=lambda m: -statistics.mean(top1[m]))
     text = order[0] + ''.join(
         f' {">" if experiment.compare(top1[a], top1[b]) > 0 else "≈"} {b}'
@@ -157,6 +162,8 @@ def claims(results):
   lines = []
   finals = results.finals
   for fraction in results.fractions:
+    if ('supervised', fraction) not in finals:
+      continue
     base = [r[0] for r in finals['supervised', fraction]]
     for method in [m for m in METHODS if m != 'supervised' and
                    (m, fraction) in finals]:
@@ -208,6 +215,17 @@ def before_lines(results):
   return lines
 
 
+def missing_lines(results):
+  """The rows the ledger cannot fill yet, each with what it lacks first."""
+  if not results.missing:
+    return []
+  return ['## Not measured yet', '',
+          'Rows whose stages have not all run (the benchmark resumes with '
+          'them; each with the first stage it lacks):', ''] + [
+              f'- {method}, {fraction}: {why}.'
+              for method, fraction, why in results.missing] + ['']
+
+
 def cost_lines(results):
   """Minutes per method and fraction: the search, the finals, the rest."""
   lines = ['| stages | count | minutes |', '| --- | --- | --- |']
@@ -235,10 +253,14 @@ def write(args, results):
   simclr_text = ''
   if any(method in (FINETUNE, DISTIL) for method, _ in results.finals):
     simclr_text = '\n\n' + simclr_paragraph(args)
+  missing_text = ''
+  if results.missing:
+    missing_text = (f'\n{len(results.missing)} rows are not measured yet '
+                    '(see the end of the tables).')
   text = f"""# S4L at Fashion-MNIST scale
 
 Written by `benchmarks/s4l_fashion_mnist.py` on {today}; the stages took
-{minutes:.0f} minutes in all.{retrained_text}
+{minutes:.0f} minutes in all.{retrained_text}{missing_text}
 {experiment.versions()}
 
 Every model but SimCLRv2's is ResNet-50 v2 at `filters_factor` 1 on 32x32
@@ -273,7 +295,7 @@ VAT, Pseudo-labels and SimCLRv2's fine-tuning respectively, MOAM step 1
 afford), and SimCLRv2's fine-tuning at 10% its rate at 1%. The test split
 (10,000 images) is read once per final model, three seeds each.
 
-{chr(10).join(tables(results))}
+{chr(10).join(tables(results) + missing_lines(results))}
 ## The paper's claim
 
 Every semi-supervised method should beat the supervised baseline trained

@@ -175,6 +175,7 @@ class Stage:
         f'_{flag}{value}' for flag, value in settings) + f'_seed{seed}')
     self.workdir = os.path.join(args.workdir, self.key)
     self.ledger = args.ledger
+    self.read_only = getattr(args, 'read_only', False)
     dataset_dir = args.dataset_dir
     self.before = None
     start = STARTS_FROM.get(method)
@@ -221,9 +222,15 @@ class Stage:
     self.ledger.put(self.key, rows=self.rows(), times=self.seconds(),
                     **fields)
 
+  def _need(self, what):
+    """Raises NotDoneError for a missing `what` when only reading."""
+    if self.read_only:
+      raise comparison_network.NotDoneError(f'{self.key}: {what}')
+
   def _train(self):
     if os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
       return False
+    self._need('training')
     if self.before is not None:
       seconds = self.before.make()
       if seconds:
@@ -240,6 +247,7 @@ class Stage:
     """
     split = 'val_raw' if raw_weights else 'val'
     if split not in self.rows():
+      self._need(split)
       self._train()
       extra = ['--eval_raw_weights'] if raw_weights else []
       self.times.run(split, self.commands[1] + extra, self.log)
@@ -250,6 +258,7 @@ class Stage:
     """(top-1, top-5) on the test split, read once."""
     self.validation()
     if 'test' not in self.rows():
+      self._need('test')
       # When the workdir went with its machine between the validation and
       # the test read, the model is trained again (same seed, same labelled
       # subset) and the ledger says so.
@@ -274,6 +283,7 @@ class Stage:
     """
     exports = os.path.join(self.workdir, 'export', 'hub')
     if not os.path.isdir(exports):
+      self._need('export')
       retrained = self._train()
       experiment.run(self.commands[1], self.log)  # --run_eval exports.
       if retrained:
@@ -391,4 +401,8 @@ class Teacher(_SameSeedModel):
     return 0.0
 
   def flags(self):
-    return ['--hub_module', self._stage().module()]
+    """The teacher's module (its path to be, for a command's listing)."""
+    exports = os.path.join(self._stage().workdir, 'export', 'hub')
+    if os.path.isdir(exports):
+      return ['--hub_module', self._stage().module()]
+    return ['--hub_module', os.path.join(exports, 'LATEST', 'module')]

@@ -105,9 +105,9 @@ def fake(monkeypatch, tmp_path):
   runs = FakeRuns()
   runs.install(monkeypatch, experiment)
 
-  def main(methods, workdir='work', fractions='10p'):
+  def main(methods, workdir='work', fractions='10p', extra=()):
     commands = runs.main(monkeypatch, driver, [
-        's4l_fashion_mnist.py', '--workdir', str(tmp_path / workdir),
+        's4l_fashion_mnist.py', *extra, '--workdir', str(tmp_path / workdir),
         # A results folder that does not exist yet is made.
         '--results', str(tmp_path / 'out' / 'S4L.md'), '--fractions',
         fractions, '--methods', methods,
@@ -554,3 +554,30 @@ def test_a_search_best_at_its_largest_rate_goes_on_up(fake, monkeypatch):
   assert searched == ['0.01', '0.03', '0.1', '0.3', '1', '3']
   assert ('| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 75.0, '
           '1: 76.0, 3: 74.0 | 1 |') in report
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_report_only_reads_the_ledger_and_names_what_is_missing(fake):
+  main, tmp_path = fake
+  _, first = main('VAT')
+  shutil.rmtree(tmp_path / 'work')
+  commands, report = main('supervised', workdir='elsewhere',
+                          extra=['--report_only'])
+  assert commands == []  # Not even the missing methods' first stage.
+  # The rows done, though --methods did not name VAT this time.
+  assert '| VAT | 0.01: 70.0' in report
+  assert 'VAT 78.00 vs supervised 74.00' in report
+  assert ('| VAT with --vat_weight 0, at the baseline\'s rate (0.1) | 73.0 '
+          '| supervised | 73.0 |') in report
+  missing = report.split('## Not measured yet')[1].split('##')[0]
+  assert '- S4L-Rotation, 10p: s4l_rotation_10p/lr0.01_seed0: val.' \
+      in missing
+  # The comparison has not chosen SimCLR's length: both SimCLRv2 rows wait.
+  for row in ('SimCLRv2 fine-tune', 'SimCLRv2 fine-tune + distil'):
+    assert (f"- {row}, 10p: benchmarks/fashion_mnist.py's SimCLR length "
+            'search (simclr/epochs0.25_seed0: pretrain).') in missing
+  assert '- VAT,' not in missing and '- supervised,' not in missing
+  assert 'rows are not measured yet' in report
+  # A run that trains something reports every finished method too.
+  _, again = main('supervised', workdir='elsewhere')
+  assert '| VAT | 0.01: 70.0' in again
