@@ -22,13 +22,14 @@ VAT, VAT + EntMin, MOAM steps 1, 2 and 3) and SimCLRv2's recipe
 (fine-tune, fine-tune + distil) with its `config/s4l_fashion_mnist/*.sh`
 script and measures top-1 accuracy of the class head:
 
-1. Selection: the learning rate of each method and fraction among its
-   rates (`s4l_stages.Method.lrs`, seed 0), measured on the validation
-   split (the last 10,000 of the 60,000 training images, which no run
-   trains on, labelled or not), then VAT's perturbation norm at that rate
-   (GRIDS); the methods of LR_FROM take their relative's choice (MOAM step
-   1 at the original's ratio to S4L-Rotation's rate), SimCLRv2's
-   fine-tuning at 10% takes its 1% rate.
+1. Selection (`s4l_search`): the learning rate of each method and
+   fraction among its rates (`s4l_stages.Method.lrs`, seed 0), measured on
+   the validation split (the last 10,000 of the 60,000 training images,
+   which no run trains on, labelled or not), then at the best so far VAT's
+   perturbation norm, the training length, and the baseline's weight
+   decay; the methods of `s4l_search.LR_FROM` take their relative's choice
+   (MOAM step 1 at the original's ratio to S4L-Rotation's rate),
+   SimCLRv2's fine-tuning at 10% takes its 1% rate.
 2. Finals: the choice with seeds 0, 1, 2 (the seed draws the labelled
    subset too, so the spread includes the subset's), each read once on the
    test split (`--run_eval --test_split test`). MOAM step 2 trains on the
@@ -82,6 +83,7 @@ import experiment
 from experiment import REPO
 import fashion_mnist
 import s4l_report
+from s4l_search import choose, needed
 import s4l_stages
 from s4l_stages import (
   DISTIL,
@@ -96,96 +98,8 @@ from s4l_stages import (
   config_value,
 )
 
-# Methods that take the learning rate another method chose on the
-# validation split, instead of a search of their own (two CPU cores cannot
-# afford one for each): (that method, the factor on its rate). MOAM step 1
-# keeps the original's ratio to S4L-Rotation's rate: 0.1 at its batch of
-# 128 against 0.03 (their configs' effective rates).
-LR_FROM = {s4l_stages.PSEUDO: ('supervised', 1.0),
-           'VAT + EntMin': ('VAT', 1.0), MOAM_1: ('S4L-Rotation', 0.1 / 0.03),
-           s4l_stages.MOAM_2: (s4l_stages.PSEUDO, 1.0),
-           DISTIL: (FINETUNE, 1.0)}
-# SimCLRv2 fine-tunes both fractions at one rate (LARS, 0.16 at batch 1024):
-# ours is searched on 1% and taken for 10%.
-FRACTION_FROM = {FINETUNE: '1p'}
-# What the original tuned per method beside the rate, searched on the
-# validation split (seed 0) at the chosen rate: VAT's perturbation norm
-# (40 for VAT, 32 for MOAM on ImageNet). A value equal to the config's own
-# adds no flag, so that the stage is the rate search's.
-GRIDS = {'VAT': ('vat_eps', ('1', '2', '4', '5.7'))}
 # The controls run on the 10% subset, where the gaps they check were seen.
 CONTROL_FRACTION = '10p'
-
-
-def rate_source(method, fraction):
-  """The (method, fraction) whose choice this one takes; None: its own."""
-  if method in LR_FROM:
-    return LR_FROM[method][0], fraction
-  source = FRACTION_FROM.get(method, fraction)
-  return (method, source) if source != fraction else None
-
-
-def _scores(args, method, fraction, candidates, stages):
-  """(lr, settings) -> the validation top-1 of seed 0."""
-  scores = {}
-  for lr, settings in candidates:
-    stage = Stage(args, method, fraction, lr, 0, settings)
-    scores[lr, settings] = stage.validation()
-    stages[stage.key] = stage
-  return scores
-
-
-def choose(args, method, fraction, stages):
-  """The (learning rate, settings) of `method` at `fraction`, chosen once.
-
-  Its own search (every rate of its `lrs`, then on up while the largest
-  is the best, seed 0, validation split; then its GRIDS entry at the best
-  rate), or its source's choice (`rate_source`,
-  the rate times LR_FROM's factor), searched first if it has not been;
-  `args.selection` keeps the validation scores for the report.
-  """
-  if (method, fraction) not in args.chosen:
-    source = rate_source(method, fraction)
-    if source:
-      lr, settings = choose(args, *source, stages)
-      factor = LR_FROM.get(method, (None, 1.0))[1]
-      if factor != 1.0:
-        lr = f'{float(lr) * factor:.3g}'
-      scores = _scores(args, method, fraction, [(lr, settings)], stages)
-    else:
-      lrs = METHODS[method].lrs
-      scores = _scores(args, method, fraction, [(lr, ()) for lr in lrs],
-                       stages)
-      # A best rate at the grid's top: the optimum may lie beyond, so the
-      # search goes on up while the largest tried stays the best.
-      for lr in s4l_stages.beyond(lrs):
-        if max(scores, key=scores.get)[0] != max(
-            (r for r, _ in scores), key=float):
-          break
-        scores.update(_scores(args, method, fraction, [(lr, ())], stages))
-    best = max(scores, key=scores.get)
-    if method in GRIDS and not source:
-      flag, values = GRIDS[method]
-      own = config_value(method, fraction, flag)
-      scores.update(_scores(args, method, fraction, [
-          (best[0], () if value == own else ((flag, value),))
-          for value in values], stages))
-      best = max(scores, key=scores.get)
-    args.selection[method, fraction] = (scores, best)
-    args.chosen[method, fraction] = best
-  return args.chosen[method, fraction]
-
-
-def needed(wanted):
-  """`wanted`, the baseline and every method whose choice or model they use."""
-  found, todo = set(), ['supervised', *wanted]
-  while todo:
-    method = todo.pop()
-    if method not in found:
-      found.add(method)
-      todo += [m for m in (LR_FROM.get(method, (None,))[0],
-                           s4l_stages.STARTS_FROM.get(method)) if m]
-  return found
 
 
 def controls(args, wanted, stages):
@@ -198,7 +112,7 @@ def controls(args, wanted, stages):
   weight decay give S4L-Rotation's updates, at its batch and schedule; its
   trained weights are read) against S4L-Rotation; VAT at weight 0 (the
   supervised loss with the unlabelled images in the batch norm's batch),
-  at the supervised baseline's rate, against the baseline. When only
+  at the supervised baseline's choice, against the baseline. When only
   reading, a control whose stages have not run is left out.
 
   Returns:
@@ -229,16 +143,21 @@ def _moam_raw_weights(args, fraction, stages):
 def _rotation_vat_as_s4l_rotation(args, fraction, stages):
   choose(args, 'S4L-Rotation', fraction, stages)
   rotation = chosen_stage(args, 'S4L-Rotation', fraction, 0)
-  lr = f'{2 * float(args.chosen["S4L-Rotation", fraction][0]):g}'
+  rotation_lr, rotation_settings = args.chosen['S4L-Rotation', fraction]
+  lr = f'{2 * float(rotation_lr):g}'
   settings = [('sup_weight', '0.5'), ('vat_weight', '0'),
-              ('entmin_factor', '0')]
-  settings += [(flag, config_value('S4L-Rotation', fraction, flag))
-               for flag in ('batch_size', 'schedule')]
+              ('entmin_factor', '0'),
+              ('batch_size', config_value('S4L-Rotation', fraction,
+                                          'batch_size'))]
+  epochs = dict(rotation_settings).get('epochs')
+  settings.append(('schedule', s4l_stages.stretched_schedule(
+      'S4L-Rotation', fraction, epochs) if epochs else config_value(
+          'S4L-Rotation', fraction, 'schedule')))
   wd = float(config_value('S4L-Rotation', fraction, 'weight_decay'))
   settings.append(('weight_decay', f'{wd / 2:g}'))
   stage = Stage(args, MOAM_1, fraction, lr, 0, settings,
                 key=f'control_rotation_vat_as_s4l_rotation_{fraction}/'
-                f'lr{lr}_seed0')
+                f'lr{lr}{s4l_stages.settings_text(rotation_settings)}_seed0')
   found = ("rotation_vat with S4L-Rotation's loss (halved), at twice its "
            f'rate ({lr})', stage.validation(raw_weights=True),
            'S4L-Rotation', rotation.validation(), stage.key)
@@ -248,9 +167,11 @@ def _rotation_vat_as_s4l_rotation(args, fraction, stages):
 
 def _vat_at_weight_0(args, fraction, stages):
   choose(args, 'supervised', fraction, stages)
-  lr, _ = args.chosen['supervised', fraction]
-  stage = Stage(args, 'VAT', fraction, lr, 0, (('vat_weight', '0'),))
-  found = (f"VAT with --vat_weight 0, at the baseline's rate ({lr})",
+  lr, settings = args.chosen['supervised', fraction]
+  stage = Stage(args, 'VAT', fraction, lr, 0,
+                (*settings, ('vat_weight', '0')))
+  choice = s4l_report.choice_text(lr, settings)
+  found = (f"VAT with --vat_weight 0, at the baseline's choice ({choice})",
            stage.validation(), 'supervised',
            chosen_stage(args, 'supervised', fraction, 0).validation(),
            stage.key)

@@ -22,6 +22,7 @@ import textwrap
 from typing import Any
 
 import experiment
+from s4l_search import GRIDS, LENGTHS, MAX_LENGTH, WEIGHT_DECAYS
 from s4l_stages import (
   DISTIL,
   FINETUNE,
@@ -264,14 +265,16 @@ Written by `benchmarks/s4l_fashion_mnist.py` on {today}; the stages took
 {experiment.versions()}
 
 Every model but SimCLRv2's is ResNet-50 v2 at `filters_factor` 1 on 32x32
-images, trained
-with its `config/s4l_fashion_mnist/<method>_<fraction>.sh`: a labelled batch
-of 32 (and, for the semi-supervised methods, 32 unlabelled images from all
-50,000 training images), weight decay 1e-3, S4L's schedule in proportion,
-but for MOAM. The labelled subset is drawn from the 50,000 training images
-with the run's seed. S4L-Exemplar's labelled images get 4 crops of the
-supervised baseline's augmentation (its variant row keeps the exemplar
-crops). Pseudo-labels trains on all 50,000 images, labelled by the
+images, trained with its
+`config/s4l_fashion_mnist/<method>_<fraction>.sh`: a labelled batch of 32
+(and, for the semi-supervised methods, 32 unlabelled images from all
+50,000 training images), weight decay 1e-3, S4L's schedule in proportion
+over 10 epochs of the subset at 10% and 100 at 1% (about 1,500 steps),
+but for MOAM, unless the searches below chose otherwise. The labelled
+subset is drawn from the 50,000 training images with the run's seed.
+S4L-Exemplar's labelled images get 4 crops of the supervised baseline's
+augmentation (its variant row keeps the exemplar crops). Pseudo-labels
+trains on all 50,000 images, labelled by the
 supervised model of the same seed (the subset keeps its labels), for 5
 epochs. VAT's perturbation norm is S4L's per pixel (5.7 for VAT, 4.6 for
 MOAM at 32x32x3) or the one chosen. MOAM step 1 keeps width 1 (MOAM's own
@@ -284,16 +287,26 @@ labelled subset for 15% of the baseline's length. Numbers are the top-1
 (and top-5) accuracy (%) of the class head: on the unrotated image for
 S4L-Rotation and MOAM step 1, on the central crop otherwise.{simclr_text}
 
-The learning rate is chosen on the validation split (the last 10,000
-training images, seed 0) among {", ".join(LRS)} (MOAM step 3 among
+Each method's settings are chosen on the validation split (the last
+10,000 training images, seed 0), one after another at the best so far:
+the learning rate among {", ".join(LRS)} (MOAM step 3 among
 {", ".join(METHODS["MOAM step 3"].lrs)}), going on up (to
-{", ".join(beyond(LRS))}) while the largest tried is the best, then VAT's
-perturbation norm at that rate; Pseudo-labels, VAT + EntMin, MOAM step 2
-and SimCLRv2's distillation take the choice of the supervised baseline,
-VAT, Pseudo-labels and SimCLRv2's fine-tuning respectively, MOAM step 1
-10/3 of S4L-Rotation's rate (one search each was more than two cores could
-afford), and SimCLRv2's fine-tuning at 10% its rate at 1%. The test split
-(10,000 images) is read once per final model, three seeds each.
+{", ".join(beyond(LRS))}) while the largest tried is the best; VAT's
+perturbation norm among {", ".join(GRIDS["VAT"][1])}; the training length,
+{", ".join(f"{f}" for f in LENGTHS)} times the config's, doubling (up to
+{MAX_LENGTH} times) while the longest is the best (not for SimCLRv2's
+fine-tuning, which keeps its paper's lengths, nor the exemplar-crops
+variant, kept as it was before the rescaling); and the baseline's weight
+decay among {", ".join(WEIGHT_DECAYS["supervised"])}. One setting at a time:
+a rate chosen at the config's length is kept at longer ones. Pseudo-labels,
+VAT + EntMin, MOAM step 2 and SimCLRv2's distillation take the rate of the
+supervised baseline, VAT, Pseudo-labels and SimCLRv2's fine-tuning
+respectively, MOAM step 1 10/3 of S4L-Rotation's rate (one search each was
+more than two cores could afford); VAT + EntMin takes VAT's norm and
+length, MOAM step 1 S4L-Rotation's length, Pseudo-labels the baseline's
+weight decay (its length is its config's, 5 epochs of all 50,000 images);
+SimCLRv2's fine-tuning at 10% takes its rate at 1%. The test split (10,000
+images) is read once per final model, three seeds each.
 
 {chr(10).join(tables(results) + missing_lines(results))}
 ## The paper's claim
@@ -326,9 +339,11 @@ path's.
 ## Before the rescaling
 
 The rows the configs gave before MOAM step 1 took the original's ratios to
-S4L-Rotation and S4L-Exemplar's labelled images the baseline's crops (and
-VAT's at its config's perturbation norm), read from the ledger's stages of
-those settings (S4L-Exemplar's are its variant row's now):
+S4L-Rotation and S4L-Exemplar's labelled images the baseline's crops, with
+only the rate searched (every method at its config's length, the baseline
+at its weight decay, VAT at its config's perturbation norm), read from the
+ledger's stages of those settings (S4L-Exemplar's are its variant row's
+now):
 
 {chr(10).join(before_lines(results))}
 

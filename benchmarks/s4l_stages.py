@@ -107,10 +107,12 @@ METHODS = {
 }
 # The key prefixes of the stages before the configs took the original's
 # ratios (MOAM step 1's learning rate, weight decay, schedule, batch and
-# Polyak half-life; S4L-Exemplar's labelled crops), and of VAT's at its
-# config's perturbation norm: the report's "before" section.
-BEFORE = {'S4L-Exemplar': 's4l_exemplar', 'VAT': 'vat',
-          'VAT + EntMin': 'vat_entmin', MOAM_1: 'moam_step_1'}
+# Polyak half-life; S4L-Exemplar's labelled crops), and of the methods'
+# stages at their config's length, weight decay and perturbation norm
+# (keys without settings): the report's "before" section.
+BEFORE = {'supervised': 'supervised', 'S4L-Rotation': 's4l_rotation',
+          'S4L-Exemplar': 's4l_exemplar', PSEUDO: 'pseudo_labels',
+          'VAT': 'vat', 'VAT + EntMin': 'vat_entmin', MOAM_1: 'moam_step_1'}
 # The trained model each method starts from, of the same seed (and the
 # method whose chosen rate and settings that model used).
 STARTS_FROM = {PSEUDO: 'supervised', MOAM_2: MOAM_1, MOAM_3: MOAM_2,
@@ -133,6 +135,23 @@ def config_value(method: str, fraction: str, flag: str) -> str:
   if not found:
     raise ValueError(f'{config_path(method, fraction)} sets no --{flag}.')
   return found[-1].strip('\'"')
+
+
+def config_epochs(method: str, fraction: str) -> float:
+  """The training length of a method's config: its schedule's last epoch."""
+  return float(config_value(method, fraction, 'schedule').split(',')[-1])
+
+
+def stretched_schedule(method: str, fraction: str, epochs: str) -> str:
+  """The config's `--schedule` (warm-up, decays, end) scaled to `epochs`."""
+  factor = float(epochs) / config_epochs(method, fraction)
+  return ','.join(f'{float(b) * factor:g}' for b in config_value(
+      method, fraction, 'schedule').split(','))
+
+
+def settings_text(settings) -> str:
+  """'_vat_eps2_epochs40': the settings as written in ledger keys."""
+  return ''.join(f'_{flag}{value}' for flag, value in settings)
 
 
 def read_results(workdir: str) -> dict[str, dict[str, str]]:
@@ -165,20 +184,30 @@ class Stage:
       lr: the learning rate, as written in keys.
       seed: the run's seed (and its labelled subset's).
       settings: (flag, value) pairs given beyond the config's; each is in
-        the key too.
+        the key too. ('epochs', N) stretches the config's schedule to N
+        epochs.
       key: the ledger key instead (a control's, whose settings are many).
     """
     spec = METHODS[method]
     self.metric = spec.metric
     self.config = config_path(method, fraction)
-    self.key = key or (f'{spec.key_prefix}_{fraction}/lr{lr}' + ''.join(
-        f'_{flag}{value}' for flag, value in settings) + f'_seed{seed}')
+    start = STARTS_FROM.get(method)
+    # A model started from (or labelled by) another's carries that model's
+    # settings in its key, so that the ledger never answers for a start it
+    # did not measure.
+    self.chain = settings_text(settings)
+    origin = ''
+    if start:
+      origin = chosen_stage(args, start, fraction, seed).chain
+      self.chain += origin
+    self.key = key or (f'{spec.key_prefix}_{fraction}/lr{lr}' +
+                       settings_text(settings) +
+                       (f'_from{origin}' if origin else '') + f'_seed{seed}')
     self.workdir = os.path.join(args.workdir, self.key)
     self.ledger = args.ledger
     self.read_only = getattr(args, 'read_only', False)
     dataset_dir = args.dataset_dir
     self.before = None
-    start = STARTS_FROM.get(method)
     if method in (PSEUDO, MOAM_2):
       # Labelled by the model of the same seed it starts from.
       self.before = PseudoLabels(args, fraction, seed, start)
@@ -196,6 +225,8 @@ class Stage:
       # Those take their subset from their teacher.
       self.flags += ['--label_subset_seed', str(seed)]
     for flag, value in settings:
+      if flag == 'epochs':
+        flag, value = 'schedule', stretched_schedule(method, fraction, value)
       self.flags += [f'--{flag}', value]
     self.log = os.path.join(args.workdir, 'log.txt')
     self.times = experiment.StageTimes(self.workdir)
@@ -293,6 +324,9 @@ class Stage:
 
 def chosen_stage(args, method, fraction, seed):
   """The stage of `method` at its chosen rate and settings."""
+  if (method, fraction) not in args.chosen:
+    raise comparison_network.NotDoneError(
+        f'{method} at {fraction}: not chosen yet')
   lr, settings = args.chosen[method, fraction]
   return Stage(args, method, fraction, lr, seed, settings)
 
@@ -307,10 +341,12 @@ class PseudoLabels:
     self.fraction = fraction
     self.seed = seed
     self.teacher = teacher
-    # The supervised model's data sets keep their first folder.
+    # The supervised model's data sets keep their first folder; a teacher
+    # trained with settings beyond its config's names them.
     folder = ('pseudo_dataset' if teacher == 'supervised' else
               f'pseudo_dataset_{METHODS[teacher].key_prefix}')
-    self.output = os.path.join(args.workdir, f'{folder}_{fraction}',
+    chain = chosen_stage(args, teacher, fraction, seed).chain
+    self.output = os.path.join(args.workdir, f'{folder}_{fraction}{chain}',
                                f'seed{seed}')
 
   def make(self):

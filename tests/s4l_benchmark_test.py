@@ -45,6 +45,10 @@ METRICS = ('logits', 'unrotated', 'classes', 'student')
 LR_BONUS = {'0.01': 0.0, '0.03': 0.01, '0.1': 0.03, '0.3': 0.02,
             '0.0003': 0.0, '0.001': 0.03, '0.003': 0.01}
 EPS_BONUS = {'1': 0.0, '2': 0.04, '4': 0.02}
+# By the schedule's last epoch and by weight decay: none unless a test
+# sets them.
+LENGTH_BONUS = {}
+WD_BONUS = {}
 
 
 def _flag(cmd, name):
@@ -87,7 +91,11 @@ class FakeRuns(testdata.StandInRun):
             (0.05 if 'moam' in cmd[1] else 0.0) -
             (0.02 if '--eval_raw_weights' in cmd else 0.0) +
             (EPS_BONUS[_flag(cmd, '--vat_eps')] if '--vat_eps' in cmd
-             else 0.0))
+             else 0.0) +
+            (LENGTH_BONUS.get(_flag(cmd, '--schedule').split(',')[-1], 0.0)
+             if '--schedule' in cmd else 0.0) +
+            (WD_BONUS.get(_flag(cmd, '--weight_decay'), 0.0)
+             if '--weight_decay' in cmd else 0.0))
     path = os.path.join(workdir, 'eval_results.csv')
     new = not os.path.exists(path)
     with open(path, 'a') as f:
@@ -130,10 +138,31 @@ def _comparison_search(path):
   path.write_text(json.dumps(entries))
 
 
-def _trainings(commands, config):
+def _budget(choice, top1, lengths, wd=False):
+  """A table's validation scores of the length (and decay) searches.
+
+  The stand-in gives neither a bonus, so they tie with the rate's stage
+  and the config's own settings stay chosen.
+  """
+  text = ''.join(f', {choice}, epochs {e}: {top1}' for e in lengths)
+  if wd:
+    text += ''.join(f', {choice}, weight_decay {d}: {top1}'
+                    for d in ('1e-4', '3e-4', '3e-3'))
+  return text
+
+
+def _trainings(commands, config, budget=False):
+  """The trainings of a config but the controls'.
+
+  Args:
+    commands: what the driver ran.
+    config: the config script's name.
+    budget: with the length and weight decay searches' stages too.
+  """
   return [c for c in commands if c[1].endswith(config) and
           '--run_eval' not in c and '--workdir' in c and
-          'control_' not in _flag(c, '--workdir')]
+          'control_' not in _flag(c, '--workdir') and
+          (budget or not {'--schedule', '--weight_decay'} & set(c))]
 
 
 # MOAM's stand-in gain is the same on every seed: SciPy's t-test warns.
@@ -156,8 +185,9 @@ def test_choices_on_validation_then_finals_read_once(fake):
   assert sorted({_flag(c, '--lr') for c in tests}) == ['0.1', '0.333']
   # The seeds score 80, 81 and 82; MOAM 5 points more, at a rate the
   # stand-in gives no bonus.
-  assert '| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0 |' \
-      ' 0.1 | 74.00 ± 1.00 |' in report
+  assert '| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0' + \
+      _budget('0.1', 73.0, (20, 40), wd=True) + ' | 0.1 | 74.00 ± 1.00 |' \
+      in report
   assert '| MOAM step 1 | 0.333: 75.0 | 0.333 | 76.00 ± 1.00 |' in report
   assert 'MOAM step 1 76.00 vs supervised 74.00: +2.00 points' in report
   assert 'Trained a second time' not in report
@@ -419,7 +449,8 @@ def test_moam_steps_2_and_3_start_from_their_seeds_models(fake):
     assert _flag(c, '--label_subset_seed') == seed
   assert '| MOAM step 2 | 0.1: 78.0 | 0.1 | 79.00 ± 1.00 |' in report
   assert '| MOAM step 3 | 0.0003: 75.0, 0.001: 78.0, 0.003: 76.0, 0.01: ' \
-      '75.0 | 0.001 | 79.00 ± 1.00 | 99.00 ± 0.00 |' in report
+      '75.0' + _budget('0.001', 78.0, (3, 6)) + ' | 0.001 | 79.00 ± 1.00 | ' \
+      '99.00 ± 0.00 |' in report
   assert '| top-5 91.23 |' in report
 
 
@@ -447,8 +478,9 @@ def test_vat_norm_is_searched_on_seed_0_validation(fake):
   assert {(_flag(c, '--lr'), _flag(c, '--vat_eps')) for c in entmin} == {
       ('0.1', '2')}
   assert '| VAT | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0, 0.1, ' \
-      'vat_eps 1: 73.0, 0.1, vat_eps 2: 77.0, 0.1, vat_eps 4: 75.0 | 0.1, ' \
-      'vat_eps 2 | 78.00 ± 1.00 |' in report
+      'vat_eps 1: 73.0, 0.1, vat_eps 2: 77.0, 0.1, vat_eps 4: 75.0' + \
+      _budget('0.1, vat_eps 2', 77.0, (20, 40)) + ' | 0.1, vat_eps 2 | ' \
+      '78.00 ± 1.00 |' in report
   assert '| VAT + EntMin | 0.1, vat_eps 2: 77.0 | 0.1, vat_eps 2 |' in report
 
 
@@ -491,7 +523,7 @@ def test_controls_are_reported_and_resumed_from_the_ledger(fake):
                             '(halved), at twice its rate (0.2) | 73.0 | '
                             'S4L-Rotation | 73.0 | +0.0 |')
   assert rows[2].startswith("| VAT with --vat_weight 0, at the baseline's "
-                            'rate (0.1) | 73.0 | supervised | 73.0 |')
+                            'choice (0.1) | 73.0 | supervised | 73.0 |')
   shutil.rmtree(tmp_path / 'work')
   again, report_again = main('MOAM step 1,VAT', workdir='elsewhere')
   assert again == []
@@ -553,7 +585,8 @@ def test_a_search_best_at_its_largest_rate_goes_on_up(fake, monkeypatch):
       commands, 'supervised_10p.sh') if _flag(c, '--random_seed') == '0']
   assert searched == ['0.01', '0.03', '0.1', '0.3', '1', '3']
   assert ('| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 75.0, '
-          '1: 76.0, 3: 74.0 | 1 |') in report
+          '1: 76.0, 3: 74.0' + _budget('1', 76.0, (20, 40), wd=True) +
+          ' | 1 |') in report
 
 
 @pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
@@ -567,7 +600,7 @@ def test_report_only_reads_the_ledger_and_names_what_is_missing(fake):
   # The rows done, though --methods did not name VAT this time.
   assert '| VAT | 0.01: 70.0' in report
   assert 'VAT 78.00 vs supervised 74.00' in report
-  assert ('| VAT with --vat_weight 0, at the baseline\'s rate (0.1) | 73.0 '
+  assert ('| VAT with --vat_weight 0, at the baseline\'s choice (0.1) | 73.0 '
           '| supervised | 73.0 |') in report
   missing = report.split('## Not measured yet')[1].split('##')[0]
   assert '- S4L-Rotation, 10p: s4l_rotation_10p/lr0.01_seed0: val.' \
@@ -581,3 +614,61 @@ def test_report_only_reads_the_ledger_and_names_what_is_missing(fake):
   # A run that trains something reports every finished method too.
   _, again = main('supervised', workdir='elsewhere')
   assert '| VAT | 0.01: 70.0' in again
+
+
+@pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
+def test_length_and_baseline_decay_are_searched_and_passed_on(
+    fake, monkeypatch):
+  main, tmp_path = fake
+  # Validation top-1 rises with the length up to 80 epochs (8 times the
+  # config's 10), then falls; a weight decay of 3e-4 adds a little.
+  for epochs, bonus in (('20', 0.01), ('40', 0.02), ('80', 0.03),
+                        ('160', 0.025)):
+    monkeypatch.setitem(LENGTH_BONUS, epochs, bonus)
+  monkeypatch.setitem(WD_BONUS, '3e-4', 0.005)
+  commands, report = main('Pseudo-labels,MOAM step 1,VAT')
+  work = str(tmp_path / 'work')
+  budget = [(_flag(c, '--schedule'), _flag(c, '--weight_decay')
+             if '--weight_decay' in c else None)
+            for c in _trainings(commands, 'supervised_10p.sh', budget=True)
+            if '--schedule' in c or '--weight_decay' in c]
+  # Twice and four times the config's length, then on up while the longest
+  # is the best (up to 16 times); the schedule's shape stretched.
+  assert budget[:4] == [('1,14,16,18,20', None), ('2,28,32,36,40', None),
+                        ('4,56,64,72,80', None), ('8,112,128,144,160', None)]
+  # Then the weight decay at 80 epochs (1e-3, the config's, ran already).
+  assert budget[4:7] == [('4,56,64,72,80', wd)
+                         for wd in ('1e-4', '3e-4', '3e-3')]
+  # The finals of seeds 1 and 2 at the choice.
+  assert budget[7:] == [('4,56,64,72,80', '3e-4')] * 2
+  assert '| 0.1, epochs 80, weight_decay 3e-4 | 77.50 ± 1.00 |' in report
+  # Pseudo-labels takes the baseline's rate and weight decay, not its
+  # length (it trains on all 50,000 images for its config's); its key and
+  # its data set name the supervised model that labelled them.
+  pseudo = _trainings(commands, 'pseudo_labels_10p.sh', budget=True)
+  assert len(pseudo) == 3
+  for c in pseudo:
+    seed = _flag(c, '--random_seed')
+    assert '--schedule' not in c
+    assert _flag(c, '--weight_decay') == '3e-4'
+    assert _flag(c, '--workdir') == os.path.join(
+        work, 'pseudo_labels_10p', 'lr0.1_weight_decay3e-4_from_epochs80_'
+        f'weight_decay3e-4_seed{seed}')
+    assert _flag(c, '--dataset_dir') == os.path.join(
+        work, 'pseudo_dataset_10p_epochs80_weight_decay3e-4', f'seed{seed}')
+  # MOAM step 1 trains as long as S4L-Rotation chose, its own schedule's
+  # shape stretched; VAT searches its own length.
+  moam = _trainings(commands, 'moam_step_1_10p.sh', budget=True)
+  assert {_flag(c, '--schedule') for c in moam} == {'4,40,60,76,80'}
+  assert '| S4L-Rotation |' in report and '| 0.1, epochs 80 |' in report
+  vat = [c for c in _trainings(commands, 'vat_10p.sh', budget=True)
+         if '--vat_weight' not in c and _flag(c, '--random_seed') == '1']
+  assert [(_flag(c, '--vat_eps'), _flag(c, '--schedule')) for c in vat] == [
+      ('2', '4,56,64,72,80')]
+  # The weight-0 control trains with the baseline's settings.
+  (weightless,) = [c for c in _trainings(commands, 'vat_10p.sh', budget=True)
+                   if '--vat_weight' in c]
+  assert (_flag(weightless, '--schedule'),
+          _flag(weightless, '--weight_decay')) == ('4,56,64,72,80', '3e-4')
+  assert ("VAT with --vat_weight 0, at the baseline's choice (0.1, epochs 80, "
+          'weight_decay 3e-4) | 76.5 | supervised | 76.5 |') in report
