@@ -119,10 +119,12 @@ def simclr_paragraph(args):
       'first layer on the labelled subset with LARS and no weight decay (60 '
       'passes at 1%, 30 at 10%, as SimCLRv2), at the rate chosen on 1% '
       '(SimCLRv2 uses one rate for both); the distilled student, the same '
-      'network from random weights, trains one epoch on all 50,000 images to '
-      "match the fine-tuned model's predictions (temperature 1) at the "
-      "fine-tuning's rate. Their ImageNet column is top-1 (SimCLRv2's "
-      'ResNet-50, fine-tuned).', 79)
+      'network from random weights, trains on all 50,000 images to match '
+      "the fine-tuned model's predictions (temperature 1) at the "
+      "fine-tuning's rate, for the length chosen on the validation split "
+      '(1 epoch, its config\'s, then longer: SimCLRv2 distils for 100 '
+      'epochs of ImageNet, 8 times its fine-tuning\'s steps). Their ImageNet '
+      "column is top-1 (SimCLRv2's ResNet-50, fine-tuned).", 79)
 
 
 def _paper(method, fraction):
@@ -302,7 +304,8 @@ a rate chosen at the config's length is kept at longer ones. Pseudo-labels,
 VAT + EntMin, MOAM step 2 and SimCLRv2's distillation take the rate of the
 supervised baseline, VAT, Pseudo-labels and SimCLRv2's fine-tuning
 respectively, MOAM step 1 10/3 of S4L-Rotation's rate (one search each was
-more than two cores could afford); VAT + EntMin takes VAT's norm and
+more than two cores could afford; SimCLRv2's student searches its length
+at the rate it takes); VAT + EntMin takes VAT's norm and
 length, MOAM step 1 S4L-Rotation's length, Pseudo-labels the baseline's
 weight decay (its length is its config's, 5 epochs of all 50,000 images);
 SimCLRv2's fine-tuning at 10% takes its rate at 1%. The test split (10,000

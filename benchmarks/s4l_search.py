@@ -70,6 +70,11 @@ GRIDS = {'VAT': ('vat_eps', ('1', '2', '4', '5.7'))}
 LENGTHS = (1, 2, 4)
 MAX_LENGTH = 16
 FIXED_LENGTH = (FINETUNE, STRONG_EXEMPLAR)
+# Methods that take another's rate but search their own length: SimCLRv2's
+# student distils for 100 epochs of ImageNet (8 times its fine-tuning's
+# steps); its config's one epoch of the 50,000 images is fewer steps than
+# our fine-tuning's.
+OWN_LENGTH = (DISTIL,)
 # The baseline's weight decay, searched last (its config's 1e-3 is S4L's
 # ImageNet value).
 WEIGHT_DECAYS = {'supervised': ('1e-4', '3e-4', '1e-3', '3e-3')}
@@ -159,6 +164,8 @@ def choose(args, method, fraction, stages):
       if method in TAKES:
         settings = tuple(s for s in settings if s[0] in TAKES[method])
       scores = _scores(args, method, fraction, [(lr, settings)], stages)
+      if method in OWN_LENGTH:
+        _length(args, method, fraction, stages, scores)
     else:
       scores = _rates(args, method, fraction, stages)
       if method in GRIDS:

@@ -137,9 +137,19 @@ def config_value(method: str, fraction: str, flag: str) -> str:
   return found[-1].strip('\'"')
 
 
+def _schedule(method: str, fraction: str) -> str | None:
+  try:
+    return config_value(method, fraction, 'schedule')
+  except ValueError:
+    return None  # A config of --epochs and a decay shape (cosine).
+
+
 def config_epochs(method: str, fraction: str) -> float:
-  """The training length of a method's config: its schedule's last epoch."""
-  return float(config_value(method, fraction, 'schedule').split(',')[-1])
+  """The training length of a method's config (its schedule's last epoch)."""
+  schedule = _schedule(method, fraction)
+  if schedule is None:
+    return float(config_value(method, fraction, 'epochs'))
+  return float(schedule.split(',')[-1])
 
 
 def stretched_schedule(method: str, fraction: str, epochs: str) -> str:
@@ -147,6 +157,13 @@ def stretched_schedule(method: str, fraction: str, epochs: str) -> str:
   factor = float(epochs) / config_epochs(method, fraction)
   return ','.join(f'{float(b) * factor:g}' for b in config_value(
       method, fraction, 'schedule').split(','))
+
+
+def length_flag(method: str, fraction: str, epochs: str) -> list[str]:
+  """The flag that trains a method's config for `epochs` in its shape."""
+  if _schedule(method, fraction) is None:
+    return ['--epochs', epochs]
+  return ['--schedule', stretched_schedule(method, fraction, epochs)]
 
 
 def settings_text(settings) -> str:
@@ -184,8 +201,7 @@ class Stage:
       lr: the learning rate, as written in keys.
       seed: the run's seed (and its labelled subset's).
       settings: (flag, value) pairs given beyond the config's; each is in
-        the key too. ('epochs', N) stretches the config's schedule to N
-        epochs.
+        the key too. ('epochs', N) trains N epochs (`length_flag`).
       key: the ledger key instead (a control's, whose settings are many).
     """
     spec = METHODS[method]
@@ -225,9 +241,8 @@ class Stage:
       # Those take their subset from their teacher.
       self.flags += ['--label_subset_seed', str(seed)]
     for flag, value in settings:
-      if flag == 'epochs':
-        flag, value = 'schedule', stretched_schedule(method, fraction, value)
-      self.flags += [f'--{flag}', value]
+      self.flags += (length_flag(method, fraction, value) if flag == 'epochs'
+                     else [f'--{flag}', value])
     self.log = os.path.join(args.workdir, 'log.txt')
     self.times = experiment.StageTimes(self.workdir)
 

@@ -162,7 +162,8 @@ def _trainings(commands, config, budget=False):
   return [c for c in commands if c[1].endswith(config) and
           '--run_eval' not in c and '--workdir' in c and
           'control_' not in _flag(c, '--workdir') and
-          (budget or not {'--schedule', '--weight_decay'} & set(c))]
+          (budget or not {'--schedule', '--weight_decay', '--epochs'} &
+           set(c))]
 
 
 # MOAM's stand-in gain is the same on every seed: SciPy's t-test warns.
@@ -367,7 +368,8 @@ def test_simclrv2_rows_pretrain_fine_tune_and_distil(fake):
   # The comparison's SimCLR networks: its chosen length, one per seed in its
   # workdir, shared by every rate and fraction.
   pretraining = _trainings(commands, os.path.join('simclr',
-                                                  'fashion_mnist.sh'))
+                                                  'fashion_mnist.sh'),
+                           budget=True)
   assert sorted(_flag(c, '--random_seed') for c in pretraining) == [
       '0', '1', '2']
   assert {_flag(c, '--epochs') for c in pretraining} == {'1'}
@@ -401,7 +403,13 @@ def test_simclrv2_rows_pretrain_fine_tune_and_distil(fake):
   assert '| SimCLRv2 fine-tune | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, ' \
       '0.3: 72.0 | 0.1 | 74.00 ± 1.00 |' in report
   assert '| SimCLRv2 fine-tune | 0.1: 73.0 | 0.1 | 74.00 ± 1.00 |' in report
-  assert '| SimCLRv2 fine-tune + distil | 0.1: 73.0 | 0.1 |' in report
+  # The student, far shorter than SimCLRv2's (100 epochs of ImageNet),
+  # searches its length at the fine-tuning's rate.
+  lengths = [_flag(c, '--epochs') for c in _trainings(
+      commands, 'simclr_distill_10p.sh', budget=True) if '--epochs' in c]
+  assert lengths == ['2', '4']
+  assert '| SimCLRv2 fine-tune + distil | 0.1: 73.0' + _budget(
+      '0.1', 73.0, (2, 4)) + ' | 0.1 |' in report
   assert '| top-1 68.4 |' in report
   assert '1 epochs of the 50,000' in ' '.join(report.split())
 
