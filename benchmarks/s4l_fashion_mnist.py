@@ -255,8 +255,9 @@ def run(args, fractions, wanted):
                f'benchmarks/fashion_mnist.py, whose length search has not '
                f'run ({e}; ledger {args.comparison_ledger}): run '
                f'`benchmarks/fashion_mnist.py --rows simclr` first.')
-  # Every claim is against the supervised baseline; the methods of LR_FROM
-  # need their relative's choice, those of STARTS_FROM its models.
+  # The methods of LR_FROM need their relative's choice, those of
+  # STARTS_FROM its models. (The report compares with the supervised
+  # baseline whenever the ledger has it.)
   wanted = needed(wanted)
   for fraction in fractions:
     for method in [m for m in METHODS if m in wanted]:

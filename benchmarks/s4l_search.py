@@ -181,8 +181,8 @@ def choose(args, method, fraction, stages):
 
 
 def needed(wanted):
-  """`wanted`, the baseline and every method whose choice or model they use."""
-  found, todo = set(), ['supervised', *wanted]
+  """`wanted` and every method whose choice or model they use."""
+  found, todo = set(), list(wanted)
   while todo:
     method = todo.pop()
     if method not in found:

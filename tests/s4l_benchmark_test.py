@@ -171,7 +171,15 @@ def _trainings(commands, config, budget=False):
 def test_choices_on_validation_then_finals_read_once(fake):
   main, _ = fake
   commands, report = main('MOAM step 1')
-  # MOAM takes S4L-Rotation's rate; the supervised baseline always runs.
+  # MOAM takes S4L-Rotation's rate, which is searched first; the baseline,
+  # not named, does not run, and the page has no claims without it.
+  assert not _trainings(commands, 'supervised_10p.sh', budget=True)
+  assert '| MOAM step 1 | 0.333: 75.0 | 0.333 | 76.00 ± 1.00 |' in report
+  assert 'vs supervised' not in report
+  baseline, report = main('supervised')
+  assert {c[1] for c in baseline} == {
+      os.path.join('config', 's4l_fashion_mnist', 'supervised_10p.sh')}
+  commands += baseline
   rotation = _trainings(commands, 's4l_rotation_10p.sh')
   assert sorted(_flag(c, '--lr') for c in rotation) == sorted(
       ['0.01', '0.03', '0.1', '0.3', '0.1', '0.1'])
@@ -600,12 +608,12 @@ def test_a_search_best_at_its_largest_rate_goes_on_up(fake, monkeypatch):
 @pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
 def test_report_only_reads_the_ledger_and_names_what_is_missing(fake):
   main, tmp_path = fake
-  _, first = main('VAT')
+  _, first = main('supervised,VAT')
   shutil.rmtree(tmp_path / 'work')
   commands, report = main('supervised', workdir='elsewhere',
                           extra=['--report_only'])
   assert commands == []  # Not even the missing methods' first stage.
-  # The rows done, though --methods did not name VAT this time.
+  # The rows done, though --methods named only the baseline this time.
   assert '| VAT | 0.01: 70.0' in report
   assert 'VAT 78.00 vs supervised 74.00' in report
   assert ('| VAT with --vat_weight 0, at the baseline\'s choice (0.1) | 73.0 '
