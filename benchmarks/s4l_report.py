@@ -22,7 +22,13 @@ import textwrap
 from typing import Any
 
 import experiment
-from s4l_search import GRIDS, LENGTHS, MAX_LENGTH, WEIGHT_DECAYS
+from s4l_search import (
+  GRIDS,
+  LENGTHS,
+  MAX_LENGTH,
+  WEIGHT_DECAYS,
+  at_longest,
+)
 from s4l_stages import (
   DISTIL,
   FINETUNE,
@@ -150,10 +156,13 @@ def tables(results):
       top1 = experiment.mean_std([r[0] for r in finals])
       top5 = experiment.mean_std([r[1] for r in finals])
       train_minutes = statistics.mean(r[2] for r in finals)
+      longest = (' (the longest tried: may improve on)'
+                 if at_longest(method, fraction, best) else '')
       lines.append(
           f'| {method} | ' + ', '.join(f'{choice_text(*c)}: {v:.1f}'
                                        for c, v in scores.items()) +
-          f' | {choice_text(*best)} | {top1[0]:.2f} ± {top1[1]:.2f} | '
+          f' | {choice_text(*best)}{longest} | {top1[0]:.2f} ± '
+          f'{top1[1]:.2f} | '
           f'{top5[0]:.2f} ± {top5[1]:.2f} | {train_minutes:.1f} | '
           f'{_paper(method, fraction)} |')
     lines.append('')

@@ -62,13 +62,14 @@ FRACTION_FROM = {FINETUNE: '1p'}
 # adds no flag, so that the stage is the rate search's.
 GRIDS = {'VAT': ('vat_eps', ('1', '2', '4', '5.7'))}
 # The training length: the config's times these factors, then twice the
-# longest while it is the best, up to MAX_LENGTH times. S4L's baseline was
+# longest while it is the best, up to MAX_LENGTH times (what two cores can
+# afford: 80 epochs of the 10% subset, 35 minutes a run). S4L's baseline was
 # "substantially better than previously reported" for its tuning, and a
 # method's gain over an under-trained baseline is not the method's. Not
 # searched: SimCLRv2's fine-tuning (its paper's lengths) and the variant
 # row (S4L-Exemplar's settings before the rescaling, kept as they were).
 LENGTHS = (1, 2, 4)
-MAX_LENGTH = 16
+MAX_LENGTH = 8
 FIXED_LENGTH = (FINETUNE, STRONG_EXEMPLAR)
 # Methods that take another's rate but search their own length: SimCLRv2's
 # student distils for 100 epochs of ImageNet (8 times its fine-tuning's
@@ -178,6 +179,13 @@ def choose(args, method, fraction, stages):
     args.selection[method, fraction] = (scores, _best(scores))
     args.chosen[method, fraction] = _best(scores)
   return args.chosen[method, fraction]
+
+
+def at_longest(method, fraction, choice) -> bool:
+  """Whether a choice is MAX_LENGTH times the config's: it may improve on."""
+  epochs = dict(choice[1]).get('epochs')
+  return epochs is not None and float(epochs) == (
+      MAX_LENGTH * s4l_stages.config_epochs(method, fraction))
 
 
 def needed(wanted):
