@@ -176,6 +176,7 @@ def test_choices_on_validation_then_finals_read_once(fake):
   assert not _trainings(commands, 'supervised_10p.sh', budget=True)
   assert '| MOAM step 1 | 0.333: 75.0 | 0.333 | 76.00 ± 1.00 |' in report
   assert 'vs supervised' not in report
+  assert '- 10p: the supervised baseline is not measured yet' in report
   baseline, report = main('supervised')
   assert {c[1] for c in baseline} == {
       os.path.join('config', 's4l_fashion_mnist', 'supervised_10p.sh')}
