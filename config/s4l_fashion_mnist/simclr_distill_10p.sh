@@ -5,7 +5,9 @@
 # that simclr_finetune_10p.sh fine-tuned on 10% of the labels, on the
 # same crops, for one epoch over all images; LARS with the fine-tuning's
 # settings. No label is trained on (--distill_weight 1); evaluation
-# reports the student's and the teacher's accuracy.
+# reports the student's and the teacher's accuracy. One epoch is the
+# config's length; benchmarks/s4l_fashion_mnist.py chose 8 on the
+# validation split (add --epochs 8).
 #   ./config/s4l_fashion_mnist/simclr_distill_10p.sh --workdir W \
 #     --hub_module <simclr_finetune_10p.sh's workdir>/export/hub/<ts>/module
 # then the same command with --run_eval (add --test_split test).
