@@ -189,7 +189,7 @@ def test_malformed_list_files(tmp_path, content, message):
 def s4l_rotation_trainer(data_dir, workdir, strategy, *, batch_size=8,
                          unsup_batch_mult=2.0, polyak_averaging=False,
                          labels_per_class=2, polyak_half_life=None,
-                         eval_raw_weights=False):
+                         eval_raw_weights=False, lr=0.01):
   """S4L-Rotation with VGG-19 (fast to trace) on 32x32 images."""
   data = datasets.get_dataset('fashion_mnist', data_dir)
   subset = label_subsets.choose(data, 'trainval', workdir=workdir,
@@ -204,7 +204,7 @@ def s4l_rotation_trainer(data_dir, workdir, strategy, *, batch_size=8,
       'sup': input_streams.InputStream(sup_pipeline, keep_ids=subset.ids)}
   config = trainer_lib.TrainerConfig(
       workdir=workdir, train_split='trainval', val_split='test',
-      batch_size=batch_size, eval_batch_size=8, epochs=2, lr=0.01,
+      batch_size=batch_size, eval_batch_size=8, epochs=2, lr=lr,
       iterations_per_loop=1, random_seed=3, summary_images=0,
       save_checkpoints_secs=None, polyak_averaging=polyak_averaging,
       polyak_half_life=polyak_half_life, eval_raw_weights=eval_raw_weights,
@@ -328,20 +328,22 @@ def test_polyak_half_life_flag_reaches_the_trainer(data_dir, tmp_path):
 
 def test_raw_weights_are_evaluated_on_request(data_dir, tmp_path):
   workdir = str(tmp_path)
+  # A rate that moves the weights in four steps: at 0.01 the two losses
+  # differed by less than 1e-4 on some CPUs.
   trainer = s4l_rotation_trainer(data_dir, workdir,
                                  tf.distribute.get_strategy(),
-                                 polyak_averaging=True)
+                                 polyak_averaging=True, lr=0.1)
   trainer.train()
   path = trainer.manager.latest_checkpoint
   averaged = trainer.evaluate_checkpoint(path)
   raw_trainer = s4l_rotation_trainer(data_dir, workdir,
                                      tf.distribute.get_strategy(),
                                      polyak_averaging=True,
-                                     eval_raw_weights=True)
+                                     eval_raw_weights=True, lr=0.1)
   raw = raw_trainer.evaluate_checkpoint(path)
   # After four steps the averages (half-life one epoch, two steps) are
   # still far from the trained weights.
-  assert raw['loss'] != pytest.approx(averaged['loss'], rel=1e-4)
+  assert raw['loss'] != pytest.approx(averaged['loss'], rel=1e-3)
   # Averages equal to the trained weights: the two evaluations agree, and
   # the raw one's trained weights are those of the checkpoint.
   trainer.averages.reset()
