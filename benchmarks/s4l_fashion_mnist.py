@@ -276,9 +276,10 @@ def report(args, fractions):
   except comparison_network.NotDoneError as e:
     why = f"benchmarks/fashion_mnist.py's SimCLR length search ({e})"
     missing += [(m, f, why) for f in fractions for m in (FINETUNE, DISTIL)]
+  waiting = {(m, f) for m, f, _ in missing}
   for fraction in fractions:
     for method in METHODS:
-      if (method, fraction) in {(m, f) for m, f, _ in missing}:
+      if (method, fraction) in waiting:
         continue
       try:
         finals[method, fraction] = finals_of(args, method, fraction, stages,

@@ -226,7 +226,7 @@ class Stage:
     self.before = None
     if method in (PSEUDO, MOAM_2):
       # Labelled by the model of the same seed it starts from.
-      self.before = PseudoLabels(args, fraction, seed, start)
+      self.before = PseudoLabels(args, fraction, seed, start, origin)
       dataset_dir = self.before.output
     elif method == MOAM_3:
       self.before = InitialCheckpoint(args, fraction, seed, start)
@@ -351,7 +351,8 @@ class PseudoLabels:
 
   name = 'pseudo_labels'
 
-  def __init__(self, args, fraction, seed, teacher):
+  def __init__(self, args, fraction, seed, teacher, chain):
+    """`chain`: the teacher's settings beyond its config's (`Stage.chain`)."""
     self.args = args
     self.fraction = fraction
     self.seed = seed
@@ -360,7 +361,6 @@ class PseudoLabels:
     # trained with settings beyond its config's names them.
     folder = ('pseudo_dataset' if teacher == 'supervised' else
               f'pseudo_dataset_{METHODS[teacher].key_prefix}')
-    chain = chosen_stage(args, teacher, fraction, seed).chain
     self.output = os.path.join(args.workdir, f'{folder}_{fraction}{chain}',
                                f'seed{seed}')
 
