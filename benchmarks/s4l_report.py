@@ -64,7 +64,8 @@ class Results:
     stages: key -> every stage this run read.
     commands: the final models' training commands.
     retrained: keys of the stages trained a second time.
-    controls: [(what, top-1, compared with, its top-1, stage key)].
+    controls: [(fraction, what, top-1, compared with, its top-1, stage
+      key)].
     before: (method, fraction) -> (val top-1 per lr, chosen lr, test
       top-1s) of the stages before the rescaling.
     missing: [(method, fraction, the first stage it lacks)] of the rows not
@@ -199,11 +200,14 @@ def claims(results):
 def control_lines(results):
   """The controls' table, or a line saying none ran."""
   if not results.controls:
-    return ['None ran (they need the 10% fraction and MOAM step 1 or VAT).']
-  lines = ['| control | val top-1 | compared with | its val top-1 | '
-           'difference | minutes |', '| --- | --- | --- | --- | --- | --- |']
-  for what, ours, other, theirs, key in results.controls:
-    lines.append(f'| {what} | {ours:.1f} | {other} | {theirs:.1f} | '
+    return ['None ran (they need the 10% fraction and MOAM step 1 or VAT, '
+            'or the 1% fraction and the supervised baseline).']
+  lines = ['| fraction | control | val top-1 | compared with | its val top-1 '
+           '| difference | minutes |',
+           '| --- | --- | --- | --- | --- | --- | --- |']
+  for fraction, what, ours, other, theirs, key in results.controls:
+    lines.append(f'| {fraction} | {what} | {ours:.1f} | {other} | '
+                 f'{theirs:.1f} | '
                  f'{ours - theirs:+.1f} | '
                  f'{results.stages[key].minutes():.1f} |')
   return lines
@@ -344,9 +348,9 @@ times (the stages of one method are comparable only roughly).
 
 ## Controls
 
-At 10% of the labels, seed 0, on the validation split: each control beside
-the model it should match, to tell a method's own effect from its code
-path's.
+Seed 0, on the validation split: each control beside the model it should
+match, to tell a method's own effect from its code path's (the methods'
+at 10% of the labels, the baseline's stem at 1%).
 
 {chr(10).join(control_lines(results))}
 

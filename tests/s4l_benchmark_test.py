@@ -502,9 +502,10 @@ def test_vat_norm_is_searched_on_seed_0_validation(fake):
 
 
 def _control_rows(report):
-  return [line for line in report.split('## Controls')[1].split('\n')
+  section = report.split('## Controls')[1].split('\n## ')[0]
+  return [line for line in section.split('\n')
           if line.startswith('| ') and not line.startswith(
-              ('| control', '| ---'))]
+              ('| fraction', '| ---'))]
 
 
 @pytest.mark.filterwarnings('ignore:Precision loss:RuntimeWarning')
@@ -533,18 +534,45 @@ def test_controls_are_reported_and_resumed_from_the_ledger(fake):
   assert (_flag(weightless, '--vat_weight'), _flag(weightless, '--lr')) == (
       '0', '0.1')
   rows = _control_rows(report)
-  assert rows[0].startswith('| MOAM step 1, trained weights (the averages: '
-                            'its row) | 73.0 | MOAM step 1, Polyak averages '
-                            '| 75.0 | -2.0 |')
-  assert rows[1].startswith("| rotation_vat with S4L-Rotation's loss "
+  assert rows[0].startswith('| 10p | MOAM step 1, trained weights (the '
+                            'averages: its row) | 73.0 | MOAM step 1, '
+                            'Polyak averages | 75.0 | -2.0 |')
+  assert rows[1].startswith("| 10p | rotation_vat with S4L-Rotation's loss "
                             '(halved), at twice its rate (0.2) | 73.0 | '
                             'S4L-Rotation | 73.0 | +0.0 |')
-  assert rows[2].startswith("| VAT with --vat_weight 0, at the baseline's "
-                            'choice (0.1) | 73.0 | supervised | 73.0 |')
+  assert rows[2].startswith('| 10p | VAT with --vat_weight 0, at the '
+                            "baseline's choice (0.1) | 73.0 | supervised | "
+                            '73.0 |')
   shutil.rmtree(tmp_path / 'work')
   again, report_again = main('MOAM step 1,VAT', workdir='elsewhere')
   assert again == []
   assert _control_rows(report_again) == rows
+
+
+def test_baseline_stem_control_at_1p(fake):
+  main, _ = fake
+  commands, report = main('supervised', fractions='1p')
+  # The baseline's seed-0 choice again, with the root convolution at
+  # stride 1 and nothing else changed, read on the validation split only.
+  (stem,) = [c for c in commands if '--root_conv_stride' in c and
+             '--run_eval' not in c]
+  assert stem[1].endswith('supervised_1p.sh')
+  assert 'control_stem_stride_1_1p' in _flag(stem, '--workdir')
+  for flag, value in (('--root_conv_stride', '1'), ('--lr', '0.1'),
+                      ('--random_seed', '0'), ('--label_subset_seed', '0')):
+    assert _flag(stem, flag) == value
+  assert not [c for c in commands if '--root_conv_stride' in c and
+              '--test_split' in c]
+  rows = _control_rows(report)
+  assert len(rows) == 1
+  assert rows[0].startswith('| 1p | supervised with --root_conv_stride 1 '
+                            "(the last block at 2x2), at the baseline's "
+                            'choice (0.1) | 73.0 | supervised | 73.0 | '
+                            '+0.0 |')
+  # Not at 10%, where the baseline matched the plain CNN.
+  commands, report = main('supervised', fractions='10p')
+  assert not [c for c in commands if '--root_conv_stride' in c]
+  assert '| 10p | supervised with' not in report
 
 
 def _old_stages(prefix, metric, val_by_lr, chosen, tests):
