@@ -35,11 +35,11 @@ script and measures top-1 accuracy of the class head:
    test split (`--run_eval --test_split test`). MOAM step 2 trains on the
    labels the step 1 model of the same seed gives, step 3 fine-tunes the
    step 2 model of the same seed.
-3. Controls (seed 0, validation): at 10%, MOAM step 1's trained weights
+3. Controls (seed 0, validation; run before the finals): at 10%, MOAM step 1's trained weights
    beside its Polyak averages, its task with S4L-Rotation's loss beside
    S4L-Rotation, VAT at weight 0 beside the baseline; at 1%, the baseline
    with a stem for 32-pixel images (root convolution at stride 1) beside
-   the baseline (`controls`).
+   the baseline at the same rate and length (`controls`).
 
 It writes `benchmarks/S4L_RESULTS.md` with the tables, the test of the
 paper's claim (S4L-Rotation beats the supervised baseline on the same labels
@@ -85,6 +85,7 @@ import experiment
 from experiment import REPO
 import fashion_mnist
 import s4l_report
+import s4l_search
 from s4l_search import choose, needed
 import s4l_stages
 from s4l_stages import (
@@ -118,10 +119,10 @@ def controls(args, wanted, stages, fractions):
   schedule; its trained weights are read) against S4L-Rotation; VAT at
   weight 0 (the supervised loss with the unlabelled images in the batch
   norm's batch), at the supervised baseline's choice, against the
-  baseline. At 1%: the baseline at its choice with the root convolution at
-  stride 1 (32-pixel images reach the last block at 2x2, not 1x1) against
-  the baseline. When only reading, a control whose stages have not run is
-  left out.
+  baseline. At 1%: the baseline at its rate and its config's length with
+  the root convolution at stride 1 (32-pixel images reach the last block
+  at 2x2, not 1x1) against the same without. When only reading, a control
+  whose stages have not run is left out.
 
   Returns:
     [(fraction, what, top-1, what it is compared with, its top-1, stage
@@ -193,18 +194,18 @@ def _vat_at_weight_0(args, fraction, stages):
 
 
 def _baseline_stem_at_stride_1(args, fraction, stages):
-  choose(args, 'supervised', fraction, stages)
-  lr, settings = args.chosen['supervised', fraction]
-  choice = s4l_report.choice_text(lr, settings)
-  settings = (*settings, ('root_conv_stride', '1'))
+  # At the config's length (a quarter of the stride-2 stage's cost is what
+  # two cores afford at stride 1), beside the rate search's stage.
+  lr = s4l_search.rate(args, 'supervised', fraction, stages)
+  baseline = Stage(args, 'supervised', fraction, lr, 0)
+  settings = (('root_conv_stride', '1'),)
   stage = Stage(args, 'supervised', fraction, lr, 0, settings,
                 key=f'control_stem_stride_1_{fraction}/'
                 f'lr{lr}{s4l_stages.settings_text(settings)}_seed0')
   found = ('supervised with --root_conv_stride 1 (the last block at 2x2), '
-           f"at the baseline's choice ({choice})", stage.validation(),
-           'supervised',
-           chosen_stage(args, 'supervised', fraction, 0).validation(),
-           stage.key)
+           f"at the baseline's rate ({lr}) and its config's length",
+           stage.validation(), 'supervised, the same rate and length',
+           baseline.validation(), stage.key)
   stages[stage.key] = stage
   return found
 
@@ -289,10 +290,12 @@ def run(args, fractions, wanted):
   # STARTS_FROM its models. (The report compares with the supervised
   # baseline whenever the ledger has it.)
   wanted = needed(wanted)
+  # The controls first: seed-0 checks on the validation split that say how
+  # much of a gap is a code path's before three seeds measure it.
+  controls(args, wanted, {}, fractions)
   for fraction in fractions:
     for method in [m for m in METHODS if m in wanted]:
       finals_of(args, method, fraction, {}, [])
-  controls(args, wanted, {}, fractions)
 
 
 def report(args, fractions):

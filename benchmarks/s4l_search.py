@@ -181,6 +181,15 @@ def choose(args, method, fraction, stages):
   return args.chosen[method, fraction]
 
 
+def rate(args, method, fraction, stages) -> str:
+  """The rate `method`'s own search chose at its config's settings.
+
+  The first step of `choose`, for a check that need not wait for the
+  length and weight decay searches.
+  """
+  return _best(_rates(args, method, fraction, stages))[0]
+
+
 def at_longest(method, fraction, choice) -> bool:
   """Whether a choice is MAX_LENGTH times the config's: it may improve on."""
   epochs = dict(choice[1]).get('epochs')

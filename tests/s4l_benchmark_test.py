@@ -549,11 +549,17 @@ def test_controls_are_reported_and_resumed_from_the_ledger(fake):
   assert _control_rows(report_again) == rows
 
 
-def test_baseline_stem_control_at_1p(fake):
+def test_baseline_stem_control_at_1p(fake, monkeypatch):
   main, _ = fake
+  # The baseline chooses twice its config's length; the control does not
+  # wait for that choice, nor take it.
+  monkeypatch.setitem(LENGTH_BONUS, '200', 0.01)
   commands, report = main('supervised', fractions='1p')
-  # The baseline's seed-0 choice again, with the root convolution at
-  # stride 1 and nothing else changed, read on the validation split only.
+  assert "| supervised | 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, 0.3: 72.0, " \
+      '0.1, epochs 200: 74.0' in report
+  # The baseline's seed-0 stage at its rate and the config's length again,
+  # with the root convolution at stride 1 and nothing else changed, read
+  # on the validation split only.
   (stem,) = [c for c in commands if '--root_conv_stride' in c and
              '--run_eval' not in c]
   assert stem[1].endswith('supervised_1p.sh')
@@ -561,13 +567,15 @@ def test_baseline_stem_control_at_1p(fake):
   for flag, value in (('--root_conv_stride', '1'), ('--lr', '0.1'),
                       ('--random_seed', '0'), ('--label_subset_seed', '0')):
     assert _flag(stem, flag) == value
+  assert not {'--schedule', '--epochs', '--weight_decay'} & set(stem)
   assert not [c for c in commands if '--root_conv_stride' in c and
               '--test_split' in c]
   rows = _control_rows(report)
   assert len(rows) == 1
   assert rows[0].startswith('| 1p | supervised with --root_conv_stride 1 '
                             "(the last block at 2x2), at the baseline's "
-                            'choice (0.1) | 73.0 | supervised | 73.0 | '
+                            "rate (0.1) and its config's length | 73.0 | "
+                            'supervised, the same rate and length | 73.0 | '
                             '+0.0 |')
   # Not at 10%, where the baseline matched the plain CNN.
   commands, report = main('supervised', fractions='10p')
