@@ -35,11 +35,12 @@ script and measures top-1 accuracy of the class head:
    test split (`--run_eval --test_split test`). MOAM step 2 trains on the
    labels the step 1 model of the same seed gives, step 3 fine-tunes the
    step 2 model of the same seed.
-3. Controls (seed 0, validation; run before the finals): at 10%, MOAM step 1's trained weights
-   beside its Polyak averages, its task with S4L-Rotation's loss beside
-   S4L-Rotation, VAT at weight 0 beside the baseline; at 1%, the baseline
-   with a stem for 32-pixel images (root convolution at stride 1) beside
-   the baseline at the same rate and length (`controls`).
+3. Controls (seed 0, validation; run before the finals): at 10%, MOAM
+   step 1's trained weights beside its Polyak averages, its task with
+   S4L-Rotation's loss beside S4L-Rotation, VAT at weight 0 beside the
+   baseline; at 1%, the baseline with a stem for 32-pixel images (root
+   convolution at stride 1) beside the baseline at the same rate and
+   length (`controls`).
 
 It writes `benchmarks/S4L_RESULTS.md` with the tables, the test of the
 paper's claim (S4L-Rotation beats the supervised baseline on the same labels
