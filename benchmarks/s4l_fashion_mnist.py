@@ -195,8 +195,9 @@ def _vat_at_weight_0(args, fraction, stages):
 
 
 def _baseline_stem_at_stride_1(args, fraction, stages):
-  # At the config's length (a quarter of the stride-2 stage's cost is what
-  # two cores afford at stride 1), beside the rate search's stage.
+  # At the config's length, not the baseline's chosen one: a step costs
+  # several times as much at stride 1. The rate search's stage is the
+  # stride-2 run of the same rate and length.
   lr = s4l_search.rate(args, 'supervised', fraction, stages)
   baseline = Stage(args, 'supervised', fraction, lr, 0)
   settings = (('root_conv_stride', '1'),)
