@@ -191,7 +191,7 @@ class Stage:
   """
 
   def __init__(self, args, method, fraction, lr, seed, settings=(), *,
-               key=None):
+               key=None, python_path=None):
     """A stage of `method`.
 
     Args:
@@ -203,6 +203,8 @@ class Stage:
       settings: (flag, value) pairs given beyond the config's; each is in
         the key too. ('epochs', N) trains N epochs (`length_flag`).
       key: the ledger key instead (a control's, whose settings are many).
+      python_path: PYTHONPATH of its commands, relative to the repository
+        (where an `--import` of the settings finds its module).
     """
     spec = METHODS[method]
     self.metric = spec.metric
@@ -243,13 +245,14 @@ class Stage:
     for flag, value in settings:
       self.flags += (length_flag(method, fraction, value) if flag == 'epochs'
                      else [f'--{flag}', value])
+    self.env = ['env', f'PYTHONPATH={python_path}'] if python_path else []
     self.log = os.path.join(args.workdir, 'log.txt')
     self.times = experiment.StageTimes(self.workdir)
 
   @property
   def commands(self):
     extra = self.before.flags() if self.before is not None else []
-    train = ['bash', self.config, *self.flags, *extra]
+    train = [*self.env, 'bash', self.config, *self.flags, *extra]
     return train, train + ['--run_eval', '--eval_timeout_secs', '1']
 
   def rows(self):

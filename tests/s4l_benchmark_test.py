@@ -571,7 +571,7 @@ def test_baseline_stem_control_at_1p(fake, monkeypatch):
   assert not [c for c in commands if '--root_conv_stride' in c and
               '--test_split' in c]
   rows = _control_rows(report)
-  assert len(rows) == 1
+  assert len(rows) == 2
   assert rows[0].startswith('| 1p | supervised with --root_conv_stride 1 '
                             "(the last block at 2x2), at the baseline's "
                             "rate (0.1) and its config's length | 73.0 | "
@@ -579,8 +579,66 @@ def test_baseline_stem_control_at_1p(fake, monkeypatch):
                             '+0.0 |')
   # Not at 10%, where the baseline matched the plain CNN.
   commands, report = main('supervised', fractions='10p')
-  assert not [c for c in commands if '--root_conv_stride' in c]
+  assert not [c for c in commands if '--root_conv_stride' in c or
+              '--architecture' in c]
   assert '| 10p | supervised with' not in report
+
+
+def test_baseline_plain_cnn_control_at_1p(fake, monkeypatch):
+  main, _ = fake
+  monkeypatch.setitem(LENGTH_BONUS, '200', 0.01)
+  monkeypatch.setitem(WD_BONUS, '3e-4', 0.005)
+  commands, report = main('supervised', fractions='1p')
+  # The baseline's seed-0 choice (rate, length, weight decay) again with
+  # the network of benchmarks/plain_cnn.py, read on the validation split.
+  (plain,) = [c for c in commands if '--architecture' in c and
+              '--run_eval' not in c]
+  # Run from the repository's root, with benchmarks/ on the path.
+  assert plain[:2] == ['env', 'PYTHONPATH=benchmarks']
+  assert plain[3].endswith('supervised_1p.sh')
+  assert _flag(plain, '--workdir').endswith(
+      'control_plain_cnn_1p/lr0.1_epochs200_weight_decay3e-4_seed0')
+
+  def without_workdir(cmd):
+    at = cmd.index('--workdir')
+    return cmd[:at] + cmd[at + 2:]
+  (baseline,) = [c for c in commands if '--run_eval' not in c and _flag(
+      c, '--workdir').endswith(
+          'supervised_1p/lr0.1_epochs200_weight_decay3e-4_seed0')]
+  assert without_workdir(plain[2:]) == without_workdir(baseline) + [
+      '--import', 'plain_cnn', '--architecture', 'plain_cnn']
+  assert not [c for c in commands if '--architecture' in c and
+              '--test_split' in c]
+  (row,) = [r for r in _control_rows(report) if 'plain six' in r]
+  assert row.startswith('| 1p | supervised with a plain six-convolution '
+                        'network (0.29 million weights) in place of the '
+                        "ResNet-50, at the baseline's choice | ")
+  assert '| supervised | 74.5 |' in row
+
+
+def test_plain_cnn_control_command_builds_the_network(data_dir, tmp_path):
+  # The control's command as the driver gives it (from the repository's
+  # root), in a dry run on the stand-in data: the network of
+  # benchmarks/plain_cnn.py replaces the ResNet.
+  flags = [f'--{flag}={value}' for flag, value in driver.PLAIN_CNN]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  proc = subprocess.run(
+      ['env', 'PYTHONPATH=benchmarks', 'bash',
+       'config/s4l_fashion_mnist/supervised_1p.sh', '--dry_run',
+       '--workdir', str(tmp_path / 'work'), '--dataset_dir', data_dir,
+       '--train_split', 'trainval', '--val_split', 'test',
+       '--labels_per_class', '5', *flags],
+      capture_output=True, text=True, env=env, timeout=300,
+      cwd=str(testdata.REPO))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  summary = json.loads(proc.stdout[proc.stdout.index('{'):])
+  assert summary['config']['architecture'] == 'plain_cnn'
+  # Six 3x3 convolutions (32, 32, 64, 64, 128, 128 channels), their batch
+  # norms' scales and offsets, the 128-to-10 logits with bias.
+  convs = sum(9 * a * b for a, b in ((3, 32), (32, 32), (32, 64), (64, 64),
+                                     (64, 128), (128, 128)))
+  norms = 2 * (32 + 32 + 64 + 64 + 128 + 128)
+  assert summary['trainable_parameters'] == convs + norms + 128 * 10 + 10
 
 
 def _old_stages(prefix, metric, val_by_lr, chosen, tests):
