@@ -350,7 +350,7 @@ times (the stages of one method are comparable only roughly).
 
 Seed 0, on the validation split: each control beside the model it should
 match, to tell a method's own effect from its code path's (the methods'
-at 10% of the labels, the baseline's stem at 1%).
+at 10% of the labels, the baseline's stem and network at 1%).
 
 {chr(10).join(control_lines(results))}
 
