@@ -229,8 +229,8 @@ def _baseline_plain_cnn(args, fraction, stages):
                 python_path='benchmarks')
   found = ("supervised with a plain six-convolution network (0.29 million "
            "weights) in place of the ResNet-50, at the baseline's choice",
-           stage.validation(), 'supervised', baseline.validation(),
-           stage.key)
+           stage.validation(), 'supervised (the ResNet-50), the same choice',
+           baseline.validation(), stage.key)
   stages[stage.key] = stage
   return found
 

@@ -613,7 +613,7 @@ def test_baseline_plain_cnn_control_at_1p(fake, monkeypatch):
   assert row.startswith('| 1p | supervised with a plain six-convolution '
                         'network (0.29 million weights) in place of the '
                         "ResNet-50, at the baseline's choice | ")
-  assert '| supervised | 74.5 |' in row
+  assert '| supervised (the ResNet-50), the same choice | 74.5 |' in row
 
 
 def test_plain_cnn_control_command_builds_the_network(data_dir, tmp_path):
