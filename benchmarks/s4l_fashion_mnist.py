@@ -326,7 +326,7 @@ def run(args, fractions, wanted):
 def report(args, fractions):
   """The page of every method whose stages the ledger has, run or not."""
   args.read_only = True
-  args.chosen, args.selection = {}, {}
+  args.chosen, args.selection, args.searched = {}, {}, {}
   finals, stages, commands, missing = {}, {}, [], []
   try:
     args.comparison, args.simclr_setting = simclr_networks(args)
@@ -342,7 +342,11 @@ def report(args, fractions):
         finals[method, fraction] = finals_of(args, method, fraction, stages,
                                              commands)
       except comparison_network.NotDoneError as e:
-        missing.append((method, fraction, str(e)))
+        # A search that has not ended says where it stands.
+        so_far = args.searched.get((method, fraction))
+        missing.append((method, fraction, str(e) + (
+            f' (so far, seed 0, validation top-1: '
+            f'{s4l_report.scores_text(so_far)})' if so_far else '')))
   missing.sort(key=lambda m: (fractions.index(m[1]), list(METHODS).index(
       m[0])))
   checks = controls(args, METHODS, stages, fractions)
@@ -393,7 +397,7 @@ def main():
   os.makedirs(args.workdir, exist_ok=True)
   args.ledger = experiment.Ledger(args.ledger)
   args.read_only = False
-  args.chosen, args.selection = {}, {}
+  args.chosen, args.selection, args.searched = {}, {}, {}
   if not args.report_only:
     run(args, fractions, wanted)
   report(args, fractions)

@@ -82,6 +82,11 @@ class Results:
   missing: list[Any] = dataclasses.field(default_factory=list)
 
 
+def scores_text(scores):
+  """`{(lr, settings): val top-1}` as "choice: top-1, ..."."""
+  return ', '.join(f'{choice_text(*c)}: {v:.1f}' for c, v in scores.items())
+
+
 def choice_text(lr, settings):
   """'0.1', or '0.1, vat_eps 2' for a setting beside the rate."""
   return ', '.join([lr] + [f'{flag} {value}' for flag, value in settings])
@@ -160,9 +165,8 @@ def tables(results):
       longest = (' (the longest tried: may improve on)'
                  if at_longest(method, fraction, best) else '')
       lines.append(
-          f'| {method} | ' + ', '.join(f'{choice_text(*c)}: {v:.1f}'
-                                       for c, v in scores.items()) +
-          f' | {choice_text(*best)}{longest} | {top1[0]:.2f} ± '
+          f'| {method} | {scores_text(scores)} | '
+          f'{choice_text(*best)}{longest} | {top1[0]:.2f} ± '
           f'{top1[1]:.2f} | '
           f'{top5[0]:.2f} ± {top5[1]:.2f} | {train_minutes:.1f} | '
           f'{_paper(method, fraction)} |')

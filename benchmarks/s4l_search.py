@@ -90,11 +90,16 @@ def rate_source(method, fraction):
 
 
 def _scores(args, method, fraction, candidates, stages):
-  """(lr, settings) -> the validation top-1 of seed 0."""
+  """(lr, settings) -> the validation top-1 of seed 0.
+
+  Each score is kept in `args.searched` too, so that a search cut short (a
+  stage not run yet) still says where it stands.
+  """
   scores = {}
+  searched = args.searched.setdefault((method, fraction), {})
   for lr, settings in candidates:
     stage = Stage(args, method, fraction, lr, 0, settings)
-    scores[lr, settings] = stage.validation()
+    scores[lr, settings] = searched[lr, settings] = stage.validation()
     stages[stage.key] = stage
   return scores
 

@@ -722,6 +722,15 @@ def test_report_only_reads_the_ledger_and_names_what_is_missing(fake):
             'search (simclr/epochs0.25_seed0: pretrain).') in missing
   assert '- VAT,' not in missing and '- supervised,' not in missing
   assert 'rows are not measured yet' in report
+  # A search that has not ended says where it stands.
+  testdata.forget_in_ledger(str(tmp_path / 'ledger.json'),
+                            'supervised_10p/lr0.1_epochs40_seed0', 'rows',
+                            'val')
+  _, report = main('supervised', workdir='elsewhere', extra=['--report_only'])
+  missing = report.split('## Not measured yet')[1].split('##')[0]
+  assert ('- supervised, 10p: supervised_10p/lr0.1_epochs40_seed0: val (so '
+          'far, seed 0, validation top-1: 0.01: 70.0, 0.03: 71.0, 0.1: 73.0, '
+          '0.3: 72.0, 0.1, epochs 20: 73.0).') in missing
   # A run that trains something reports every finished method too.
   _, again = main('supervised', workdir='elsewhere')
   assert '| VAT | 0.01: 70.0' in again
