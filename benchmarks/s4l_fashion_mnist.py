@@ -154,6 +154,12 @@ def controls(args, wanted, stages, fractions):
   return found
 
 
+def _control_key(name, fraction, lr, settings):
+  """A control's ledger key: its name, then the stage it mirrors."""
+  return (f'control_{name}_{fraction}/lr{lr}'
+          f'{s4l_stages.settings_text(settings)}_seed0')
+
+
 def _moam_raw_weights(args, fraction, stages):
   choose(args, MOAM_1, fraction, stages)
   moam = chosen_stage(args, MOAM_1, fraction, 0)
@@ -178,8 +184,8 @@ def _rotation_vat_as_s4l_rotation(args, fraction, stages):
   wd = float(config_value('S4L-Rotation', fraction, 'weight_decay'))
   settings.append(('weight_decay', f'{wd / 2:g}'))
   stage = Stage(args, MOAM_1, fraction, lr, 0, settings,
-                key=f'control_rotation_vat_as_s4l_rotation_{fraction}/'
-                f'lr{lr}{s4l_stages.settings_text(rotation_settings)}_seed0')
+                key=_control_key('rotation_vat_as_s4l_rotation', fraction, lr,
+                                 rotation_settings))
   found = ("rotation_vat with S4L-Rotation's loss (halved), at twice its "
            f'rate ({lr})', stage.validation(raw_weights=True),
            'S4L-Rotation', rotation.validation(), stage.key)
@@ -209,8 +215,7 @@ def _baseline_stem_at_stride_1(args, fraction, stages):
   baseline = Stage(args, 'supervised', fraction, lr, 0)
   settings = (('root_conv_stride', '1'),)
   stage = Stage(args, 'supervised', fraction, lr, 0, settings,
-                key=f'control_stem_stride_1_{fraction}/'
-                f'lr{lr}{s4l_stages.settings_text(settings)}_seed0')
+                key=_control_key('stem_stride_1', fraction, lr, settings))
   found = ('supervised with --root_conv_stride 1 (the last block at 2x2), '
            f"at the baseline's rate ({lr}) and its config's length",
            stage.validation(), 'supervised, the same rate and length',
@@ -224,8 +229,7 @@ def _baseline_plain_cnn(args, fraction, stages):
   baseline = chosen_stage(args, 'supervised', fraction, 0)
   lr, chosen = args.chosen['supervised', fraction]
   stage = Stage(args, 'supervised', fraction, lr, 0, (*chosen, *PLAIN_CNN),
-                key=f'control_plain_cnn_{fraction}/'
-                f'lr{lr}{s4l_stages.settings_text(chosen)}_seed0',
+                key=_control_key('plain_cnn', fraction, lr, chosen),
                 python_path='benchmarks')
   found = ("supervised with a plain six-convolution network (0.29 million "
            "weights) in place of the ResNet-50, at the baseline's choice",
