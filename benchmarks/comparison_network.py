@@ -223,6 +223,8 @@ class Model:
         # Numbers in the ledger without the network: it went with its
         # machine, and this one (same seed) serves the stages still to run.
         retrained = bool(self.ledger.get(self.key))
+        if retrained and not self.read_only:
+          self.times.keep_lost(self._known('times') or {}, 'pretrain')
         self._stage('pretrain', self.pretrain)
         self.ledger.put(self.key, times=self.seconds(),
                         **({'retrained': True} if retrained else {}))

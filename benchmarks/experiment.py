@@ -130,6 +130,7 @@ class StageTimes:
   """
 
   UNFINISHED = ' (unfinished)'
+  LOST = ' (lost with its machine)'
 
   def __init__(self, directory: str):
     self.path = os.path.join(directory, 'times.json')
@@ -151,6 +152,21 @@ class StageTimes:
     with open(self.path + '.tmp', 'w') as f:
       json.dump(times, f)
     os.replace(self.path + '.tmp', self.path)
+
+  def keep_lost(self, earlier: dict[str, float], name: str) -> None:
+    """Keeps counting a run of `name` whose output went with its machine.
+
+    Called before `name` runs again: its earlier seconds (the ledger's, from
+    before the directory went) are kept under `<name> (lost with its
+    machine)`, added to any earlier loss, so that costs count every run.
+
+    Args:
+      earlier: the stage's seconds in the ledger.
+      name: the stage about to run again.
+    """
+    if name in earlier:
+      lost = name + self.LOST
+      self.record(lost, earlier[name] + earlier.get(lost, 0.0))
 
   def record(self, name: str, seconds: float) -> None:
     times = self._read()

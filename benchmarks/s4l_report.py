@@ -268,8 +268,9 @@ def write(args, results):
   retrained_text = ''
   if results.retrained:
     retrained_text = (
-        '\nTrained a second time (same seed and labelled subset) because the '
-        'first model went with its machine before its test read or its '
+        '\nTrained a second time (same seed and labelled subset; the minutes '
+        'count both trainings) because the first model went with its '
+        'machine before its test read or its '
         f'pseudo-labels: {", ".join(results.retrained)}.')
   today = datetime.date.today().isoformat()
   simclr_text = ''

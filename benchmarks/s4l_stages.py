@@ -280,9 +280,13 @@ class Stage:
     if os.path.exists(os.path.join(self.workdir, 'TRAINING_IS_DONE')):
       return False
     self._need('training')
+    # Trained before, on a machine that is gone: that run still counts.
+    earlier = self.ledger.get(self.key).get('times', {})
+    self.times.keep_lost(earlier, 'train')
     if self.before is not None:
       seconds = self.before.make()
       if seconds:
+        self.times.keep_lost(earlier, self.before.name)
         self.times.record(self.before.name, seconds)
     self.times.run('train', self.commands[0], self.log)
     return True

@@ -408,6 +408,7 @@ def test_network_lost_before_its_test_read_trains_its_heads_again(fake):
   with open(ledger) as f:
     entries = json.load(f)
   first = entries[key]['probe']['val']
+  first_pretrain = entries[key]['times']['pretrain']
   entries[key]['probe']['val'] = {e: v + 1.0 for e, v in first.items()}
   with open(ledger, 'w') as f:
     json.dump(entries, f)
@@ -418,6 +419,8 @@ def test_network_lost_before_its_test_read_trains_its_heads_again(fake):
   with open(ledger) as f:
     entry = json.load(f)[key]
   assert entry['retrained']
+  # Both pretrainings count in the cost: the lost one under its own name.
+  assert entry['times']['pretrain (lost with its machine)'] == first_pretrain
   assert entry['val_again'] == first
   assert entry['probe']['val'] == {e: v + 1.0 for e, v in first.items()}
   text = (tmp_path / 'RESULTS.md').read_text()

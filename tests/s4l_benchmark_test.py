@@ -218,14 +218,19 @@ def test_model_lost_before_its_test_read_is_trained_again(fake):
   main, tmp_path = fake
   main('supervised')
   key = 'supervised_10p/lr0.1_seed1'
-  testdata.forget_in_ledger(str(tmp_path / 'ledger.json'), key, 'rows',
-                            'test')
+  ledger_path = str(tmp_path / 'ledger.json')
+  first = experiment.Ledger(ledger_path).get(key)['times']['train']
+  testdata.forget_in_ledger(ledger_path, key, 'rows', 'test')
   shutil.rmtree(tmp_path / 'work')
   commands, report = main('supervised')
   assert [_flag(c, '--random_seed') for c in commands] == ['1', '1']
   assert '--test_split' in commands[1]
-  assert experiment.Ledger(str(tmp_path / 'ledger.json')).get(key)[
-      'retrained']
+  entry = experiment.Ledger(ledger_path).get(key)
+  assert entry['retrained']
+  # Both trainings count in the cost: the lost one under its own name.
+  assert entry['times']['train (lost with its machine)'] == first
+  assert 'train' in entry['times']
+  assert 'the minutes count both trainings' in report
   assert f'first model went with its machine before its test read or its ' \
       f'pseudo-labels: {key}.' in report
   assert '74.00 ± 1.00' in report  # Its seed's number read again.
@@ -286,6 +291,20 @@ def test_bad_method_named_before_any_work(fake):
       "Unknown methods ['VAT+']; valid: ['supervised', 'S4L-Rotation'")):
     main('VAT+')
   assert not (tmp_path / 'work').exists()
+
+
+def test_a_stage_run_again_keeps_its_lost_runs_seconds(tmp_path):
+  times = experiment.StageTimes(str(tmp_path / 'model'))
+  times.keep_lost({'train': 60.0, 'val': 6.0}, 'train')
+  times.keep_lost({'train': 60.0}, 'train')  # Resumed: counted once.
+  times.keep_lost({}, 'test')  # Never ran: nothing to keep.
+  assert times.read() == {'train (lost with its machine)': 60.0}
+  # Lost a second time: both earlier runs count.
+  again = experiment.StageTimes(str(tmp_path / 'again'))
+  again.keep_lost({'train': 30.0, 'train (lost with its machine)': 60.0},
+                  'train')
+  assert again.read() == {'train (lost with its machine)': 90.0}
+  assert again.minutes() == 1.5
 
 
 def test_a_stage_stopped_midway_counts_its_earlier_seconds(tmp_path):
